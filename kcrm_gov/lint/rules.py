@@ -1,0 +1,334 @@
+"""Governance rules. Each has a stable id; its reason is documented in docs/governance/rules.md.
+
+A rule is a function from a contract (and the project, for what it knows about teams and
+sources) to findings, registered with :func:`rule`. Project-wide rules see every contract.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from .. import LAYERS, typemap
+from ..contracts import API_VERSION, CLASSIFICATIONS, Contract
+from ..identifiers import identifier_problem, label_problem
+from ..project import Project
+from .findings import Finding
+
+ContractCheck = Callable[[Contract, Project], Iterator[Finding]]
+ProjectCheck = Callable[[Project], Iterator[Finding]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    check: ContractCheck
+
+
+@dataclass(frozen=True)
+class ProjectRule:
+    id: str
+    title: str
+    check_project: ProjectCheck
+
+
+RULES: list[Rule] = []
+PROJECT_RULES: list[ProjectRule] = []
+
+
+def rule(rule_id: str, title: str) -> Callable[[ContractCheck], ContractCheck]:
+    def register(fn: ContractCheck) -> ContractCheck:
+        RULES.append(Rule(rule_id, title, fn))
+        return fn
+    return register
+
+
+def project_rule(rule_id: str, title: str) -> Callable[[ProjectCheck], ProjectCheck]:
+    def register(fn: ProjectCheck) -> ProjectCheck:
+        PROJECT_RULES.append(ProjectRule(rule_id, title, fn))
+        return fn
+    return register
+
+
+def _props(contract: Contract) -> Iterator[tuple[tuple[str | int, ...], dict]]:
+    """Every column dict of the raw YAML (nested too) with its YAML path: rules must work on
+    what the file says, even where the typed model would have filled in defaults."""
+    schema = contract.document.data.get("schema") or []
+    if not schema or not isinstance(schema[0], dict):
+        return
+
+    def walk(items: object, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], dict]]:
+        for i, prop in enumerate(items if isinstance(items, list) else []):
+            if not isinstance(prop, dict):
+                continue
+            here = (*path, i)
+            yield here, prop
+            yield from walk(prop.get("properties"), (*here, "properties"))
+            item = prop.get("items")
+            if isinstance(item, dict):
+                yield from walk(item.get("properties"), (*here, "items", "properties"))
+
+    yield from walk(schema[0].get("properties"), ("schema", 0, "properties"))
+
+
+def _at(contract: Contract, rule_id: str, message: str, *keys: str | int) -> Finding:
+    return Finding.at(contract.location(*keys), rule_id, message)
+
+
+# --- KG001 naming ----------------------------------------------------------------------------------
+@rule("KG001", "Table names follow the layer's naming convention")
+def naming(contract: Contract, project: Project) -> Iterator[Finding]:
+    table, layer = contract.table, contract.layer
+    problem = identifier_problem(table)
+    if problem:
+        yield _at(contract, "KG001", f"table name '{table}' (from the file name) {problem}")
+        return
+    if layer in ("raw", "stg"):
+        source, sep, obj = table.partition("__")
+        if not sep or not obj:
+            yield _at(contract, "KG001", f"{layer} table '{table}' must be named <source>__<object>")
+        elif project.sources and source not in project.sources:
+            yield _at(contract, "KG001", f"{layer} table '{table}': source '{source}' is not in "
+                      f"catalog/sources.yml ({', '.join(sorted(project.sources))})")
+    elif layer == "retl":
+        if "__" not in table:
+            yield _at(contract, "KG001", f"retl table '{table}' must be named <destination>__<object>")
+    elif "__" in table:
+        yield _at(contract, "KG001", f"{layer} table '{table}' is named by its business entity; "
+                  "<source>__<object> names belong in raw and stg")
+    expected_name = contract.qualified_name
+    if contract.model.name != expected_name:
+        yield _at(contract, "KG001", f"name must be '{expected_name}' (the file's layer and table), "
+                  f"not '{contract.model.name}'", "name")
+    expected_id = f"kcrm.{expected_name}"
+    if contract.id != expected_id:
+        yield _at(contract, "KG001", f"id must be '{expected_id}', not '{contract.id}'", "id")
+    schemas = contract.model.schema_ or []
+    if len(schemas) != 1:
+        yield _at(contract, "KG001", f"a contract defines exactly one table; found {len(schemas)} schema "
+                  "objects", "schema")
+    elif schemas[0].name != table:
+        yield _at(contract, "KG001", f"schema name must be '{table}' (the file name), "
+                  f"not '{schemas[0].name}'", "schema", 0, "name")
+    elif schemas[0].physicalName not in (None, table):
+        yield _at(contract, "KG001", f"physicalName must be '{table}', not '{schemas[0].physicalName}'",
+                  "schema", 0, "physicalName")
+
+
+# --- KG002 / KG003 ownership -----------------------------------------------------------------------
+@rule("KG002", "An owner team is named and known in catalog/teams.yml")
+def owner_team(contract: Contract, project: Project) -> Iterator[Finding]:
+    team = contract.owner_team
+    if not team:
+        yield _at(contract, "KG002", "no owner team: set team.name to a team of catalog/teams.yml", "team")
+    elif team not in project.teams:
+        yield _at(contract, "KG002", f"unknown team '{team}' (known: {', '.join(sorted(project.teams))})",
+                  "team", "name")
+
+
+@rule("KG003", "A data steward is named and is a steward of the owner team")
+def steward(contract: Contract, project: Project) -> Iterator[Finding]:
+    stewards = contract.stewards
+    if not stewards:
+        yield _at(contract, "KG003", "no data steward: add a team member with role 'data steward'", "team")
+        return
+    team = project.teams.get(contract.owner_team or "")
+    if team is None:
+        return  # KG002 already says so
+    known = {m.username for m in team.stewards}
+    members = (contract.document.data.get("team") or {}).get("members") or []
+    for i, member in enumerate(members):
+        name = member.get("username") if isinstance(member, dict) else None
+        if name in stewards and name not in known:
+            yield _at(contract, "KG003", f"'{name}' is not a data steward of team '{team.key}' in "
+                      f"catalog/teams.yml (stewards: {', '.join(sorted(known)) or 'none'})",
+                      "team", "members", i, "username")
+
+
+# --- KG004 descriptions ----------------------------------------------------------------------------
+@rule("KG004", "The contract, its table and every column are described")
+def descriptions(contract: Contract, project: Project) -> Iterator[Finding]:
+    desc = contract.document.data.get("description")
+    for part in ("purpose", "usage", "limitations"):
+        if not isinstance(desc, dict) or not str(desc.get(part) or "").strip():
+            yield _at(contract, "KG004", f"description.{part} is missing", "description")
+    schema = (contract.document.data.get("schema") or [{}])[0]
+    if isinstance(schema, dict) and not str(schema.get("description") or "").strip():
+        yield _at(contract, "KG004", "the table has no description", "schema", 0)
+    for path, prop in _props(contract):
+        if not str(prop.get("description") or "").strip():
+            yield _at(contract, "KG004", f"column '{prop.get('name')}' has no description", *path)
+
+
+# --- KG005 classification --------------------------------------------------------------------------
+@rule("KG005", "Every column is classified; PII is confidential or restricted")
+def classification(contract: Contract, project: Project) -> Iterator[Finding]:
+    for path, prop in _props(contract):
+        name, level = prop.get("name"), prop.get("classification")
+        if not level:
+            yield _at(contract, "KG005", f"column '{name}' has no classification "
+                      f"({' / '.join(CLASSIFICATIONS)})", *path)
+        elif level not in CLASSIFICATIONS:
+            yield _at(contract, "KG005", f"column '{name}': classification '{level}' is not one of "
+                      f"{', '.join(CLASSIFICATIONS)}", *path, "classification")
+        elif "pii" in [str(t).lower() for t in prop.get("tags") or []] and level not in CLASSIFICATIONS[2:]:
+            yield _at(contract, "KG005", f"column '{name}' is PII but classified '{level}': PII must be "
+                      "confidential or restricted", *path, "classification")
+
+
+# --- KG006 primary key -----------------------------------------------------------------------------
+@rule("KG006", "A primary key is declared, required, with positions 1..n")
+def primary_key(contract: Contract, project: Project) -> Iterator[Finding]:
+    keyed = [(path, p) for path, p in _props(contract) if p.get("primaryKey") and len(path) == 4]
+    if not keyed:
+        yield _at(contract, "KG006", "no primary key: mark the key column(s) with primaryKey: true", "schema", 0)
+        return
+    positions = sorted(int(p.get("primaryKeyPosition") or 1) for _, p in keyed)
+    if positions != list(range(1, len(keyed) + 1)):
+        yield _at(contract, "KG006", f"primaryKeyPosition values must be 1..{len(keyed)}, found {positions}",
+                  *keyed[0][0])
+    for path, prop in keyed:
+        if not prop.get("required"):
+            yield _at(contract, "KG006", f"primary-key column '{prop.get('name')}' must be required", *path)
+
+
+# --- KG007 SLA -------------------------------------------------------------------------------------
+@rule("KG007", "Raw tables carry a freshness SLA on an existing timestamp column")
+def sla(contract: Contract, project: Project) -> Iterator[Finding]:
+    freshness = contract.sla("freshness")
+    if freshness is None:
+        if contract.layer == "raw":
+            yield _at(contract, "KG007", "raw table without a freshness SLA (slaProperties: property: "
+                      "freshness, element: <table>.<loader sync column>)", "slaProperties")
+        return
+    index = next(i for i, s in enumerate(contract.model.slaProperties) if s.property == "freshness")
+    element = freshness.element or ""
+    table, _, column = element.partition(".")
+    col = contract.column(column)
+    if table != contract.table or col is None:
+        yield _at(contract, "KG007", f"freshness element '{element}' must name a column of this table "
+                  f"as {contract.table}.<column>", "slaProperties", index, "element")
+    elif typemap.logical_type_of(col.data_type) not in ("timestamp", "date"):
+        yield _at(contract, "KG007", f"freshness element '{element}' is {col.bigquery_type}; it must be a "
+                  "TIMESTAMP or DATE", "slaProperties", index, "element")
+    if not isinstance(freshness.value, (int, float)) or freshness.value <= 0 or \
+            (freshness.unit or "").lower() not in ("h", "d", "m", "hour", "hours", "day", "days"):
+        yield _at(contract, "KG007", "freshness needs a positive numeric value and a unit (m, h or d)",
+                  "slaProperties", index)
+
+
+# --- KG008 version ---------------------------------------------------------------------------------
+SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
+
+
+@rule("KG008", "The contract version is a semantic version")
+def version(contract: Contract, project: Project) -> Iterator[Finding]:
+    if not SEMVER.match(str(contract.version or "")):
+        yield _at(contract, "KG008", f"version '{contract.version}' is not a semantic version "
+                  "(MAJOR.MINOR.PATCH)", "version")
+    if contract.model.apiVersion != API_VERSION:
+        yield _at(contract, "KG008", f"apiVersion must be {API_VERSION} (one ODCS version for every "
+                  f"contract), not {contract.model.apiVersion}", "apiVersion")
+
+
+# --- KG009 layer -----------------------------------------------------------------------------------
+@rule("KG009", "The layer property matches the contract's folder")
+def layer(contract: Contract, project: Project) -> Iterator[Finding]:
+    if contract.layer not in LAYERS:
+        yield _at(contract, "KG009", f"folder '{contract.layer}' is not a layer ({', '.join(LAYERS)})")
+        return
+    declared = contract.declared_layer
+    keys = [p.get("property") for p in contract.document.data.get("customProperties") or []
+            if isinstance(p, dict)]
+    where = ("customProperties", keys.index("layer")) if "layer" in keys else ("customProperties",)
+    if declared is None:
+        yield _at(contract, "KG009", f"no layer property: add customProperties: [{{property: layer, value: "
+                  f"{contract.layer}}}]", *where)
+    elif declared != contract.layer:
+        yield _at(contract, "KG009", f"layer property '{declared}' does not match the folder "
+                  f"'{contract.layer}'", *where)
+
+
+# --- KG011 identifiers -----------------------------------------------------------------------------
+@rule("KG011", "Column names and labels are safe SQL identifiers")
+def identifiers(contract: Contract, project: Project) -> Iterator[Finding]:
+    for path, prop in _props(contract):
+        problem = identifier_problem(prop.get("name"))
+        if problem:
+            yield _at(contract, "KG011", f"column name {prop.get('name')!r} {problem}", *path, "name")
+    siblings: dict[tuple, set[str]] = {}
+    for path, prop in _props(contract):
+        seen = siblings.setdefault(path[:-1], set())
+        if prop.get("name") in seen:
+            yield _at(contract, "KG011", f"column '{prop.get('name')}' is defined twice", *path, "name")
+        seen.add(prop.get("name"))
+    # values that become BigQuery labels
+    labels = {"layer": contract.declared_layer, "domain": contract.model.domain, "owner": contract.owner_team}
+    for key, value in labels.items():
+        if value is not None and label_problem(value):
+            yield _at(contract, "KG011", f"{key} {value!r} {label_problem(value)}")
+    for i, tag in enumerate(contract.model.tags or []):
+        if label_problem(tag):
+            yield _at(contract, "KG011", f"tag {tag!r} {label_problem(tag)}", "tags", i)
+
+
+# --- KG013 types -----------------------------------------------------------------------------------
+@rule("KG013", "Each column's physical type is a BigQuery type that agrees with its logical type")
+def types(contract: Contract, project: Project) -> Iterator[Finding]:
+    for (_, column), (path, _) in zip(contract.all_columns(), _props(contract), strict=False):
+        actual = typemap.logical_type_of(column.data_type)
+        declared = column.logical_type
+        if declared is None:
+            yield _at(contract, "KG013", f"column '{column.name}' has no logicalType", *path)
+        elif actual is not None and declared != actual:
+            yield _at(contract, "KG013", f"column '{column.name}': logicalType '{declared}' does not match "
+                      f"physicalType {column.bigquery_type} ({actual})", *path, "logicalType")
+
+
+# --- KG014 PII marking -----------------------------------------------------------------------------
+# the personal-data word must end the name: `author_email` is personal, `email_status` is not
+PII_NAME = re.compile(r"(^|_)(email|email_address|phone|phone_number|mobile|first_?name|last_?name|full_?name|"
+                      r"given_name|family_name|address|street|ip_address|comment|notes?|body)$")
+
+
+@rule("KG014", "Columns that look like personal data are marked pii")
+def pii_marking(contract: Contract, project: Project) -> Iterator[Finding]:
+    for path, prop in _props(contract):
+        name = str(prop.get("name") or "")
+        tags = [str(t).lower() for t in prop.get("tags") or []]
+        nested = prop.get("properties") or (prop.get("items") or {}).get("properties")
+        if PII_NAME.search(name) and "pii" not in tags and not nested:
+            yield _at(contract, "KG014", f"column '{name}' looks like personal data: tag it pii and classify "
+                      "it confidential or restricted (or rename it if it is not personal)", *path)
+
+
+# --- KG010 unique ids (project-wide) ---------------------------------------------------------------
+@project_rule("KG010", "Contract ids are unique")
+def unique_ids(project: Project) -> Iterator[Finding]:
+    first: dict[str, Contract] = {}
+    for contract in project.ordered():
+        if contract.id is None:
+            continue
+        if contract.id in first:
+            other = first[contract.id]
+            yield _at(contract, "KG010", f"id '{contract.id}' is also used by {other.path}", "id")
+        else:
+            first[contract.id] = contract
+
+
+# --- KG012 relationships (project-wide) ------------------------------------------------------------
+@project_rule("KG012", "Relationships point at existing columns of the same layer")
+def relationships(project: Project) -> Iterator[Finding]:
+    for contract in project.ordered():
+        for path, prop in _props(contract):
+            for i, rel in enumerate(prop.get("relationships") or []):
+                to = rel.get("to") if isinstance(rel, dict) else None
+                if not isinstance(to, str):
+                    continue
+                table, _, column = to.rpartition(".")
+                target = project.contracts.get(table if "." in table else f"{contract.layer}.{table}")
+                if target is None or target.column(column) is None:
+                    yield _at(contract, "KG012", f"column '{prop.get('name')}' references '{to}', which is not "
+                              "a column of any contract", *path, "relationships", i, "to")

@@ -1,0 +1,114 @@
+"""The one place that knows how to spell a type.
+
+A contract column's type is parsed once into a sqlglot ``DataType`` (the AST every generator
+shares, as sqlglot shares one AST between dialects) from its BigQuery ``physicalType`` — the
+production engine's spelling — or, where that is absent, from its ODCS ``logicalType``.
+Nested STRUCT and ARRAY types are built from the contract's nested ``properties``/``items``.
+Every DDL, schema comparison and lineage facet renders types through this module.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+# ODCS logicalType -> the BigQuery type used when a contract gives no physicalType.
+LOGICAL_DEFAULTS: dict[str, str] = {
+    "string": "STRING",
+    "integer": "INT64",
+    "number": "NUMERIC",
+    "boolean": "BOOL",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+    "time": "TIME",
+}
+
+T = exp.DataType.Type
+# sqlglot type -> the ODCS logicalType it belongs to (used to check that both agree).
+_LOGICAL_OF: dict[exp.DataType.Type, str] = {
+    T.TEXT: "string", T.VARCHAR: "string", T.JSON: "string", T.BINARY: "string",
+    T.BIGINT: "integer", T.INT: "integer", T.SMALLINT: "integer", T.TINYINT: "integer",
+    T.DOUBLE: "number", T.FLOAT: "number", T.DECIMAL: "number", T.BIGDECIMAL: "number",
+    T.BOOLEAN: "boolean",
+    T.DATE: "date",
+    T.TIMESTAMP: "timestamp", T.TIMESTAMPTZ: "timestamp",
+    T.TIME: "time",
+    T.STRUCT: "object",
+    T.ARRAY: "array",
+}
+
+# BigQuery NUMERIC is DECIMAL(38, 9); sqlglot's DuckDB output would leave DuckDB's default
+# DECIMAL(18, 3), which silently rounds money. BIGNUMERIC has no DuckDB equivalent wider than 38.
+_DUCKDB_DECIMAL = "DECIMAL(38, 9)"
+
+
+class TypeError_(ValueError):
+    """A type in a contract that cannot be understood."""
+
+
+# Other spellings BigQuery accepts for the same types.
+_ALIASES = {"INTEGER": "INT64", "INT": "INT64", "BIGINT": "INT64", "SMALLINT": "INT64", "FLOAT": "FLOAT64",
+            "BOOLEAN": "BOOL", "RECORD": "STRUCT", "DECIMAL": "NUMERIC", "BIGDECIMAL": "BIGNUMERIC"}
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _squash(text: str) -> str:
+    text = _WORD.sub(lambda m: _ALIASES.get(m.group(0).upper(), m.group(0).upper()), text)
+    return re.sub(r"\s+", "", text)
+
+
+def parse_bigquery_type(text: str) -> exp.DataType:
+    """Parse a BigQuery type name (``INT64``, ``ARRAY<STRUCT<a STRING>>``...).
+
+    The parse is strict: sqlglot ignores trailing tokens, so the type is rendered back and
+    must equal the input (up to case, spacing and BigQuery's own aliases).
+    """
+    try:
+        dt = exp.DataType.build(text, dialect="bigquery", udt=False)
+    except (ParseError, ValueError) as exc:
+        raise TypeError_(f"'{text}' is not a BigQuery type") from exc
+    if dt.this in (None, T.USERDEFINED) or _squash(dt.sql(dialect="bigquery")) != _squash(text):
+        raise TypeError_(f"'{text}' is not a BigQuery type")
+    return dt
+
+
+def struct_type(fields: list[tuple[str, exp.DataType]]) -> exp.DataType:
+    """A STRUCT of ``(name, type)`` fields, in order."""
+    return exp.DataType(
+        this=T.STRUCT,
+        expressions=[exp.ColumnDef(this=exp.to_identifier(name), kind=dt) for name, dt in fields],
+        nested=True,
+    )
+
+
+def array_type(element: exp.DataType) -> exp.DataType:
+    """An ARRAY of ``element``."""
+    return exp.DataType(this=T.ARRAY, expressions=[element], nested=True)
+
+
+def logical_type_of(dt: exp.DataType) -> str | None:
+    """The ODCS logicalType that a type belongs to, or None when there is none."""
+    return _LOGICAL_OF.get(dt.this)
+
+
+def to_bigquery(dt: exp.DataType) -> str:
+    """The type as BigQuery DDL spells it."""
+    return dt.sql(dialect="bigquery")
+
+
+def _duckdb_fix(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.DataType) and node.this in (T.DECIMAL, T.BIGDECIMAL) and not node.expressions:
+        return exp.DataType.build(_DUCKDB_DECIMAL, dialect="duckdb")
+    return node
+
+
+def to_duckdb(dt: exp.DataType) -> str:
+    """The type as DuckDB spells it (NUMERIC keeps BigQuery's precision and scale)."""
+    return dt.copy().transform(_duckdb_fix).sql(dialect="duckdb")
+
+
+def normalize_duckdb(text: str) -> str:
+    """A DuckDB type name (as DESCRIBE prints it) in the spelling :func:`to_duckdb` uses."""
+    return exp.DataType.build(text, dialect="duckdb", udt=True).sql(dialect="duckdb")
