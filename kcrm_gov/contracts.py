@@ -76,12 +76,13 @@ class Column:
 class Contract:
     """One ODCS contract: the definition of one warehouse table."""
 
-    path: Path
+    path: Path  # as shown to people: relative to the project root
     layer: str
     table: str
     document: YamlDocument
     model: Any  # open_data_contract_standard.model.OpenDataContractStandard
     columns: list[Column] = field(default_factory=list)
+    file: Path | None = None  # the absolute path it was read from
 
     # --- identity -------------------------------------------------------------------------
     @property
@@ -280,7 +281,9 @@ def parse_contract(doc: YamlDocument, layer: str, table: str) -> Contract:
         err = exc.errors()[0]
         where = _pydantic_location(doc, tuple(err["loc"]))
         field_name = ".".join(str(p) for p in err["loc"] if isinstance(p, (str, int)))
-        raise ContractError(f"field '{field_name}': {err['msg']}", where) from None
+        error = ContractError(f"field '{field_name}': {err['msg']}", where)
+        error.document = doc  # lint reports the upstream schema's findings for it instead
+        raise error from None
     contract = Contract(path=doc.path, layer=layer, table=table, document=doc, model=model)
     schemas = model.schema_ or []
     if schemas:
@@ -294,7 +297,9 @@ def table_of(path: Path) -> tuple[str, str]:
     return path.parent.name, path.name[: -len(CONTRACT_SUFFIX)]
 
 
-def load_contract(path: Path) -> Contract:
-    """Read one contract file."""
+def load_contract(path: Path, display: Path | None = None) -> Contract:
+    """Read one contract file; ``display`` is the path messages show (relative to the project)."""
     layer, table = table_of(path)
-    return parse_contract(read_yaml(path), layer, table)
+    contract = parse_contract(read_yaml(path, display), layer, table)
+    contract.file = path
+    return contract

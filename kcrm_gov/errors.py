@@ -42,7 +42,9 @@ class ConfigError(KcrmGovError):
 
 
 class ContractError(KcrmGovError):
-    """A contract file cannot be read as a contract at all (bad YAML, not ODCS)."""
+    """A contract file cannot be read as a contract at all (bad YAML, not ODCS, wrong types)."""
+
+    document: object | None = None  # the parsed YAML, when the file was YAML at all
 
 
 class ProjectError(KcrmGovError):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import LAYERS
 from .config import ProjectConfig, find_root, load_config
-from .contracts import CONTRACT_SUFFIX, Contract, load_contract
+from .contracts import CONTRACT_SUFFIX, Contract, load_contract, table_of
 from .errors import ContractError, KcrmGovError, Location, ProjectError
 from .yamlsource import YamlDocument, read_yaml
 
@@ -56,6 +56,7 @@ class Project:
     teams_document: YamlDocument | None = None
     sources: dict[str, dict[str, str]] = field(default_factory=dict)
     problems: list[KcrmGovError] = field(default_factory=list)
+    unreadable: set[str] = field(default_factory=set)  # tables whose contract could not be read
 
     @classmethod
     def load(cls, root: Path | None = None, *, strict: bool = True) -> Project:
@@ -73,11 +74,13 @@ class Project:
             raise ProjectError(f"no {CONTRACTS_DIR}/ folder in {root}")
         for path in contract_files(contracts_dir):
             try:
-                contract = load_contract(path.relative_to(root) if path.is_relative_to(root) else path)
+                contract = load_contract(path, path.relative_to(root) if path.is_relative_to(root) else path)
             except ContractError as exc:
                 if strict:
                     raise
                 project.problems.append(exc)
+                layer, table = table_of(path)
+                project.unreadable.add(f"{layer}.{table}")
                 continue
             project.contracts[contract.qualified_name] = contract
         if not project.contracts and not project.problems:
@@ -89,7 +92,7 @@ class Project:
         path = self.root / TEAMS_FILE
         if not path.exists():
             return
-        doc = read_yaml(path)
+        doc = read_yaml(path, TEAMS_FILE)
         self.teams_document = doc
         raw = (doc.data or {}).get("teams") if isinstance(doc.data, dict) else None
         if not isinstance(raw, dict):
@@ -113,7 +116,7 @@ class Project:
         path = self.root / SOURCES_FILE
         if not path.exists():
             return
-        doc = read_yaml(path)
+        doc = read_yaml(path, SOURCES_FILE)
         raw = (doc.data or {}).get("sources") if isinstance(doc.data, dict) else None
         if not isinstance(raw, dict):
             raise ProjectError("catalog/sources.yml must have a `sources:` mapping", doc.location())

@@ -112,3 +112,28 @@ def to_duckdb(dt: exp.DataType) -> str:
 def normalize_duckdb(text: str) -> str:
     """A DuckDB type name (as DESCRIBE prints it) in the spelling :func:`to_duckdb` uses."""
     return exp.DataType.build(text, dialect="duckdb", udt=True).sql(dialect="duckdb")
+
+
+def to_arrow(dt: exp.DataType):  # -> pyarrow.DataType (pyarrow imported lazily: it is heavy)
+    """The Arrow type that carries values of ``dt`` into either engine without loss."""
+    import pyarrow as pa
+
+    kind = dt.this
+    if kind == T.ARRAY:
+        return pa.list_(to_arrow(dt.expressions[0]))
+    if kind == T.STRUCT:
+        return pa.struct([pa.field(f.name, to_arrow(f.args["kind"])) for f in dt.expressions])
+    if kind in (T.DECIMAL, T.BIGDECIMAL):
+        if dt.expressions:
+            precision, scale = (int(e.this.this) for e in dt.expressions)
+            return pa.decimal128(precision, scale)
+        return pa.decimal128(38, 9)
+    simple = {
+        T.BIGINT: pa.int64(), T.INT: pa.int64(), T.DOUBLE: pa.float64(), T.FLOAT: pa.float64(),
+        T.BOOLEAN: pa.bool_(), T.TEXT: pa.string(), T.VARCHAR: pa.string(), T.JSON: pa.string(),
+        T.DATE: pa.date32(), T.TIMESTAMPTZ: pa.timestamp("us", tz="UTC"), T.TIMESTAMP: pa.timestamp("us"),
+        T.TIME: pa.time64("us"), T.BINARY: pa.binary(),
+    }
+    if kind in simple:
+        return simple[kind]
+    raise TypeError_(f"no Arrow type for {to_bigquery(dt)}")

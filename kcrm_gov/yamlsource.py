@@ -90,12 +90,16 @@ def parse_yaml(text: str, source: Path) -> YamlDocument:
     return YamlDocument(source, data, positions)
 
 
-def read_yaml(path: Path) -> YamlDocument:
-    """Read and parse a YAML file; unreadable files raise :class:`ContractError`."""
+def read_yaml(path: Path, display: Path | None = None) -> YamlDocument:
+    """Read and parse a YAML file; unreadable files raise :class:`ContractError`.
+
+    ``display`` is the path shown in messages (usually relative to the project root).
+    """
+    shown = display or path
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ContractError("no such file", Location(path)) from None
+        raise ContractError("no such file", Location(shown)) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ContractError(f"cannot read the file: {exc}", Location(path)) from None
-    return parse_yaml(text, path)
+        raise ContractError(f"cannot read the file: {exc}", Location(shown)) from None
+    return parse_yaml(text, shown)

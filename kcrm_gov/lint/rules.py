@@ -328,7 +328,10 @@ def relationships(project: Project) -> Iterator[Finding]:
                 if not isinstance(to, str):
                     continue
                 table, _, column = to.rpartition(".")
-                target = project.contracts.get(table if "." in table else f"{contract.layer}.{table}")
+                qualified = table if "." in table else f"{contract.layer}.{table}"
+                if qualified in project.unreadable:
+                    continue  # that contract's own finding says what is wrong
+                target = project.contracts.get(qualified)
                 if target is None or target.column(column) is None:
                     yield _at(contract, "KG012", f"column '{prop.get('name')}' references '{to}', which is not "
                               "a column of any contract", *path, "relationships", i, "to")

@@ -1,0 +1,20 @@
+"""DDL generators: one module per engine, each turning a contract into CREATE statements.
+
+Nothing else in kcrm-gov spells a column type or a CREATE TABLE: engines create tables
+from these statements.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+
+def sql_string(text: str | None) -> str:
+    """``text`` as a SQL string literal (quotes escaped by sqlglot)."""
+    return exp.Literal.string(text or "").sql()
+
+
+def quote(name: str) -> str:
+    """A double-quoted identifier. Lint guarantees names are plain identifiers; quoting
+    keeps them from colliding with keywords a future engine version reserves."""
+    return '"' + name.replace('"', '""') + '"'

@@ -1,0 +1,24 @@
+"""Engines: where a target's warehouse lives. One module per engine behind one interface."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .base import Engine, EngineError, WarehouseBusy
+
+if TYPE_CHECKING:
+    from ..project import Project
+
+__all__ = ["Engine", "EngineError", "WarehouseBusy", "open_engine"]
+
+
+def open_engine(project: Project, target: str | None = None, *, read_only: bool = False) -> Engine:
+    """Open the engine of ``target`` (default: the project's default target)."""
+    chosen = project.config.target(target)
+    if chosen.type == "duckdb":
+        from .duckdb import DuckDBEngine
+
+        return DuckDBEngine(project, chosen, read_only=read_only)
+    from .bigquery import BigQueryEngine
+
+    return BigQueryEngine(project, chosen)

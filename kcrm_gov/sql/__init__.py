@@ -1,0 +1,1 @@
+"""SQL helpers: BigQuery-dialect model SQL run on DuckDB."""

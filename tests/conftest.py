@@ -1,0 +1,41 @@
+"""Shared fixtures: a throwaway copy of the real project, so tests run on the shipped contracts."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("KCRM_GOV_SHARED", REPO.parent / "shared"))
+PROJECT_FILES = ("kcrm_gov.yml", "contracts", "catalog", "models", "checks", "lineage", "docs", "mkdocs.yml")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never see the developer's target or project overrides."""
+    for key in list(os.environ):
+        if key.startswith("KCRM_GOV_") and key not in ("KCRM_GOV_SHARED", "KCRM_GOV_BQ_ENDPOINT",
+                                                       "KCRM_GOV_BQ_PROJECT"):
+            monkeypatch.delenv(key)
+
+
+def copy_project(dest: Path) -> Path:
+    """Copy the project files (not build outputs) into ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name)
+        elif src.is_file():
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+@pytest.fixture
+def project_dir(tmp_path: Path) -> Iterator[Path]:
+    """A private copy of the project that a test may change freely."""
+    yield copy_project(tmp_path / "project")
