@@ -51,9 +51,27 @@ def lint_step(project: Project) -> GateStep:
     )
 
 
-STEPS = [lint_step]
+def compile_step(project: Project) -> GateStep:
+    """Every model compiles against the contracts and its output matches its own contract."""
+    from .compile import compile_project
+
+    report = compile_project(project)
+    return GateStep(
+        name="compile",
+        ok=not report.problems,
+        summary=f"{report.models} models, {len(report.problems)} problems",
+        details=[str(p) for p in report.problems],
+        exit_code=1 if report.problems else 0,
+    )
+
+
+STEPS = [lint_step, compile_step]
 
 
 def run_gate(project: Project) -> GateResult:
-    """Run every step of the gate on ``project``."""
-    return GateResult(steps=[step(project) for step in STEPS])
+    """Run every step of the gate on ``project``; compiling needs readable contracts."""
+    result = GateResult(steps=[lint_step(project)])
+    if result.steps[0].exit_code == 2:
+        return result
+    result.steps.extend(step(project) for step in STEPS[1:])
+    return result

@@ -7,12 +7,14 @@ and never goes back to the files, so a run parses each contract exactly once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from . import LAYERS
 from .config import ProjectConfig, find_root, load_config
 from .contracts import CONTRACT_SUFFIX, Contract, load_contract, table_of
 from .errors import ContractError, KcrmGovError, Location, ProjectError
+from .models import Model, load_models
 from .yamlsource import YamlDocument, read_yaml
 
 CONTRACTS_DIR = "contracts"
@@ -87,6 +89,16 @@ class Project:
             raise ProjectError(f"{CONTRACTS_DIR}/ holds no *{CONTRACT_SUFFIX} files",
                                Location(contracts_dir))
         return project
+
+    @property
+    def state_dir(self) -> Path:
+        """The ignored folder for build outputs: the DuckDB file, run results, events."""
+        return self.root / ".kcrm"
+
+    @cached_property
+    def models(self) -> dict[str, Model]:
+        """Every model file, by ``layer.table`` (read on first use; parsed lazily)."""
+        return load_models(self.root)
 
     def _load_teams(self) -> None:
         path = self.root / TEAMS_FILE

@@ -196,8 +196,8 @@ def test_file_that_is_not_odcs_exits_2(project_dir: Path) -> None:
 
 
 def test_wrong_type_for_a_known_key(project_dir: Path) -> None:
-    line = edit(project_dir, COMPANIES, "        required: true\n        primaryKey: true\n        primaryKeyPosition: 1",
-                "        required: 'yes please'\n        primaryKey: true\n        primaryKeyPosition: 1")
+    key = "        primaryKey: true\n        primaryKeyPosition: 1"
+    line = edit(project_dir, COMPANIES, f"        required: true\n{key}", f"        required: 'yes please'\n{key}")
     code, out = run(project_dir, "lint")
     assert code in (1, 2)
     assert re.search(rf"{re.escape(str(COMPANIES))}:{line}:\d+: (ODCS001|KG000) .*required", out), out

@@ -5,12 +5,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import KcrmGovError
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from sqlglot import exp
 
     from ..config import Target
     from ..contracts import Contract
@@ -29,10 +31,28 @@ class WarehouseBusy(EngineError):
     exit_code = 2
 
 
+@dataclass(frozen=True)
+class ActualColumn:
+    """A column as the engine sees it (the output of a model, or an existing table)."""
+
+    name: str
+    data_type: exp.DataType  # parsed in the engine's dialect
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class BuildStats:
+    """What replacing one table cost."""
+
+    rows_written: int | None = None
+    bytes_processed: int | None = None
+
+
 class Engine(ABC):
     """A warehouse: one schema (DuckDB) or dataset (BigQuery) per layer."""
 
     kind: str = ""
+    concurrent: bool = True  # whether independent models may run on several threads
 
     def __init__(self, project: Project, target: Target) -> None:
         self.project = project
@@ -72,6 +92,32 @@ class Engine(ABC):
     @abstractmethod
     def table_exists(self, layer: str, table: str) -> bool:
         """Whether ``layer.table`` exists."""
+
+    # --- building models ---------------------------------------------------------------------------
+    @abstractmethod
+    def table_sql(self, layer: str, table: str) -> exp.Table:
+        """The table node that names ``layer.table`` in this engine (models' refs are rewritten to it)."""
+
+    @abstractmethod
+    def prepare(self, bigquery_sql: str) -> str:
+        """A model's BigQuery SQL (refs already rewritten) in this engine's dialect."""
+
+    @abstractmethod
+    def model_schema(self, sql: str) -> list[ActualColumn]:
+        """The output columns of ``sql`` (engine dialect) without replacing anything."""
+
+    @abstractmethod
+    def type_text(self, data_type: exp.DataType) -> str:
+        """A type in this engine's canonical spelling (to compare model output with contracts)."""
+
+    @abstractmethod
+    def replace_table(self, contract: Contract, sql: str) -> BuildStats:
+        """Build ``sql`` into a temporary relation created from the contract's DDL, then replace the
+        live table atomically. On any error the live table is left as it was."""
+
+    def dry_run(self, sql: str) -> int | None:
+        """Bytes ``sql`` would scan, where the engine can tell (BigQuery); None otherwise."""
+        return None
 
     def row_count(self, contract: Contract) -> int | None:
         """Rows in the contract's table, or None when it does not exist."""

@@ -7,13 +7,17 @@ semantics hold. DuckDB allows one writing process per file: a second one gets a 
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from sqlglot import exp
+
+from .. import typemap
 from ..ddl import duckdb as ddl
-from .base import Engine, EngineError, WarehouseBusy
+from .base import ActualColumn, BuildStats, Engine, EngineError, WarehouseBusy
 
 if TYPE_CHECKING:
     import duckdb
@@ -33,9 +37,9 @@ class DuckDBEngine(Engine):
         import duckdb
 
         self.path = target.path
-        self._in_transaction = False
+        self._local = threading.local()
         if connection is not None:
-            self.con = connection
+            self._root = connection
         else:
             if target.path is None:
                 raise EngineError(f"target '{target.name}' has no path")
@@ -43,15 +47,25 @@ class DuckDBEngine(Engine):
                 raise EngineError(f"the warehouse {target.path} does not exist yet: run `kcrm-gov build` first")
             target.path.parent.mkdir(parents=True, exist_ok=True)
             try:
-                self.con = duckdb.connect(str(target.path), read_only=read_only)
+                self._root = duckdb.connect(str(target.path), read_only=read_only)
             except duckdb.IOException as exc:
                 if "lock" in str(exc).lower():
                     raise WarehouseBusy(
                         f"the warehouse {target.path} is in use by another kcrm-gov process "
                         "(DuckDB allows one writer); wait for it to finish and retry") from None
                 raise EngineError(f"cannot open the warehouse {target.path}: {exc}") from None
-        self.con.execute("SET TimeZone='UTC'")
+        self._root.execute("SET TimeZone='UTC'")
+        self._local.con = self._root
         self._schemas: set[str] = set()
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """This thread's connection: the main one, or a cursor of it (each has its own transaction)."""
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = self._local.con = self._root.cursor()
+            con.execute("SET TimeZone='UTC'")
+        return con
 
     @classmethod
     def in_memory(cls, project: Project, target: Target) -> DuckDBEngine:
@@ -89,20 +103,21 @@ class DuckDBEngine(Engine):
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        if self._in_transaction:  # nested scopes join the outer transaction
+        if getattr(self._local, "in_transaction", False):  # nested scopes join the outer transaction
             yield
             return
-        self.con.execute("BEGIN TRANSACTION")
-        self._in_transaction = True
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        self._local.in_transaction = True
         try:
             yield
         except BaseException:
-            self.con.execute("ROLLBACK")
+            con.execute("ROLLBACK")
             raise
         else:
-            self.con.execute("COMMIT")
+            con.execute("COMMIT")
         finally:
-            self._in_transaction = False
+            self._local.in_transaction = False
 
     # --- tables --------------------------------------------------------------------------------
     def create_table(self, contract: Contract, *, replace: bool = False, table: str | None = None) -> None:
@@ -132,6 +147,61 @@ class DuckDBEngine(Engine):
             [self.schema(layer), table]).fetchone()
         return bool(row and row[0])
 
+    # --- building models -----------------------------------------------------------------------
+    def table_sql(self, layer: str, table: str) -> exp.Table:
+        return exp.table_(table, db=self.schema(layer), quoted=True)
+
+    def prepare(self, bigquery_sql: str) -> str:
+        from ..sql.transpile import to_duckdb
+
+        return to_duckdb(bigquery_sql)
+
+    def model_schema(self, sql: str) -> list[ActualColumn]:
+        import duckdb
+
+        try:
+            rows = self.con.execute(f"DESCRIBE {sql}").fetchall()
+        except duckdb.Error as exc:
+            raise EngineError(str(exc).strip()) from None
+        return [ActualColumn(name, exp.DataType.build(dtype, dialect="duckdb", udt=True), null == "YES")
+                for name, dtype, null, *_ in rows]
+
+    def type_text(self, data_type: exp.DataType) -> str:
+        return typemap.to_duckdb(data_type)
+
+    def replace_table(self, contract: Contract, sql: str) -> BuildStats:
+        """Insert into a temporary table made from the contract's DDL (DuckDB enforces its NOT NULL
+        and PRIMARY KEY), then swap it in, all in one transaction."""
+        schema = self.schema(contract.layer)
+        temp = f"__kcrm_build__{contract.table}"
+        columns = ", ".join(ddl.quote(c.name) for c in contract.columns)
+        self.ensure_schema(contract.layer)
+        with self.transaction():
+            for statement in ddl.create_table(contract, schema, temp, replace=True):
+                self.execute(statement)
+            row = self._insert(contract, f"INSERT INTO {ddl.relation(schema, temp)} ({columns}) {sql}")
+            self.execute(f"DROP TABLE IF EXISTS {self.relation(contract.layer, contract.table)}")
+            self.execute(f"ALTER TABLE {ddl.relation(schema, temp)} RENAME TO {ddl.quote(contract.table)}")
+        return BuildStats(rows_written=int(row[0]) if row else None)
+
+    def _insert(self, contract: Contract, sql: str) -> tuple | None:
+        import duckdb
+
+        try:
+            return self.con.execute(sql).fetchone()
+        except duckdb.ConstraintException as exc:
+            text = str(exc)
+            if "NOT NULL constraint failed" in text:
+                column = text.rsplit(".", 1)[-1].strip()
+                raise EngineError(f"column '{column}' is required by the contract, but the model produced "
+                                  "NULL values in it") from None
+            if "PRIMARY KEY or UNIQUE constraint" in text or "Duplicate key" in text:
+                raise EngineError(f"primary key ({', '.join(contract.primary_key)}) of the contract is not "
+                                  f"unique in the model's output: {text.splitlines()[0]}") from None
+            raise EngineError(text.strip()) from None
+        except duckdb.Error as exc:
+            raise EngineError(f"the model failed at run time: {str(exc).strip()}") from None
+
     def columns(self, layer: str, table: str) -> list[tuple[str, str, bool]]:
         """``(name, DuckDB type, nullable)`` of an existing table or view, in order."""
         rows = self.con.execute(
@@ -141,4 +211,4 @@ class DuckDBEngine(Engine):
         return [(name, dtype, nullable == "YES") for name, dtype, nullable in rows]
 
     def close(self) -> None:
-        self.con.close()
+        self._root.close()

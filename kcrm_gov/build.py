@@ -1,0 +1,200 @@
+"""Build: run the selected models in DAG order on an engine, contracts enforced.
+
+For each model: rewrite its ``layer.table`` references to the engine's names, translate it
+to the engine's dialect, compare its output schema with the contract, then let the engine
+build it into a temporary relation made from the contract's DDL and swap it in atomically.
+A failed model keeps its previous table and its downstream is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import __version__
+from .dag import Dag
+from .enforce import ContractViolation, Mismatch, compare_schema
+from .engines.base import Engine
+from .errors import KcrmGovError, Location
+from .project import Project
+
+SUCCESS, ERROR, SKIPPED = "success", "error", "skipped"
+
+
+@dataclass
+class ModelResult:
+    """What happened to one model in one run."""
+
+    table: str
+    status: str
+    started_at: str | None = None
+    seconds: float = 0.0
+    rows_written: int | None = None
+    bytes_processed: int | None = None
+    error: str | None = None
+    mismatches: list[Mismatch] = field(default_factory=list)
+
+
+@dataclass
+class RunResult:
+    """One build: the artifact written to ``.kcrm/runs/`` and printed by ``--json``."""
+
+    run_id: str
+    command: str
+    target: str
+    engine: str
+    started_at: str
+    finished_at: str | None = None
+    seconds: float = 0.0
+    kcrm_gov_version: str = __version__
+    models: list[ModelResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(m.status == SUCCESS for m in self.models)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    def counts(self) -> dict[str, int]:
+        out = {SUCCESS: 0, ERROR: 0, SKIPPED: 0}
+        for m in self.models:
+            out[m.status] = out.get(m.status, 0) + 1
+        return out
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["ok"] = self.ok
+        data["counts"] = self.counts()
+        return data
+
+
+Listener = Callable[[str, ModelResult | None], None]
+"""Called with ``(table, None)`` when a model starts and ``(table, result)`` when it ends."""
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def compile_model(project: Project, engine: Engine, table: str) -> str:
+    """The model's SQL in the engine's dialect, its references pointing at the engine's tables."""
+    from .sql.transpile import TranspileError
+
+    model = project.models[table]
+    bigquery_sql = model.render(engine.table_sql).sql(dialect="bigquery")
+    try:
+        return engine.prepare(bigquery_sql)
+    except TranspileError:
+        try:  # the same refusal, located in the model's own text rather than the rewritten SQL
+            engine.prepare(model.sql)
+        except TranspileError as located:
+            raise TranspileError(located.message, line=located.line, col=located.col,
+                                 source=str(model.path)) from None
+        raise
+
+
+def run_model(project: Project, engine: Engine, table: str) -> ModelResult:
+    """Build one model; never raises for a model failure (it is recorded in the result)."""
+    result = ModelResult(table=table, status=SUCCESS, started_at=now_iso())
+    start = time.perf_counter()
+    model = project.models[table]
+    contract = project.contracts[table]
+    try:
+        sql = compile_model(project, engine, table)
+        mismatches = compare_schema(contract, engine.model_schema(sql), engine.type_text)
+        if mismatches:
+            raise ContractViolation(contract, mismatches)
+        stats = engine.replace_table(contract, sql)
+        result.rows_written = stats.rows_written
+        result.bytes_processed = stats.bytes_processed
+    except ContractViolation as exc:
+        result.status, result.error, result.mismatches = ERROR, str(exc), exc.mismatches
+    except KcrmGovError as exc:
+        where = exc.location or Location(model.path)
+        result.status, result.error = ERROR, f"{where}: {exc.message}"
+    result.seconds = round(time.perf_counter() - start, 3)
+    return result
+
+
+def build(project: Project, engine: Engine, dag: Dag, tables: list[str], *, fail_fast: bool = False,
+          threads: int = 1, listener: Listener | None = None, command: str = "build") -> RunResult:
+    """Build ``tables`` (models only; raw tables are skipped silently) in DAG order.
+
+    Independent models run concurrently on ``threads`` workers when the engine allows it.
+    """
+    run = RunResult(run_id=str(uuid.uuid4()), command=command, target=engine.target.name,
+                    engine=engine.kind, started_at=now_iso())
+    start = time.perf_counter()
+    todo = [t for t in tables if t in project.models]
+    chosen = set(todo)
+    results: dict[str, ModelResult] = {}
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def upstream_of(table: str) -> list[str]:
+        return [u for u in dag.upstream.get(table, []) if u in chosen]
+
+    def skip_reason(table: str) -> str | None:
+        for parent in upstream_of(table):
+            status = results[parent].status
+            if status != SUCCESS:
+                return f"skipped: upstream {parent} {'failed' if status == ERROR else 'was skipped'}"
+        return "skipped: the build stopped at the first failure (--fail-fast)" if stop.is_set() else None
+
+    def work(table: str) -> ModelResult:
+        if listener:
+            listener(table, None)
+        return run_model(project, engine, table)
+
+    pending = list(todo)
+    running: dict[Future[ModelResult], str] = {}
+    with ThreadPoolExecutor(max_workers=max(1, threads) if engine.concurrent else 1) as pool:
+        while pending or running:
+            for table in list(pending):
+                if any(u not in results for u in upstream_of(table)):
+                    continue  # an upstream model is still to run
+                pending.remove(table)
+                reason = skip_reason(table)
+                if reason:
+                    results[table] = ModelResult(table=table, status=SKIPPED, error=reason)
+                    if listener:
+                        listener(table, results[table])
+                    continue
+                running[pool.submit(work, table)] = table
+            if not running:
+                continue
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                table = running.pop(future)
+                result = future.result()
+                with lock:
+                    results[table] = result
+                if result.status == ERROR and fail_fast:
+                    stop.set()
+                if listener:
+                    listener(table, result)
+    run.models = [results[t] for t in todo]
+    run.finished_at = now_iso()
+    run.seconds = round(time.perf_counter() - start, 3)
+    return run
+
+
+def write_run_results(project: Project, run: RunResult) -> Path:
+    """Write the run artifact to ``.kcrm/runs/<run_id>.json`` and ``.kcrm/run_results.json``."""
+    folder = project.state_dir / "runs"
+    folder.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(run.to_dict(), indent=2, default=str)
+    path = folder / f"{run.started_at.replace(':', '')}-{run.command}-{run.run_id[:8]}.json"
+    path.write_text(text)
+    (project.state_dir / f"{run.command}_results.json").write_text(text)
+    return path

@@ -1,0 +1,176 @@
+"""Models: one BigQuery-dialect SELECT per non-raw table, analysed with sqlglot (no regex).
+
+From each model's AST: the tables it reads (``layer.table``), its output columns (``SELECT *``
+expanded from the contracts), and unknown tables or columns, each reported with the model's
+file, line and column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import OptimizeError, ParseError, SqlglotError
+
+from . import LAYERS
+from .errors import KcrmGovError, Location
+
+if TYPE_CHECKING:
+    from .contracts import Contract
+
+MODELS_DIR = "models"
+MODEL_SUFFIX = ".sql"
+
+
+class ModelError(KcrmGovError):
+    """A model that cannot be parsed or that reads something that does not exist."""
+
+    exit_code = 1
+
+
+@dataclass
+class Model:
+    """One model file: ``models/<layer>/<table>.sql``."""
+
+    layer: str
+    table: str
+    path: Path  # relative to the project root, as shown to people
+    file: Path
+    sql: str = field(repr=False)
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.layer}.{self.table}"
+
+    def location(self, line: int = 0, column: int = 0) -> Location:
+        return Location(self.path, line, column)
+
+    @cached_property
+    def ast(self) -> exp.Query:
+        """The parsed SELECT (BigQuery dialect)."""
+        try:
+            statements = [s for s in sqlglot.parse(self.sql, read="bigquery") if s is not None]
+        except ParseError as exc:
+            err = exc.errors[0] if exc.errors else {}
+            raise ModelError(f"SQL syntax error: {err.get('description') or exc}",
+                             self.location(err.get("line", 0), err.get("col", 0))) from None
+        if len(statements) != 1 or not isinstance(statements[0], exp.Query):
+            raise ModelError("a model must be exactly one SELECT statement", self.location(1, 1))
+        return statements[0]
+
+    @cached_property
+    def refs(self) -> list[str]:
+        """The tables the model reads, as ``layer.table``, in order of first appearance.
+
+        Every table must be written ``layer.table`` (CTE names aside); anything else is an error.
+        """
+        ctes = {cte.alias_or_name for cte in self.ast.find_all(exp.CTE)}
+        found: list[str] = []
+        for table in self.ast.find_all(exp.Table):
+            if not table.name or (not table.db and table.name in ctes):
+                continue
+            if isinstance(table.this, exp.Func) or table.find_ancestor(exp.Unnest):
+                continue
+            if not table.db or table.db not in LAYERS or table.catalog:
+                line, col = _position(table)
+                raise ModelError(f"table '{table.sql(dialect='bigquery')}' must be written as <layer>.<table> "
+                                 f"with a layer of {', '.join(LAYERS)}", self.location(line, col))
+            name = f"{table.db}.{table.name}"
+            if name not in found:
+                found.append(name)
+        return found
+
+    def render(self, table_for: callable) -> exp.Query:  # type: ignore[valid-type]
+        """A copy of the AST with every ``layer.table`` replaced by ``table_for(layer, table)``."""
+
+        def swap(node: exp.Expression) -> exp.Expression:
+            # CTE references carry no layer, so only real tables match
+            if isinstance(node, exp.Table) and node.db in LAYERS and not node.catalog:
+                replacement = table_for(node.db, node.name)
+                if node.alias:
+                    replacement.set("alias", node.args.get("alias"))
+                else:  # keep `layer_table.column` style references working: alias by the table name
+                    replacement.set("alias", exp.TableAlias(this=exp.to_identifier(node.name)))
+                return replacement
+            return node
+
+        return self.ast.copy().transform(swap)
+
+    def output_columns(self, contracts: dict[str, Contract]) -> list[str]:
+        """The model's output column names, with ``SELECT *`` expanded from the contracts.
+
+        Raises :class:`ModelError` (with line and column) for an unknown column or table.
+        """
+        from sqlglot.optimizer.qualify import qualify
+
+        schema = schema_of(contracts, self.refs)
+        for ref in self.refs:
+            if ref not in contracts:
+                raise ModelError(f"unknown table '{ref}' (no contract defines it)",
+                                 self.location(*_position(_find_table(self.ast, ref))))
+        try:
+            qualified = qualify(self.ast.copy(), schema=schema, dialect="bigquery",
+                                validate_qualify_columns=True, identify=False)
+        except OptimizeError as exc:
+            line, col = _line_col(str(exc))
+            message = str(exc).split(". Line:")[0]
+            raise ModelError(f"{message}", self.location(line, col)) from None
+        except SqlglotError as exc:
+            raise ModelError(str(exc), self.location(1, 1)) from None
+        return list(qualified.named_selects)
+
+
+def schema_of(contracts: dict[str, Contract], refs: list[str]) -> dict[str, dict[str, dict[str, str]]]:
+    """A sqlglot schema mapping ``{layer: {table: {column: BigQuery type}}}`` for ``refs``."""
+    out: dict[str, dict[str, dict[str, str]]] = {}
+    for ref in refs:
+        contract = contracts.get(ref)
+        if contract is None:
+            continue
+        out.setdefault(contract.layer, {})[contract.table] = {c.name: c.bigquery_type for c in contract.columns}
+    return out
+
+
+def _find_table(ast: exp.Expression, ref: str) -> exp.Expression | None:
+    layer, table = ref.split(".", 1)
+    return next((t for t in ast.find_all(exp.Table) if t.db == layer and t.name == table), None)
+
+
+def _position(node: exp.Expression | None) -> tuple[int, int]:
+    if node is None:
+        return 0, 0
+    for candidate in node.walk():
+        meta = candidate.meta
+        if "line" in meta:
+            width = meta.get("end", 0) - meta.get("start", 0)
+            return meta["line"], max(1, meta["col"] - width)
+    return 0, 0
+
+
+def _line_col(message: str) -> tuple[int, int]:
+    import re
+
+    found = re.search(r"Line: (\d+), Col: (\d+)", message)
+    return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
+
+
+def load_models(root: Path) -> dict[str, Model]:
+    """Every ``models/<layer>/<table>.sql`` under ``root``, by ``layer.table``."""
+    folder = root / MODELS_DIR
+    models: dict[str, Model] = {}
+    if not folder.is_dir():
+        return models
+    for file in sorted(folder.rglob(f"*{MODEL_SUFFIX}")):
+        rel = file.relative_to(root)
+        layer, table = file.parent.name, file.name[: -len(MODEL_SUFFIX)]
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ModelError(f"cannot read the model: {exc}", Location(rel)) from None
+        model = Model(layer=layer, table=table, path=rel, file=file, sql=text)
+        models[model.qualified_name] = model
+    return models
