@@ -256,3 +256,9 @@ class _progress:
 def main() -> None:
     """Console-script entry point."""
     cli(obj={})
+
+
+# command modules (kcrm_gov/commands/*.py) add their commands to the group
+from .commands import register_all  # noqa: E402
+
+register_all()
