@@ -57,6 +57,7 @@ class DuckDBEngine(Engine):
         self._root.execute("SET TimeZone='UTC'")
         self._local.con = self._root
         self._schemas: set[str] = set()
+        self._schema_lock = threading.Lock()
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -80,9 +81,10 @@ class DuckDBEngine(Engine):
 
     def ensure_schema(self, layer: str) -> None:
         name = self.schema(layer)
-        if name not in self._schemas:
-            self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {ddl.quote(name)}")
-            self._schemas.add(name)
+        with self._schema_lock:  # concurrent CREATE SCHEMA on one catalog is a write-write conflict
+            if name not in self._schemas:
+                self._root.cursor().execute(f"CREATE SCHEMA IF NOT EXISTS {ddl.quote(name)}")
+                self._schemas.add(name)
 
     # --- statements ----------------------------------------------------------------------------
     def execute(self, sql: str, params: list[Any] | None = None) -> None:

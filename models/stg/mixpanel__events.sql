@@ -1,0 +1,86 @@
+-- stg.mixpanel__events: one row per Mixpanel event, without loader re-syncs, GDPR deletions or
+-- SDK duplicates, with the JSON `properties` the business uses extracted into typed columns.
+WITH latest_sync AS (
+  -- Fivetran re-exports recent days on every sync: keep the latest copy of each event row,
+  -- then drop it if that latest copy is a deletion.
+  SELECT *
+  FROM raw.mixpanel__events
+  WHERE TRUE  -- older BigQuery rejects a QUALIFY without WHERE, GROUP BY or HAVING
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY _fivetran_id ORDER BY _fivetran_synced DESC) = 1
+),
+
+live AS (
+  SELECT *
+  FROM latest_sync
+  WHERE NOT _fivetran_deleted
+  -- Mixpanel's own de-duplication: the SDK retried the same event (same $insert_id, name,
+  -- distinct_id and second) and the retry hashed to another _fivetran_id.
+  QUALIFY ROW_NUMBER() OVER (
+    PARTITION BY name, distinct_id, TIMESTAMP_TRUNC(time, SECOND), COALESCE(insert_id, _fivetran_id)
+    ORDER BY _fivetran_synced DESC, _fivetran_id
+  ) = 1
+),
+
+typed AS (
+  SELECT
+    _fivetran_id AS event_id,
+    NULLIF(TRIM(insert_id), '') AS insert_id,
+    TRIM(name) AS event_name,
+    CAST(time AS TIMESTAMP) AS event_at,
+    LOWER(TRIM(distinct_id)) AS distinct_id,
+    NULLIF(TRIM(device_id), '') AS device_id,
+    NULLIF(TRIM(JSON_VALUE(properties, '$.account_id')), '') AS account_id,
+    NULLIF(LOWER(TRIM(JSON_VALUE(properties, '$.account_domain'))), '') AS account_domain,
+    NULLIF(LOWER(TRIM(JSON_VALUE(properties, '$.plan'))), '') AS plan,
+    NULLIF(LOWER(TRIM(JSON_VALUE(properties, '$.feature'))), '') AS feature_name,
+    NULLIF(LOWER(TRIM(JSON_VALUE(properties, '$.report_type'))), '') AS report_type,
+    SAFE_CAST(JSON_VALUE(properties, '$.seats') AS INT64) AS seats,
+    browser,
+    os,
+    city,
+    UPPER(TRIM(mp_country_code)) AS country_code,
+    current_url,
+    LOWER(TRIM(mp_lib)) AS sdk_library,
+    CAST(TIMESTAMP_MILLIS(mp_processing_time_ms) AS TIMESTAMP) AS processed_at,
+    _fivetran_synced AS synced_at
+  FROM live
+)
+
+SELECT
+  event_id,
+  insert_id,
+  event_name,
+  CASE
+    WHEN LOWER(event_name) IN ('session start', 'login', 'logged in', 'sign in', 'signed in') THEN 'login'
+    WHEN LOWER(event_name) = 'feature used' THEN 'feature_adoption'
+    ELSE 'usage'
+  END AS event_category,
+  event_at,
+  DATE(event_at) AS event_date,
+  distinct_id,
+  CASE
+    WHEN REGEXP_CONTAINS(distinct_id, r'^[^@\s]+@[^@\s]+\.[^@\s]+$') THEN distinct_id
+  END AS user_email,
+  REGEXP_CONTAINS(distinct_id, r'^[^@\s]+@[^@\s]+\.[^@\s]+$') AS is_identified,
+  device_id,
+  account_id,
+  account_domain,
+  plan,
+  feature_name,
+  report_type,
+  seats,
+  browser,
+  os,
+  city,
+  country_code,
+  current_url,
+  sdk_library,
+  -- K CRM staff and the kcrm.io test accounts (kcrm.io and its test./qa./demo. subdomains).
+  COALESCE(
+    REGEXP_CONTAINS(distinct_id, r'@([a-z0-9-]+\.)*kcrm\.io$')
+    OR REGEXP_CONTAINS(account_domain, r'^([a-z0-9-]+\.)*kcrm\.io$'),
+    FALSE
+  ) AS is_internal,
+  processed_at,
+  synced_at
+FROM typed

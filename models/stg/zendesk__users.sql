@@ -1,0 +1,39 @@
+-- stg.zendesk__users: one row per live Zendesk user (latest sync, soft deletes removed), emails
+-- normalised, roles typed into flags, K CRM staff and kcrm.io test users flagged as internal.
+WITH latest_sync AS (
+  SELECT *
+  FROM raw.zendesk__users
+  WHERE TRUE  -- older BigQuery rejects a QUALIFY without WHERE, GROUP BY or HAVING
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY id ORDER BY _fivetran_synced DESC) = 1
+),
+
+live AS (
+  SELECT
+    *,
+    NULLIF(LOWER(TRIM(email)), '') AS email_clean,
+    LOWER(TRIM(role)) AS role_clean
+  FROM latest_sync
+  WHERE NOT _fivetran_deleted
+)
+
+SELECT
+  id AS user_id,
+  TRIM(name) AS full_name,
+  email_clean AS email,
+  NULLIF(SPLIT(email_clean, '@')[SAFE_OFFSET(1)], '') AS email_domain,
+  NULLIF(TRIM(phone), '') AS phone,
+  role_clean AS role,
+  role_clean IN ('agent', 'admin') AS is_agent,
+  organization_id,
+  time_zone,
+  locale,
+  active AS is_active,
+  COALESCE(suspended, FALSE) AS is_suspended,
+  -- K CRM's own staff (agents, admins) and the kcrm.io test accounts (kcrm.io and its
+  -- test./qa./demo. subdomains).
+  COALESCE(REGEXP_CONTAINS(email_clean, r'@([a-z0-9-]+\.)*kcrm\.io$'), FALSE) AS is_internal,
+  created_at,
+  updated_at,
+  last_login_at,
+  _fivetran_synced AS synced_at
+FROM live
