@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from .. import typemap
+from .. import LAYERS, typemap
 from ..ddl import duckdb as ddl
 from .base import ActualColumn, BuildStats, Engine, EngineError, WarehouseBusy
 
@@ -58,6 +58,11 @@ class DuckDBEngine(Engine):
         self._local.con = self._root
         self._schemas: set[str] = set()
         self._schema_lock = threading.Lock()
+        if not read_only:
+            # every layer's schema exists before any transaction starts: a schema created inside
+            # one cursor's transaction is invisible to the others until it commits
+            for layer in LAYERS:
+                self.ensure_schema(layer)
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:

@@ -1,0 +1,372 @@
+"""QuickBooks Online (Fivetran QuickBooks connector): customers, invoices, invoice lines, payments.
+
+Billing follows the world's subscriptions: a customer is invoiced on its start day every
+month (monthly plans) or every year (annual plans) from its start (or 2022-01-01) until it
+churns; partial churn lowers the seats billed from its date on. Invoices are in the
+customer's currency (USD, EUR or GBP). Billing events (invoices + payments) total exactly
+24,000 × scale: the number of payments is what is left after the invoices, reached by
+leaving some invoices unpaid or by paying some in two instalments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .common import (
+    PERIOD_END,
+    PERIOD_START,
+    US_PER_DAY,
+    US_PER_HOUR,
+    bools,
+    choice,
+    concat,
+    date,
+    fivetran_mess,
+    hex_ids,
+    ints,
+    money,
+    num_str,
+    pick,
+    scaled,
+    synced_after,
+    table_rng,
+    ts,
+)
+from .world import COUNTRIES, ENRICHMENT, PRODUCTS, World, _dedupe, month_index, month_start_days
+
+BASE_BILLING_EVENTS = 24_000
+Shape = Callable[[dict[str, Any]], pa.Table]
+LIST_FACTOR = {"USD": 1.0, "EUR": 0.92, "GBP": 0.80}  # list prices in local currency per USD
+FX_BASE = {"USD": 1.0, "EUR": 1.08, "GBP": 1.25}  # USD per unit of currency
+ONBOARDING = 11
+
+
+def _fx(currency: np.ndarray, month: np.ndarray) -> np.ndarray:
+    base = np.array([FX_BASE[c] for c in ("USD", "EUR", "GBP")])[currency]
+    drift = 0.03 * np.sin(month / 3.0) * (currency > 0)
+    return np.round(base + drift, 4)
+
+
+def _currency(w: World) -> np.ndarray:
+    """0 USD, 1 EUR, 2 GBP per account."""
+    code = {"USD": 0, "EUR": 1, "GBP": 2}
+    return np.array([code[c["cur"]] for c in COUNTRIES])[w.acc_country]
+
+
+def ledger(w: World) -> dict[str, Any]:
+    """Invoices and payments of the whole period, computed once per world."""
+    if "_ledger" in w.arrays:
+        return w.arrays["_ledger"]
+    rng = table_rng(w.seed, "quickbooks-ledger")
+    cust = np.flatnonzero(w.acc_is_customer & ~w.acc_is_test)
+    start = w.acc_start[cust]
+    step = np.where(w.acc_annual[cust], 12, 1)
+    m0 = month_index(start)
+    d0 = np.minimum(((start // US_PER_DAY) - month_start_days(m0)) + 1, 28)
+    end = w.account_end()[cust]
+    m_end = month_index(end)
+    d_end = (end // US_PER_DAY) - month_start_days(m_end) + 1
+    m_max = np.where(d0 < d_end, m_end, m_end - 1)
+    m_p = int(month_index(np.array([PERIOD_START]))[0])
+    k_lo = np.maximum(0, -((m0 - m_p) // step))  # ceil((m_p - m0) / step)
+    k_hi = np.floor_divide(m_max - m0, step)
+    count = np.maximum(0, k_hi - k_lo + 1)
+    total = int(count.sum())
+    owner = np.repeat(np.arange(len(cust)), count)
+    offsets = np.concatenate([[0], np.cumsum(count)[:-1]])
+    k = k_lo[owner] + np.arange(total) - offsets[owner]
+    month = m0[owner] + k * step[owner]
+    day = month_start_days(month) + d0[owner] - 1
+    acc = cust[owner]
+    # order invoices by date: ids and document numbers follow it
+    order = np.lexsort((acc, day))
+    acc, day, month, k, owner = acc[order], day[order], month[order], k[order], owner[order]
+    n = len(acc)
+    currency = _currency(w)[acc]
+    factor = np.array([LIST_FACTOR[c] for c in ("USD", "EUR", "GBP")])[currency]
+    seats = w.acc_seats[acc].copy()
+    # partial churn: fewer seats billed from the event on
+    part_at = np.full(w.n_accounts, np.iinfo(np.int64).max)
+    part_seats = np.zeros(w.n_accounts, dtype=np.int64)
+    part_at[w.partial_account] = w.partial_at
+    part_seats[w.partial_account] = w.partial_seats
+    seats = np.where(day * US_PER_DAY >= part_at[acc], np.maximum(1, seats - part_seats[acc]), seats)
+    unit = np.round(np.array([p["price"] for p in PRODUCTS])[w.acc_plan[acc]] * factor, 0)
+    plan_amount = seats * unit
+    annual = w.acc_annual[acc]
+    addon = w.acc_addon[acc]
+    addon_unit = np.round(PRODUCTS[ENRICHMENT]["price"] * factor * np.where(annual, 12, 1), 0)
+    first = (k == 0) & (w.acc_start[acc] >= PERIOD_START)
+    onboarding = first & (rng.random(n) < 0.25)
+    onboarding_amount = np.round(PRODUCTS[ONBOARDING]["price"] * factor, 0)
+    discount = np.where(w.acc_discount[acc], np.round(plan_amount * 0.1, 2), 0.0)
+    voided = rng.random(n) < 0.004
+    total_amount = plan_amount + addon * addon_unit + onboarding * onboarding_amount - discount
+    total_amount = np.where(voided, 0.0, total_amount)
+    # payments
+    target = scaled(BASE_BILLING_EVENTS, w.scale) - n
+    method = rng.choice(4, size=n, p=[0.6, 0.25, 0.1, 0.05])  # card, ACH, wire, check
+    lag_lo = np.array([0, 4, 8, 12])[method]
+    lag_hi = np.array([4, 20, 40, 45])[method]
+    lag = lag_lo + (rng.random(n) * (lag_hi - lag_lo)).astype(np.int64)
+    pay_day = day + lag
+    payable = ~voided & ((pay_day + 1) * US_PER_DAY < PERIOD_END)
+    cand = np.flatnonzero(payable)
+    unapplied = max(0, round(0.01 * target))
+    applied = max(0, target - unapplied)
+    if applied <= len(cand):
+        paid = np.sort(rng.choice(cand, size=applied, replace=False))
+        split = np.zeros(0, dtype=np.int64)
+    else:
+        paid = cand
+        split = np.sort(rng.choice(cand, size=min(applied - len(cand), len(cand)), replace=False))
+        unapplied = target - len(paid) - len(split)
+    is_paid = np.zeros(n, dtype=bool)
+    is_paid[paid] = True
+    balance = np.where(is_paid, 0.0, total_amount)
+    # payment rows: full payments, then second instalments of split invoices, then prepayments
+    split_first = np.round(total_amount[split] * rng.uniform(0.3, 0.7, len(split)), 2)
+    pay_inv = np.concatenate([paid, split, np.full(unapplied, -1)])
+    pay_amount = np.concatenate([total_amount[paid], total_amount[split] - split_first, np.zeros(unapplied)])
+    if len(split):  # the first instalment of a split invoice is paid with the regular payment
+        in_split = np.isin(paid, split)
+        pay_amount[: len(paid)][in_split] = split_first[np.searchsorted(split, paid[in_split])]
+    pay_day_all = np.concatenate([pay_day[paid], np.minimum(pay_day[split] + rng.integers(10, 30, len(split)),
+                                                            PERIOD_END // US_PER_DAY - 1),
+                                  np.zeros(unapplied, dtype=np.int64)])
+    pay_acc = np.concatenate([acc[paid], acc[split], np.zeros(unapplied, dtype=np.int64)])
+    if unapplied:
+        pre = rng.integers(0, n, unapplied)  # a prepayment by a customer around one of its invoices
+        pay_acc[-unapplied:] = acc[pre]
+        pay_day_all[-unapplied:] = np.maximum(day[pre] - rng.integers(1, 20, unapplied),
+                                              PERIOD_START // US_PER_DAY)
+        pay_amount[-unapplied:] = np.round(total_amount[pre] * rng.uniform(0.2, 1.0, unapplied), 2)
+    pay_method = np.concatenate([method[paid], method[split], rng.integers(0, 4, unapplied)])
+    result = dict(
+        acc=acc, day=day, month=month, currency=currency, seats=seats, unit=unit, plan_amount=plan_amount,
+        addon=addon, addon_unit=addon_unit, onboarding=onboarding, onboarding_amount=onboarding_amount,
+        discount=discount, voided=voided, total=total_amount, balance=balance, is_paid=is_paid,
+        annual=annual, pay_inv=pay_inv, pay_amount=pay_amount, pay_day=pay_day_all, pay_acc=pay_acc,
+        pay_method=pay_method, pay_unapplied=pay_inv < 0, customers=cust,
+    )
+    w.arrays["_ledger"] = result
+    return result
+
+
+def _customer_ids(w: World) -> np.ndarray:
+    """QuickBooks customer id (a number) per account; -1 for accounts that are not customers."""
+    cust = np.flatnonzero(w.acc_is_customer & ~w.acc_is_test)
+    order = np.argsort(w.acc_start[cust], kind="stable")
+    ids = np.full(w.n_accounts, -1, dtype=np.int64)
+    ids[cust[order]] = 58 + np.arange(len(cust))
+    return ids
+
+
+def _invoice_ids(n: int) -> np.ndarray:
+    return 1_000 + np.arange(n)
+
+
+def customers(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
+    led = ledger(w)
+    cust = led["customers"]
+    n = len(cust)
+    ids = _customer_ids(w)[cust]
+    # the billing contact: a random contact of the account, else accounts payable
+    perm = rng.permutation(w.n_contacts)
+    acc_of = w.con_account[perm]
+    uniq, first = np.unique(acc_of, return_index=True)
+    contact_of = np.full(w.n_accounts, -1, dtype=np.int64)
+    valid = uniq >= 0
+    contact_of[uniq[valid]] = perm[first[valid]]
+    contact = contact_of[cust]
+    has_contact = contact >= 0
+    c0 = np.maximum(contact, 0)
+    given = pc.if_else(pa.array(has_contact), pick(w.con_first, c0), "Accounts")
+    family = pc.if_else(pa.array(has_contact), pick(w.con_last, c0), "Payable")
+    domain = pick(w.acc_domain, cust)
+    billing_box = rng.random(n) < 0.4
+    email = pc.if_else(pa.array(has_contact & ~billing_box), pick(w.con_email, c0),
+                       concat(choice(rng, ["billing@", "accounts@", "finance@", "ap@"], n), domain))
+    individual = has_contact & (rng.random(n) < 0.05)
+    display = pc.if_else(pa.array(individual), concat(given, " ", family), pick(w.acc_name, cust))
+    display = _dedupe(display)
+    legal = pick([c["legal"] for c in COUNTRIES], w.acc_country[cust])
+    company = pc.if_else(pa.array(individual), pa.nulls(n, pa.string()), concat(pick(w.acc_name, cust), " ", legal))
+    r = rng.random(n)
+    website = pc.if_else(pa.array(r < 0.35), concat("www.", domain),
+                         pc.if_else(pa.array(r < 0.6), concat("https://", domain),
+                                    pc.if_else(pa.array(r < 0.7), concat("http://www.", domain, "/"), domain)))
+    website = pc.if_else(pa.array(individual | (rng.random(n) < 0.03)), pa.nulls(n, pa.string()), website)
+    pos = np.searchsorted(cust, led["acc"])
+    balance = np.bincount(pos, weights=led["balance"], minlength=n)
+    currency = _currency(w)[cust]
+    created = w.acc_start[cust] - rng.integers(1, 10, n) * US_PER_DAY
+    last_inv = np.full(n, 0, dtype=np.int64)
+    np.maximum.at(last_inv, pos, led["day"] * US_PER_DAY + 10 * US_PER_HOUR)
+    updated = np.minimum(np.maximum(created + US_PER_HOUR, last_inv), PERIOD_END - US_PER_HOUR)
+    churned = w.acc_churn[cust] >= 0
+    phone = concat(pick([c["phone"] for c in COUNTRIES], w.acc_country[cust]), " ",
+                   num_str(rng.integers(100, 999, n)), " ", num_str(rng.integers(100_000, 9_999_999, n)))
+    t = shape({
+        "id": pc.cast(ints(ids), pa.string()),
+        "display_name": display,
+        "company_name": company,
+        "given_name": given,
+        "family_name": family,
+        "primary_email_address": email,
+        "primary_phone_number": pc.if_else(pa.array(rng.random(n) < 0.4), pa.nulls(n, pa.string()), phone),
+        "website": website,
+        "balance": money(balance),
+        "currency_id": pick(["USD", "EUR", "GBP"], currency),
+        "active": bools(~(churned & (rng.random(n) < 0.6))),
+        "taxable": bools((w.acc_country[cust] == 0) & (rng.random(n) < 0.7)),
+        "created_at": ts(created),
+        "updated_at": ts(updated),
+        "_fivetran_synced": ts(synced_after(rng, updated, 1, 48)),
+        "_fivetran_deleted": bools(np.zeros(n, dtype=bool)),
+    })
+    return fivetran_mess(rng, t, deleted=0.0, updated="updated_at")
+
+
+def invoices(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
+    led = ledger(w)
+    n = len(led["acc"])
+    day = led["day"]
+    created = day * US_PER_DAY + rng.integers(6, 20, n) * US_PER_HOUR
+    pay_day = np.full(n, -1, dtype=np.int64)
+    applied = led["pay_inv"] >= 0
+    np.maximum.at(pay_day, led["pay_inv"][applied], led["pay_day"][applied])
+    updated = np.where(pay_day >= 0, pay_day * US_PER_DAY + 15 * US_PER_HOUR, created + US_PER_HOUR)
+    updated = np.minimum(np.maximum(updated, created + US_PER_HOUR), PERIOD_END - US_PER_HOUR)
+    note = concat("PO required - contact ", pick(w.con_first, rng.integers(0, w.n_contacts, n)), " ",
+                  pick(w.con_last, rng.integers(0, w.n_contacts, n)), " before sending")
+    terms = np.where(rng.random(n) < 0.8, 30, 15)
+    t = shape({
+        "id": num_str(_invoice_ids(n)),
+        "doc_number": num_str(10_001 + np.arange(n)),
+        "customer_id": pc.cast(ints(_customer_ids(w)[led["acc"]]), pa.string()),
+        "transaction_date": date(day),
+        "due_date": date(day + terms),
+        "total_amount": money(led["total"]),
+        "balance": money(led["balance"]),
+        "currency_id": pick(["USD", "EUR", "GBP"], led["currency"]),
+        "exchange_rate": money(_fx(led["currency"], led["month"]), digits=4),
+        "email_status": choice(rng, ["EmailSent", "NotSet", "NeedToSend"], n, [0.92, 0.05, 0.03]),
+        "private_note": pc.if_else(pa.array(rng.random(n) < 0.04), note, pa.nulls(n, pa.string())),
+        "created_at": ts(created),
+        "updated_at": ts(updated),
+        "_fivetran_synced": ts(synced_after(rng, updated, 0.5, 30)),
+        "_fivetran_deleted": bools(np.zeros(n, dtype=bool)),
+    })
+    return fivetran_mess(rng, t, deleted=0.003, protect=led["is_paid"], updated="updated_at")
+
+
+def invoice_lines(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
+    led = ledger(w)
+    n = len(led["acc"])
+    idx = np.arange(n)
+    voided = led["voided"]
+    zero = np.where(voided, 0.0, 1.0)
+    plan = w.acc_plan[led["acc"]]
+    parts = []  # (invoice, order, kind, item product or -1, quantity, unit price, amount)
+
+    def add(sel: np.ndarray, order: int, kind: int, item: np.ndarray, qty: np.ndarray, unit: np.ndarray,
+            amount: np.ndarray) -> None:
+        parts.append((idx[sel], np.full(sel.sum(), order), np.full(sel.sum(), kind), item[sel], qty[sel],
+                      unit[sel], amount[sel]))
+
+    everything = np.ones(n, dtype=bool)
+    add(everything, 0, 0, plan, led["seats"].astype(float), led["unit"], led["plan_amount"] * zero)
+    add(led["addon"], 1, 0, np.full(n, ENRICHMENT), np.ones(n), led["addon_unit"], led["addon_unit"] * zero)
+    add(led["onboarding"], 2, 0, np.full(n, ONBOARDING), np.ones(n), led["onboarding_amount"],
+        led["onboarding_amount"] * zero)
+    subtotal = (led["plan_amount"] + led["addon"] * led["addon_unit"]
+                + led["onboarding"] * led["onboarding_amount"]) * zero
+    add(led["discount"] > 0, 3, 1, np.full(n, -1), np.full(n, np.nan), np.full(n, np.nan), led["discount"] * zero)
+    add(everything, 4, 2, np.full(n, -1), np.full(n, np.nan), np.full(n, np.nan), subtotal)
+    inv, order, kind, item, qty, unit, amount = (np.concatenate(x) for x in zip(*parts, strict=True))
+    sort = np.lexsort((order, inv))
+    inv, kind, item, qty, unit, amount = inv[sort], kind[sort], item[sort], qty[sort], unit[sort], amount[sort]
+    m = len(inv)
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(inv)) + 1])
+    counts = np.diff(np.concatenate([starts, [m]]))
+    index = np.arange(m) - np.repeat(starts, counts)
+    sales = kind == 0
+    descr_vocab = [f"K CRM {p['name']}" for p in PRODUCTS]
+    item0 = np.maximum(item, 0)
+    descr = pc.if_else(pa.array(sales), pick(descr_vocab, item0),
+                       pc.if_else(pa.array(kind == 1), "Loyalty discount 10%", pa.nulls(m, pa.string())))
+    inv_day = led["day"][inv]
+    service = sales & (rng.random(m) < 0.05)
+    synced = synced_after(rng, inv_day * US_PER_DAY + 20 * US_PER_HOUR, 0.5, 30)
+    us_customer = w.acc_country[led["acc"][inv]] == 0
+    t = shape({
+        "invoice_id": num_str(_invoice_ids(n)[inv]),
+        "index": ints(index),
+        "detail_type": pick(["SalesItemLineDetail", "DiscountLineDetail", "SubTotalLineDetail"], kind),
+        "description": descr,
+        "amount": money(amount),
+        # K CRM keys QuickBooks items by the product SKU, so billing lines join the product catalog
+        "sales_item_item_id": pc.if_else(pa.array(sales), pick([p["sku"] for p in PRODUCTS], item0),
+                                         pa.nulls(m, pa.string())),
+        "sales_item_quantity": money(np.nan_to_num(qty), mask=~sales, digits=0),
+        "sales_item_unit_price": money(np.nan_to_num(unit), mask=~sales),
+        "sales_item_service_date": date(inv_day - rng.integers(0, 20, m), mask=~service),
+        "sales_item_tax_code_id": pc.if_else(pa.array(sales), pc.if_else(pa.array(us_customer), "TAX", "NON"),
+                                             pa.nulls(m, pa.string())),
+        "_fivetran_synced": ts(synced),
+        "_fivetran_deleted": bools(np.zeros(m, dtype=bool)),
+    })
+    return fivetran_mess(rng, t, deleted=0.002, resync=0.015)
+
+
+def payments(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
+    led = ledger(w)
+    inv = led["pay_inv"]
+    n = len(inv)
+    n_inv = len(led["acc"])
+    unapplied = led["pay_unapplied"]
+    acc = led["pay_acc"]
+    currency = _currency(w)[acc]
+    day = led["pay_day"]
+    created = day * US_PER_DAY + rng.integers(8, 20, n) * US_PER_HOUR
+    updated = np.minimum(created + rng.integers(0, 72, n) * US_PER_HOUR, PERIOD_END - US_PER_HOUR)
+    order = np.lexsort((acc, day))  # ids follow the date of receipt
+    ids = np.empty(n, dtype=np.int64)
+    ids[order] = 1_000 + n_inv + np.arange(n)
+    method = led["pay_method"]
+    amount = led["pay_amount"]
+    reference = pc.if_else(pa.array(method == 0), concat("ch_", hex_ids(rng, n, 12)),
+                           concat("TRN", num_str(rng.integers(10**8, 10**9, n))))
+    t = shape({
+        "id": num_str(ids),
+        "customer_id": pc.cast(ints(_customer_ids(w)[acc]), pa.string()),
+        "invoice_id": pc.cast(ints(_invoice_ids(n_inv)[np.maximum(inv, 0)], mask=unapplied), pa.string()),
+        "transaction_date": date(day),
+        # null amounts: the real export has payments whose amount sits only on their lines
+        "total_amount": money(amount, mask=rng.random(n) < 0.012),
+        "unapplied_amount": money(np.where(unapplied, amount, 0.0)),
+        "currency_id": pick(["USD", "EUR", "GBP"], currency),
+        "exchange_rate": money(_fx(currency, month_index(day * US_PER_DAY)), digits=4),
+        "payment_method": pick(["Credit Card", "ACH", "Wire", "Check"], method),
+        "reference_number": pc.if_else(pa.array(method == 3), pa.nulls(n, pa.string()), reference),
+        "deposit_to_account_id": pc.if_else(pa.array(method == 0), "4", "35"),
+        "created_at": ts(created),
+        "updated_at": ts(updated),
+        "_fivetran_synced": ts(synced_after(rng, updated, 0.5, 30)),
+        "_fivetran_deleted": bools(np.zeros(n, dtype=bool)),
+    })
+    return fivetran_mess(rng, t, deleted=0.002, updated="updated_at")
+
+
+TABLES = {
+    "quickbooks__customers": customers,
+    "quickbooks__invoices": invoices,
+    "quickbooks__invoice_lines": invoice_lines,
+    "quickbooks__payments": payments,
+}

@@ -1,0 +1,202 @@
+"""Writing the generated tables: into a warehouse (``seed``) or into export files (``seed_to_files``)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from .common import SeedError, shaper, table_rng
+from .world import World, build_world
+
+if TYPE_CHECKING:
+    from ..contracts import Contract
+    from ..engines import Engine
+    from ..project import Project
+
+FORMATS = ("parquet", "jsonl", "csv")
+Progress = Callable[[str, int, int], None]
+"""``progress(table, index, count)`` is called before each table is generated."""
+
+
+@dataclass
+class SeedResult:
+    """One raw table written by the seed."""
+
+    table: str  # layer.table
+    rows: int
+    seconds: float
+    path: str | None = None  # the file written, for seed_to_files
+    skipped: str | None = None  # why nothing was written (no generator for the contract)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def generators() -> dict[str, Callable[..., Any]]:
+    """Every raw table the seed can generate, by table name."""
+    from . import cs, ga4, hubspot, mixpanel, quickbooks, zendesk
+
+    out: dict[str, Callable[..., Any]] = {}
+    for module in (hubspot, ga4, mixpanel, quickbooks, zendesk, cs):
+        out.update(module.TABLES)
+    return out
+
+
+def generate(contract: Contract, world: World) -> Iterator[pa.Table]:
+    """The contract's table as one or more Arrow tables (big tables come in chunks)."""
+    gen = generators().get(contract.table)
+    if gen is None:
+        raise SeedError(f"no generator for {contract.qualified_name}")
+    result = gen(world, table_rng(world.seed, contract.table), shaper(contract))
+    if isinstance(result, pa.Table):
+        yield result
+    else:
+        yield from result
+
+
+def _contracts(project: Project, tables: list[str] | None) -> list[Contract]:
+    contracts = project.layer("raw")
+    if tables:
+        wanted = {t.split(".", 1)[-1] for t in tables}
+        unknown = wanted - {c.table for c in contracts}
+        if unknown:
+            raise SeedError(f"no raw contract for: {', '.join(sorted(unknown))}")
+        contracts = [c for c in contracts if c.table in wanted]
+    return contracts
+
+
+def _check_args(scale: float, seed: int) -> None:
+    if not scale > 0:
+        raise SeedError(f"--scale must be greater than 0, not {scale}")
+    if seed < 0:
+        raise SeedError(f"--seed must be 0 or more, not {seed}")
+
+
+def seed(project: Project, engine: Engine, scale: float = 1.0, seed: int = 42, progress: Progress | None = None,
+         tables: list[str] | None = None) -> list[SeedResult]:
+    """Generate every raw table and write it to ``engine``, table by table.
+
+    Each table is (re)created from its contract and filled; only one table (or one chunk of
+    a big table) is held in memory at a time. Raw contracts without a generator are reported
+    as skipped.
+    """
+    _check_args(scale, seed)
+    world = build_world(seed, scale)
+    known = generators()
+    contracts = _contracts(project, tables)
+    results = []
+    _ensure_schema(engine, "raw")
+    for i, contract in enumerate(contracts):
+        if progress:
+            progress(contract.qualified_name, i, len(contracts))
+        started = time.perf_counter()
+        if contract.table not in known:
+            results.append(SeedResult(contract.qualified_name, 0, 0.0, skipped="no generator for this table"))
+            continue
+        rows = 0
+        with engine.transaction():  # one table, one transaction: a failed seed leaves no half table
+            for chunk_no, chunk in enumerate(generate(contract, world)):
+                rows += engine.write_arrow(contract, chunk, mode="replace" if chunk_no == 0 else "append")
+        results.append(SeedResult(contract.qualified_name, rows, time.perf_counter() - started))
+    if progress:
+        progress("", len(contracts), len(contracts))
+    return results
+
+
+def _ensure_schema(engine: Engine, layer: str) -> None:
+    """Create the layer's schema before a transaction opens (DuckDB creates schemas on its own
+    cursor, which a transaction that is already open would not see)."""
+    ensure = getattr(engine, "ensure_schema", None)
+    if ensure is not None:
+        ensure(layer)
+
+
+def seed_to_files(project: Project, out_dir: Path, fmt: str = "parquet", scale: float = 1.0, seed: int = 42,
+                  progress: Progress | None = None, tables: list[str] | None = None) -> list[SeedResult]:
+    """Write every raw table as one export file ``<out_dir>/<table>.<fmt>``.
+
+    ``parquet`` keeps every type (nested GA4 records included); ``jsonl`` writes one JSON
+    object per line (nested records as JSON objects and arrays, timestamps as ISO text);
+    ``csv`` has a header line, and writes nested columns (GA4 ``event_params``,
+    ``user_properties``, ``device``, ``geo``, ...) as JSON text in their cell — which is how
+    ``kcrm-gov load`` reads them back.
+    """
+    import duckdb
+
+    if fmt not in FORMATS:
+        raise SeedError(f"unknown format '{fmt}' (use one of {', '.join(FORMATS)})")
+    _check_args(scale, seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    world = build_world(seed, scale)
+    known = generators()
+    contracts = _contracts(project, tables)
+    results = []
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone='UTC'")
+    try:
+        for i, contract in enumerate(contracts):
+            if progress:
+                progress(contract.qualified_name, i, len(contracts))
+            started = time.perf_counter()
+            if contract.table not in known:
+                results.append(SeedResult(contract.qualified_name, 0, 0.0, skipped="no generator for this table"))
+                continue
+            path = out_dir / f"{contract.table}.{fmt}"
+            rows = _write_file(con, contract, generate(contract, world), path, fmt)
+            results.append(SeedResult(contract.qualified_name, rows, time.perf_counter() - started, str(path)))
+    finally:
+        con.close()
+    if progress:
+        progress("", len(contracts), len(contracts))
+    return results
+
+
+def _write_file(con: Any, contract: Contract, chunks: Iterator[pa.Table], path: Path, fmt: str) -> int:
+    rows = 0
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        writer = None
+        try:
+            for chunk in chunks:
+                if writer is None:
+                    writer = pq.ParquetWriter(str(path), chunk.schema, compression="zstd")
+                writer.write_table(chunk)
+                rows += chunk.num_rows
+        finally:
+            if writer is not None:
+                writer.close()
+        return rows
+    # jsonl and csv go through DuckDB's writers, one part per chunk, concatenated in order
+    parts = []
+    try:
+        for chunk in chunks:
+            view = f"_seed_{uuid.uuid4().hex[:8]}"
+            con.register(view, chunk)
+            part = path.with_name(f".{path.name}.{len(parts)}")
+            columns = ", ".join(_export_column(c) if fmt == "csv" else f'"{c.name}"' for c in contract.columns)
+            options = "FORMAT JSON" if fmt == "jsonl" else f"FORMAT CSV, HEADER {'true' if not parts else 'false'}"
+            con.execute(f"COPY (SELECT {columns} FROM {view}) TO '{part}' ({options})")
+            con.unregister(view)
+            parts.append(part)
+            rows += chunk.num_rows
+        with path.open("wb") as out:
+            for part in parts:
+                out.write(part.read_bytes())
+    finally:
+        for part in parts:
+            part.unlink(missing_ok=True)
+    return rows
+
+
+def _export_column(column: Any) -> str:
+    name = '"' + column.name.replace('"', '""') + '"'
+    if column.fields:  # nested: JSON text in the CSV cell
+        return f"CAST(to_json({name}) AS VARCHAR) AS {name}"
+    return name

@@ -1,0 +1,315 @@
+"""Zendesk Support (Fivetran Zendesk connector): organizations, users, tickets, CSAT, NPS.
+
+Organizations are typed by support agents: the name does not always equal the HubSpot
+name, ``domain_names`` carries the account's domain (matched to HubSpot by domain), and
+``external_id`` holds the HubSpot company id only where the integration ran. A few
+customers were created twice (two organizations, one domain).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .common import (
+    PERIOD_END,
+    PERIOD_START,
+    US_PER_DAY,
+    US_PER_HOUR,
+    between,
+    bools,
+    choice,
+    concat,
+    fivetran_mess,
+    ints,
+    messy_emails,
+    num_str,
+    pick,
+    scaled,
+    synced_after,
+    table_rng,
+    ts,
+    unique_ids,
+)
+from .world import COUNTRIES, FIRST, LAST, World
+
+Shape = Callable[[dict[str, Any]], pa.Table]
+BASE_TICKETS = 20_000
+BASE_NPS = 2_500
+GROUPS = np.array([360001, 360002, 360003, 360004])  # Tier 1, Tier 2, Billing, Onboarding
+N_AGENTS = 30
+SUBJECTS = ["Cannot log in", "Import of contacts failed", "Question about my invoice", "How do I set up sequences?",
+            "Email sync not working", "Add more seats", "Report shows wrong numbers", "Integration with Gmail",
+            "Cancel my subscription", "Feature request: custom fields", "Password reset", "Slow pipeline view"]
+TAGS = ["billing", "login", "import", "integration", "bug", "how_to", "churn_risk", "enterprise", "onboarding",
+        "feature_request"]
+
+
+def _world_ids(w: World) -> dict[str, Any]:
+    """Zendesk ids shared by several tables, drawn once per world."""
+    if "_zendesk" in w.arrays:
+        return w.arrays["_zendesk"]
+    rng = table_rng(w.seed, "zendesk-ids")
+    cust = np.flatnonzero((w.acc_is_customer | w.acc_is_test) & (rng.random(w.n_accounts) < 0.92))
+    org_of = np.full(w.n_accounts, -1, dtype=np.int64)
+    org_ids = unique_ids(rng, len(cust) + len(cust) // 50 + 1, 360_000_000_000, 369_000_000_000)
+    org_of[cust] = org_ids[: len(cust)]
+    dup = rng.choice(cust, size=len(cust) // 50, replace=False)  # created twice
+    # end users: contacts at accounts with an organization, plus requesters without one
+    con_org = np.where(w.con_account >= 0, org_of[np.maximum(w.con_account, 0)], -1)
+    end_user = np.flatnonzero(((con_org >= 0) & (rng.random(w.n_contacts) < 0.6))
+                              | ((w.con_account < 0) & (rng.random(w.n_contacts) < 0.3)))
+    n_users = N_AGENTS + 3 + len(end_user)
+    user_ids = unique_ids(rng, n_users, 370_000_000_000, 399_000_000_000)
+    out = dict(org_acc=cust, org_id=org_ids[: len(cust)], dup_acc=dup, dup_id=org_ids[len(cust):len(cust) + len(dup)],
+               org_of=org_of, end_user=end_user, user_ids=user_ids, agent_ids=user_ids[:N_AGENTS],
+               end_ids=user_ids[N_AGENTS + 3:], con_user=np.full(w.n_contacts, -1, dtype=np.int64))
+    out["con_user"][end_user] = out["end_ids"]
+    w.arrays["_zendesk"] = out
+    return out
+
+
+def organizations(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
+    z = _world_ids(w)
+    acc = np.concatenate([z["org_acc"], z["dup_acc"]])
+    ids = np.concatenate([z["org_id"], z["dup_id"]])
+    n, n_main = len(acc), len(z["org_acc"])
+    dup = np.arange(n) >= n_main
+    legal = pick([c["legal"] for c in COUNTRIES], w.acc_country[acc])
+    r = rng.random(n)
+    name = pick(w.acc_name, acc)
+    name = pc.if_else(pa.array(r < 0.25), concat(name, " ", legal), name)
+    name = pc.if_else(pa.array(dup), concat(pick(w.acc_name, acc), " (old)"), name)
+    domain = pick(w.acc_domain, acc)
+    second = concat(domain, ",", pc.replace_substring_regex(domain, r"\.[a-z.]+$", ".io"))
+    domains = pc.if_else(pa.array(rng.random(n) < 0.1), second, domain)
+    domains = pc.if_else(pa.array(rng.random(n) < 0.04), "", domains)  # may be empty
+    created = np.clip(np.maximum(w.acc_start[acc], PERIOD_START - 400 * US_PER_DAY) + rng.integers(0, 30, n)
+                      * US_PER_DAY, PERIOD_START - 500 * US_PER_DAY, PERIOD_END - 2 * US_PER_DAY)
+    updated = np.minimum(created + rng.integers(1, 500, n) * US_PER_DAY, PERIOD_END - US_PER_HOUR)
+    t = shape({
+        "id": ints(ids),
+        "name": name,
+        "domain_names": domains,
+        "external_id": pc.if_else(pa.array(rng.random(n) < 0.6), pc.cast(ints(w.acc_id[acc]), pa.string()),
+                                  pa.nulls(n, pa.string())),
+        "group_id": ints(GROUPS[rng.integers(0, 4, n)]),
+        "shared_tickets": bools(rng.random(n) < 0.3),
+        "details": pc.if_else(pa.array(rng.random(n) < 0.2),
+                              concat("Escalate to ", pick(FIRST, rng.integers(0, len(FIRST), n)), " ",
+                                     pick(LAST, rng.integers(0, len(LAST), n))), pa.nulls(n, pa.string())),
+        "notes": pc.if_else(pa.array(rng.random(n) < 0.1), "VIP - handle with care", pa.nulls(n, pa.string())),
+        "created_at": ts(created),
+        "updated_at": ts(updated),
+        "_fivetran_synced": ts(synced_after(rng, updated, 0.1, 2)),
+        "_fivetran_deleted": bools(np.zeros(n, dtype=bool)),
+    })
+    return fivetran_mess(rng, t, deleted=0.005, updated="updated_at")
+
+
+def users(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
+    z = _world_ids(w)
+    eu = z["end_user"]
+    n_staff = N_AGENTS + 3
+    n = n_staff + len(eu)
+    staff_first = rng.integers(0, len(FIRST), n_staff)
+    staff_last = rng.integers(0, len(LAST), n_staff)
+    staff_name = concat(pick(FIRST, staff_first), " ", pick(LAST, staff_last))
+    staff_email = concat(pc.utf8_lower(pick(FIRST, staff_first)), ".", pc.utf8_lower(pick(LAST, staff_last)),
+                         num_str(np.arange(n_staff)), "@kcrm.io")
+    full_name = concat(pick(w.con_first, eu), " ", pick(w.con_last, eu))
+    email = pick(w.con_email, eu)
+    local_part = pc.extract_regex(email, r"^(?P<local>[^@]+)@").field("local")
+    name = pc.if_else(pa.array(rng.random(len(eu)) < 0.3), local_part, full_name)  # auto-created from email
+    gdpr = rng.random(len(eu)) < 0.003
+    name = pc.if_else(pa.array(gdpr), "Permanently deleted user", name)
+    email = pc.if_else(pa.array(gdpr), pa.nulls(len(eu), pa.string()), messy_emails(rng, email, 0.02, 0.0))
+    acc = w.con_account[eu]
+    country = np.where(acc >= 0, w.acc_country[np.maximum(acc, 0)], 0)
+    created_eu = np.clip(w.con_created[eu] + rng.integers(0, 200, len(eu)) * US_PER_DAY,
+                         PERIOD_START - 300 * US_PER_DAY, PERIOD_END - 3 * US_PER_DAY)
+    created = np.concatenate([PERIOD_START - rng.integers(30, 900, n_staff) * US_PER_DAY, created_eu])
+    updated = np.minimum(created + rng.integers(1, 400, n) * US_PER_DAY, PERIOD_END - US_PER_HOUR)
+    org = np.concatenate([np.full(n_staff, -1), np.where(acc >= 0, z["org_of"][np.maximum(acc, 0)], -1)])
+    churned = np.concatenate([np.zeros(n_staff, bool), (acc >= 0) & (w.acc_churn[np.maximum(acc, 0)] >= 0)])
+    active = ~(churned & (rng.random(n) < 0.3)) & ~np.concatenate([np.zeros(n_staff, bool), gdpr])
+    login = np.minimum(updated + rng.integers(0, 30, n) * US_PER_DAY, PERIOD_END - US_PER_HOUR)
+    t = shape({
+        "id": ints(z["user_ids"]),
+        "name": pa.concat_arrays([staff_name, name]),
+        "email": pa.concat_arrays([staff_email, email]),
+        "phone": pc.if_else(pa.array(rng.random(n) < 0.8), pa.nulls(n, pa.string()),
+                            concat("+1 555 ", num_str(rng.integers(1_000_000, 9_999_999, n)))),
+        "role": pick(["agent", "admin", "end-user"], np.concatenate([np.zeros(N_AGENTS, int), np.ones(3, int),
+                                                                       np.full(len(eu), 2)])),
+        "organization_id": ints(np.maximum(org, 0), mask=org < 0),
+        "time_zone": pick([c["tz"] for c in COUNTRIES], np.concatenate([np.zeros(n_staff, int), country])),
+        "locale": pick(["en-US", "en-GB", "de", "fr", "nl", "en-US", "en-US"],
+                       np.concatenate([np.zeros(n_staff, int), country])),
+        "active": bools(active),
+        "suspended": bools(rng.random(n) < 0.005),
+        "created_at": ts(created),
+        "updated_at": ts(updated),
+        "last_login_at": ts(login, mask=rng.random(n) < 0.5),
+        "_fivetran_synced": ts(synced_after(rng, updated, 0.1, 2)),
+        "_fivetran_deleted": bools(np.zeros(n, dtype=bool)),
+    })
+    return fivetran_mess(rng, t, deleted=0.002, updated="updated_at")
+
+
+def _tickets(w: World) -> dict[str, Any]:
+    if "_tickets" in w.arrays:
+        return w.arrays["_tickets"]
+    z = _world_ids(w)
+    rng = table_rng(w.seed, "zendesk-tickets")
+    n = scaled(BASE_TICKETS, w.scale)
+    eu = z["end_user"]
+    acc = w.con_account[eu]
+    a0 = np.maximum(acc, 0)
+    lo = np.maximum(np.where(acc >= 0, np.maximum(w.acc_start[a0], w.con_created[eu]), PERIOD_START), PERIOD_START)
+    hi = np.where(acc >= 0, w.account_end()[a0], PERIOD_END)
+    ok = hi - lo > 2 * US_PER_DAY
+    cand = np.flatnonzero(ok)
+    weight = w.con_activity[eu[cand]] + 0.2
+    req = cand[rng.choice(len(cand), size=n, p=weight / weight.sum())]
+    created = between(rng, lo[req], hi[req])
+    order = np.argsort(created, kind="stable")
+    req, created = req[order], created[order]
+    age = PERIOD_END - created
+    recent = age < 14 * US_PER_DAY
+    status = np.where(recent, rng.choice(4, size=n, p=[0.2, 0.4, 0.25, 0.15]),
+                      np.where(age < 40 * US_PER_DAY, 4, 5))
+    status = np.where(rng.random(n) < 0.005, 6, status)
+    solved_at = created + rng.integers(US_PER_HOUR, 10 * US_PER_DAY, n)
+    updated = np.where(status >= 4, solved_at + np.where(status == 5, 4 * US_PER_DAY, 0),
+                       created + rng.integers(60_000_000, 3 * US_PER_DAY, n))
+    updated = np.minimum(updated, PERIOD_END - US_PER_HOUR)
+    out = dict(req=req, created=created, updated=updated, status=status,
+               assignee=rng.integers(0, N_AGENTS, n), assigned=(status > 0),
+               group=rng.integers(0, 4, n), org=np.where(acc[req] >= 0, z["org_of"][a0[req]], -1))
+    w.arrays["_tickets"] = out
+    return out
+
+
+def tickets(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
+    z = _world_ids(w)
+    tk = _tickets(w)
+    n = len(tk["req"])
+    subject = rng.integers(0, len(SUBJECTS), n)
+    eu = z["end_user"][tk["req"]]
+    descr = concat("Hi, this is ", pick(w.con_first, eu), " ", pick(w.con_last, eu), " (", pick(w.con_email, eu),
+                   "). ", pick(SUBJECTS, subject), " - can you help? Call me on +1 555 ",
+                   num_str(rng.integers(1_000_000, 9_999_999, n)), ".")
+    tag_a, tag_b = rng.integers(0, len(TAGS), n), rng.integers(0, len(TAGS), n)
+    tags = pc.if_else(pa.array(tag_a == tag_b), pick(TAGS, tag_a), concat(pick(TAGS, tag_a), ",", pick(TAGS, tag_b)))
+    t = shape({
+        "id": ints(1_001 + np.arange(n)),
+        "created_at": ts(tk["created"]),
+        "updated_at": ts(tk["updated"]),
+        "subject": pick(SUBJECTS, subject),
+        "description": descr,
+        "status": pick(["new", "open", "pending", "hold", "solved", "closed", "deleted"], tk["status"]),
+        "priority": choice(rng, ["low", "normal", "high", "urgent"], n, [0.2, 0.55, 0.2, 0.05],
+                           mask=rng.random(n) < 0.15),
+        "type": choice(rng, ["question", "incident", "problem", "task"], n, [0.5, 0.3, 0.1, 0.1],
+                       mask=rng.random(n) < 0.2),
+        "requester_id": ints(z["end_ids"][tk["req"]]),
+        "assignee_id": ints(z["agent_ids"][tk["assignee"]], mask=~tk["assigned"]),
+        "group_id": ints(GROUPS[tk["group"]]),
+        "organization_id": ints(np.maximum(tk["org"], 0), mask=tk["org"] < 0),
+        "via_channel": choice(rng, ["email", "web", "chat", "api", "voice"], n, [0.45, 0.3, 0.18, 0.04, 0.03]),
+        "tags": tags,
+        "_fivetran_synced": ts(synced_after(rng, tk["updated"], 0.05, 2)),
+        "_fivetran_deleted": bools(np.zeros(n, dtype=bool)),
+    })
+    return fivetran_mess(rng, t, deleted=0.002, updated="updated_at")
+
+
+def satisfaction_ratings(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
+    z = _world_ids(w)
+    tk = _tickets(w)
+    rated = np.flatnonzero((tk["status"] >= 4) & (tk["status"] <= 5) & (rng.random(len(tk["req"])) < 0.3))
+    n = len(rated)
+    score = rng.choice(3, size=n, p=[0.35, 0.55, 0.10])
+    created = np.minimum(tk["updated"][rated] + US_PER_HOUR, PERIOD_END - 2 * US_PER_HOUR)
+    updated = np.where(score > 0, np.minimum(created + rng.integers(US_PER_HOUR, 3 * US_PER_DAY, n),
+                                             PERIOD_END - US_PER_HOUR), created)
+    t = shape({
+        "id": ints(unique_ids(rng, n, 400_000_000_000, 499_000_000_000)),
+        "ticket_id": ints(1_001 + rated),
+        "requester_id": ints(z["end_ids"][tk["req"][rated]]),
+        "assignee_id": ints(z["agent_ids"][tk["assignee"][rated]], mask=~tk["assigned"][rated]),
+        "group_id": ints(GROUPS[tk["group"][rated]]),
+        "score": pick(["offered", "good", "bad"], score),
+        "comment": pc.if_else(pa.array((score > 0) & (rng.random(n) < 0.4)),
+                              choice(rng, ["Quick and helpful, thanks!", "Took too long",
+                                           "Agent was great", "Still not fixed"], n), pa.nulls(n, pa.string())),
+        "reason": pc.if_else(pa.array(score == 2),
+                             choice(rng, ["The issue took too long to resolve", "The issue was not resolved",
+                                          "The agent's knowledge is unsatisfactory"], n),
+                             pa.nulls(n, pa.string())),
+        "created_at": ts(created),
+        "updated_at": ts(updated),
+        "_fivetran_synced": ts(synced_after(rng, updated, 0.05, 2)),
+        "_fivetran_deleted": bools(np.zeros(n, dtype=bool)),
+    })
+    return fivetran_mess(rng, t, deleted=0.002, updated="updated_at")
+
+
+def nps_responses(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
+    z = _world_ids(w)
+    n = scaled(BASE_NPS, w.scale)
+    quarters = np.arange(8)
+    send = np.array([np.datetime64(f"{2022 + q // 4}-{1 + 3 * (q % 4):02d}-15", "us").astype(np.int64)
+                     for q in quarters])
+    users = w.app_users
+    draw = 4 * n
+    u = rng.choice(users, size=draw)
+    q = rng.integers(0, 8, draw)
+    active = (w.con_signup[u] < send[q]) & (w.con_end[u] > send[q] + 30 * US_PER_DAY)
+    pair = u.astype(np.int64) * 8 + q
+    _, first = np.unique(pair, return_index=True)
+    keep = np.zeros(draw, dtype=bool)
+    keep[first] = True
+    sel = np.flatnonzero(active & keep)[:n]
+    if len(sel) < n:  # pragma: no cover - only at tiny scales
+        sel = np.concatenate([sel, rng.choice(np.flatnonzero(keep), size=n - len(sel))])
+    u, q = u[sel], q[sel]
+    acc = np.maximum(w.con_account[u], 0)
+    churn = w.acc_churn[acc]
+    at_risk = (churn >= 0) & (churn - send[q] < 180 * US_PER_DAY)
+    base = rng.choice(11, size=n, p=np.array([1, 1, 1, 2, 2, 4, 6, 12, 20, 26, 25]) / 100)
+    score = np.where(at_risk, np.maximum(0, base - rng.integers(2, 6, n)), base)
+    created = np.minimum(send[q] + rng.integers(US_PER_HOUR, 25 * US_PER_DAY, n), PERIOD_END - US_PER_DAY)
+    commented = rng.random(n) < 0.35
+    updated = np.where(commented & (rng.random(n) < 0.3), created + rng.integers(US_PER_HOUR, US_PER_DAY, n), created)
+    t = shape({
+        "id": ints(unique_ids(rng, n, 10_000_000, 99_000_000)),
+        "survey_id": ints(5_000 + q),
+        "user_id": ints(np.maximum(z["con_user"][u], 0), mask=z["con_user"][u] < 0),
+        "recipient_email": messy_emails(rng, pick(w.con_email, u), 0.03, 0.0),
+        "score": ints(score),
+        "comment": pc.if_else(pa.array(commented),
+                              pc.if_else(pa.array(score >= 9), "Love the pipeline view",
+                                         pc.if_else(pa.array(score >= 7), "Good, but reporting could be better",
+                                                    "Too expensive for what we use")),
+                              pa.nulls(n, pa.string())),
+        "created_at": ts(created),
+        "updated_at": ts(updated, mask=~commented),
+        "_fivetran_synced": ts(synced_after(rng, updated, 0.1, 3)),
+        "_fivetran_deleted": bools(np.zeros(n, dtype=bool)),
+    })
+    return fivetran_mess(rng, t, deleted=0.004)
+
+
+TABLES = {
+    "zendesk__organizations": organizations,
+    "zendesk__users": users,
+    "zendesk__tickets": tickets,
+    "zendesk__satisfaction_ratings": satisfaction_ratings,
+    "zendesk__nps_responses": nps_responses,
+}
