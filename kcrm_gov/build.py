@@ -80,6 +80,9 @@ class RunResult:
 
 Listener = Callable[[str, ModelResult | None], None]
 """Called with ``(table, None)`` when a model starts and ``(table, result)`` when it ends."""
+AfterBuild = Callable[[str], str | None]
+"""Called with a model's table right after it is built; a returned message fails the model, so
+its downstream is skipped (``build --test`` runs the table's quality checks here)."""
 
 
 def now_iso() -> str:
@@ -127,10 +130,12 @@ def run_model(project: Project, engine: Engine, table: str) -> ModelResult:
 
 
 def build(project: Project, engine: Engine, dag: Dag, tables: list[str], *, fail_fast: bool = False,
-          threads: int = 1, listener: Listener | None = None, command: str = "build") -> RunResult:
+          threads: int = 1, listener: Listener | None = None, command: str = "build",
+          after_build: AfterBuild | None = None) -> RunResult:
     """Build ``tables`` (models only; raw tables are skipped silently) in DAG order.
 
     Independent models run concurrently on ``threads`` workers when the engine allows it.
+    ``after_build`` may fail a model that was built (see :data:`AfterBuild`).
     """
     run = RunResult(run_id=str(uuid.uuid4()), command=command, target=engine.target.name,
                     engine=engine.kind, started_at=now_iso())
@@ -154,7 +159,12 @@ def build(project: Project, engine: Engine, dag: Dag, tables: list[str], *, fail
     def work(table: str) -> ModelResult:
         if listener:
             listener(table, None)
-        return run_model(project, engine, table)
+        result = run_model(project, engine, table)
+        if after_build is not None and result.status == SUCCESS:
+            problem = after_build(table)
+            if problem:
+                result.status, result.error = ERROR, problem
+        return result
 
     pending = list(todo)
     running: dict[Future[ModelResult], str] = {}

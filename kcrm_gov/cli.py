@@ -105,28 +105,41 @@ def lint(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the gate's results as JSON.")
+@click.option("--base", metavar="REF",
+              help="Also enforce the version rules of every contract change since REF (a git ref; the merge "
+                   "base of HEAD and REF is compared, as a pull request does). See `kcrm-gov diff`.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github", "junit"]), default="text",
+              show_default=True, help="text; json; github (workflow annotations on the pull request); "
+                                      "junit (a JUnit XML report).")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.pass_context
 @handle_errors
-def check(ctx: click.Context, as_json: bool) -> None:
+def check(ctx: click.Context, base: str | None, fmt: str, as_json: bool) -> None:
     """The CI gate: run every project check and exit non-zero on any failure.
 
-    Today it lints every contract (ODCS v3 and governance rules).
+    Steps: lint (contracts are ODCS v3 and meet the governance rules); compile (every model
+    compiles against empty tables made from the contracts, in memory, and its output equals its
+    contract); checks (checks/ is what the contracts generate); codeowners (.github/CODEOWNERS
+    names the contracts' stewards); and with --base, versions (each changed contract carries the
+    version bump its changes need).
+
+    Exit codes: 0 passed, 1 a step failed, 2 unusable input (a contract that is not ODCS, an
+    unknown --base ref).
     """
     from .gate import run_gate
+    from .governance.formats import render
 
     project = _project(ctx, strict=False)
-    result = run_gate(project)
-    if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2))
+    result = run_gate(project, base=base)
+    fmt = "json" if as_json else fmt
+    text = render(result, fmt)
+    if fmt == "text" and not result.ok:
+        body, _, verdict = text.rpartition("\n")
+        if body:
+            click.echo(body)
+        click.echo(verdict, err=True)
     else:
-        for step in result.steps:
-            for line in step.details:
-                click.echo(line)
-        for step in result.steps:
-            mark = "ok  " if step.ok else "FAIL"
-            click.echo(f"{mark} {step.name}: {step.summary}")
-        click.echo("check passed" if result.ok else "check failed", err=not result.ok)
+        click.echo(text)
     sys.exit(result.exit_code)
 
 
@@ -169,11 +182,15 @@ def _print_run(run, console) -> None:
 @click.option("--dry-run", is_flag=True, help="Compile every selected model and report the bytes it would "
               "scan (BigQuery), without building anything.")
 @click.option("--no-seed", is_flag=True, help="Do not seed synthetic sources when the raw layer is empty.")
+@click.option("--test", "with_tests", is_flag=True, help="Run each table's quality checks right after it is "
+              "built; a table whose checks fail skips its downstream (see `kcrm-gov test`).")
+@click.option("--nominal-time", help="The scheduled time of this run (ISO 8601), for the lineage events.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run results as JSON.")
 @click.pass_context
 @handle_errors
 def build(ctx: click.Context, selectors: tuple[str, ...], excludes: tuple[str, ...], target: str | None,
-          fail_fast: bool, threads: int | None, dry_run: bool, no_seed: bool, as_json: bool) -> None:
+          fail_fast: bool, threads: int | None, dry_run: bool, no_seed: bool, with_tests: bool,
+          nominal_time: str | None, as_json: bool) -> None:
     """Build the warehouse: run the selected models in DAG order, contracts enforced.
 
     Each model is compiled from BigQuery SQL for the target's engine, its output compared
@@ -193,9 +210,14 @@ def build(ctx: click.Context, selectors: tuple[str, ...], excludes: tuple[str, .
     from .build import write_run_results
     from .dag import build_dag, select
     from .engines import open_engine
+    from .lineage.events import build_lineage, parse_nominal_time
     from .workflows import dry_run_models, ensure_raw_layer
 
     console = Console(stderr=as_json)
+    try:
+        nominal_time = parse_nominal_time(nominal_time) if nominal_time else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--nominal-time") from None
     project = _project(ctx)
     dag = build_dag(project)
     tables = select(project, dag, selectors, excludes)
@@ -213,15 +235,28 @@ def build(ctx: click.Context, selectors: tuple[str, ...], excludes: tuple[str, .
             note = ensure_raw_layer(project, engine, console)
             if note:
                 console.print(note, highlight=False)
-        with _progress(console, len([t for t in tables if t in project.models]), as_json) as listener:
-            run = run_build(project, engine, dag, tables, fail_fast=fail_fast,
-                            threads=threads or engine.target.threads, listener=listener)
+        gate = None
+        if with_tests:
+            from .checks.scan import BuildQualityGate
+
+            gate = BuildQualityGate(project, engine)
+        with build_lineage(project, engine, nominal_time=nominal_time) as lineage, \
+                _progress(console, len([t for t in tables if t in project.models]), as_json) as listener:
+            run = run_build(project, engine, dag, tables, fail_fast=fail_fast, threads=threads or engine.target.threads,
+                            listener=lineage.listener(listener), after_build=gate)
+            lineage.finish(run)
+    if gate is not None:
+        from .checks.scan import write_test_results
+
+        run.notes.append(f"quality checks: {write_test_results(project, gate.finish()).relative_to(project.root)}")
     path = write_run_results(project, run)
     if as_json:
         click.echo(json.dumps(run.to_dict(), indent=2, default=str))
     else:
         _print_run(run, console)
         console.print(f"run results: {path.relative_to(project.root)}", highlight=False)
+        for note in run.notes:
+            console.print(note, highlight=False, markup=False)
     sys.exit(run.exit_code)
 
 
@@ -251,6 +286,128 @@ class _progress:
     def __exit__(self, *exc: object) -> None:
         if getattr(self, "progress", None):
             self.progress.stop()
+
+# --- seed and load (synthetic sources, contract-checked raw loading) ------------------------------
+class _table_progress:
+    """A rich progress bar over tables, fed by ``progress(table, index, count)`` callbacks."""
+
+    def __init__(self, console, verb: str, quiet: bool) -> None:
+        self.console, self.verb, self.quiet = console, verb, quiet
+        self.progress = None
+
+    def __enter__(self):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        if self.quiet or not self.console.is_terminal:
+            return None
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=self.console, transient=True)
+        self.task = self.progress.add_task(self.verb, total=None)
+        self.progress.start()
+        return self._update
+
+    def _update(self, table: str, index: int, count: int) -> None:
+        self.progress.update(self.task, total=count, completed=index,
+                             description=f"{self.verb} {table}" if table else self.verb)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+@cli.command()
+@click.option("--scale", type=float, default=1.0, show_default=True,
+              help="Multiply the row-bearing tables (not products or owners).")
+@click.option("--seed", "seed_value", type=int, default=42, show_default=True,
+              help="Random seed: the same seed and scale give the same data, byte for byte.")
+@click.option("--target", "-t", help="Target from kcrm_gov.yml (default: local, or KCRM_GOV_TARGET).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write export files into this folder instead of loading the warehouse.")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "jsonl", "csv"]), default="parquet",
+              show_default=True, help="File format with --out (CSV writes nested GA4 records as JSON text).")
+@click.option("--table", "tables", multiple=True, help="Only these raw tables (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the tables written as JSON.")
+@click.pass_context
+@handle_errors
+def seed(ctx: click.Context, scale: float, seed_value: int, target: str | None, out_dir: Path | None, fmt: str,
+         tables: tuple[str, ...], as_json: bool) -> None:
+    """Generate synthetic GTM source data into every raw table.
+
+    One company (2,000 accounts, 8,000 contacts, 120 owners, 12 products at scale 1) seen
+    through HubSpot, GA4, Mixpanel, QuickBooks, Zendesk and the CS tool, with the mess a
+    real loader lands (re-syncs, soft deletes, messy emails, late GA4 shards, test
+    accounts). Each table is recreated from its contract. With --out, writes one file per
+    table instead, as a source export would arrive.
+    """
+    from rich.console import Console
+
+    from .seed import seed as run_seed
+    from .seed import seed_to_files
+
+    console = Console(stderr=True)
+    project = _project(ctx)
+    with _table_progress(console, "seeding", as_json) as progress:
+        if out_dir is not None:
+            results = seed_to_files(project, out_dir, fmt, scale=scale, seed=seed_value, progress=progress,
+                                    tables=list(tables) or None)
+        else:
+            from .engines import open_engine
+
+            with open_engine(project, target) as engine:
+                results = run_seed(project, engine, scale=scale, seed=seed_value, progress=progress,
+                                   tables=list(tables) or None)
+    if as_json:
+        click.echo(json.dumps({"scale": scale, "seed": seed_value, "tables": [r.to_dict() for r in results]},
+                              indent=2))
+        return
+    for r in results:
+        where = f"  {r.path}" if r.path else ""
+        status = f"skipped: {r.skipped}" if r.skipped else f"{r.rows:>10,} rows  {r.seconds:6.2f} s"
+        click.echo(f"{r.table:<40} {status}{where}")
+    total = sum(r.rows for r in results)
+    click.echo(f"seeded {len([r for r in results if not r.skipped])} raw tables, {total:,} rows "
+               f"(scale {scale:g}, seed {seed_value})")
+
+
+@cli.command()
+@click.argument("table")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--target", "-t", help="Target from kcrm_gov.yml (default: local, or KCRM_GOV_TARGET).")
+@click.option("--allow-new-columns", is_flag=True,
+              help="Load files with columns the contract does not know, recording those columns in the "
+                   "quarantine table instead of failing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the load result as JSON.")
+@click.pass_context
+@handle_errors
+def load(ctx: click.Context, table: str, files: tuple[Path, ...], target: str | None, allow_new_columns: bool,
+         as_json: bool) -> None:
+    """Load export files (CSV, JSONL, Parquet) into a raw table, checked against its contract.
+
+    Every row is checked for types, required columns, allowed values and primary-key
+    uniqueness (within the files and against the rows already loaded). Valid rows are
+    appended; the others go to raw._quarantine with the file, row number, rule broken and
+    original values. All or nothing: on any error the raw table is left as it was.
+
+    Exit codes: 0 loaded (even with quarantined rows), 2 unusable input (missing, empty or
+    garbled file, unknown table, unknown columns).
+    """
+    from .engines import open_engine
+    from .load import load as run_load
+
+    project = _project(ctx)
+    with open_engine(project, target) as engine:
+        result = run_load(project, engine, table, list(files), allow_new_columns=allow_new_columns)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    click.echo(f"{result.table}: loaded {result.loaded:,} / quarantined {result.quarantined:,} / "
+               f"total {result.total:,}")
+    for rule, count in sorted(result.rules.items()):
+        click.echo(f"  {rule}: {count:,} rows")
+    if result.new_columns:
+        click.echo(f"  new columns recorded in {result.quarantine_table}: {', '.join(result.new_columns)}")
+    if result.quarantined:
+        click.echo(f"  quarantined rows are in {result.quarantine_table} (load_id {result.load_id})")
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("KCRM_GOV_SHARED", REPO.parent / "shared"))
-PROJECT_FILES = ("kcrm_gov.yml", "contracts", "catalog", "models", "checks", "lineage", "docs", "mkdocs.yml")
+PROJECT_FILES = ("kcrm_gov.yml", "contracts", "catalog", "models", "checks", "lineage", "docs", "mkdocs.yml", ".github")
 
 
 @pytest.fixture(autouse=True)

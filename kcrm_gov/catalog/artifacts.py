@@ -1,0 +1,326 @@
+"""The latest run artifacts under ``.kcrm/``, read defensively.
+
+The catalog shows what the last build, quality scan and freshness check said about each table.
+Those artifacts are written by other commands whose formats may grow; this module accepts the
+shapes they write (a list of per-table records, records grouped under a table key, or one run
+holding a ``models`` / ``results`` / ``checks`` list) and ignores what it does not understand:
+a missing, unreadable or unexpected artifact means "never run", never a failed catalog build.
+
+* build: ``.kcrm/build_results.json`` and the history in ``.kcrm/runs/*-build-*.json``
+  (:func:`kcrm_gov.build.write_run_results`), one :class:`BuildInfo` per table, the newest wins;
+* quality: ``.kcrm/test_results.json`` (Soda scan results), a list of :class:`CheckInfo` per table;
+* freshness: ``.kcrm/freshness_results.json``, one :class:`FreshnessInfo` per table.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+BUILD_RESULTS = "build_results.json"
+TEST_RESULTS = "test_results.json"
+FRESHNESS_RESULTS = "freshness_results.json"
+RUNS_DIR = "runs"
+MAX_RUN_FILES = 200  # how far back the build history is searched for a table's last build
+
+PASS, WARN, FAIL, ERROR, UNKNOWN = "pass", "warn", "fail", "error", "unknown"
+_OUTCOMES = {
+    PASS: ("pass", "passed", "ok", "success", "succeeded", "fresh", "green", "healthy", "within_sla"),
+    WARN: ("warn", "warning", "warned", "stale_warn", "yellow", "late"),
+    FAIL: ("fail", "failed", "failure", "breach", "breached", "stale", "red", "violated", "critical"),
+    ERROR: ("error", "errored", "exception", "skipped"),
+}
+_TABLE_KEYS = ("qualified_name", "table", "table_name", "dataset", "name", "model")
+_WHEN_KEYS = ("finished_at", "checked_at", "evaluated_at", "scan_time", "scanned_at", "measured_at",
+              "completed_at", "ended_at", "started_at", "timestamp", "time", "at", "when", "data_timestamp",
+              "generated_at", "created_at")
+_CHECK_NAME_KEYS = ("name", "check", "check_name", "definition", "identity", "title", "metric", "id")
+_OUTCOME_KEYS = ("outcome", "status", "result", "state", "level")
+
+
+@dataclass
+class BuildInfo:
+    """The last build of one table (from a build run artifact)."""
+
+    status: str
+    when: str | None
+    rows: int | None = None
+    seconds: float | None = None
+    error: str | None = None
+    run_id: str | None = None
+    target: str | None = None
+
+
+@dataclass
+class CheckInfo:
+    """The last result of one quality check on one table."""
+
+    name: str
+    outcome: str  # pass | warn | fail | error | unknown
+    when: str | None = None
+    column: str | None = None
+    value: str | None = None
+    message: str | None = None
+
+
+@dataclass
+class FreshnessInfo:
+    """The last freshness measurement of one table."""
+
+    outcome: str
+    when: str | None = None
+    age: str | None = None
+    latest: str | None = None
+    message: str | None = None
+
+
+@dataclass
+class Artifacts:
+    """Every run artifact the catalog shows, by ``layer.table``."""
+
+    builds: dict[str, BuildInfo] = field(default_factory=dict)
+    checks: dict[str, list[CheckInfo]] = field(default_factory=dict)
+    freshness: dict[str, FreshnessInfo] = field(default_factory=dict)
+    checks_run_at: str | None = None  # when the quality artifact was produced, if it says
+    freshness_run_at: str | None = None
+    problems: list[str] = field(default_factory=list)  # artifacts that exist but could not be read
+
+    @property
+    def has_builds(self) -> bool:
+        return bool(self.builds)
+
+
+def outcome_of(value: Any) -> str:
+    """Normalise an outcome word (or a boolean ``passed``) to pass / warn / fail / error / unknown."""
+    if isinstance(value, bool):
+        return PASS if value else FAIL
+    word = str(value or "").strip().lower().replace(" ", "_").replace("-", "_")
+    for outcome, words in _OUTCOMES.items():
+        if word in words:
+            return outcome
+    return UNKNOWN
+
+
+def load_artifacts(state_dir: Path, tables: Iterable[str]) -> Artifacts:
+    """Read every artifact under ``state_dir`` for the tables named ``tables`` (``layer.table``)."""
+    known = set(tables)
+    resolver = _Resolver(known)
+    out = Artifacts()
+    out.builds = _load_builds(state_dir, resolver, out.problems)
+    data = _read_json(state_dir / TEST_RESULTS, out.problems)
+    if data is not None:
+        out.checks_run_at = _when(data) if isinstance(data, dict) else None
+        fallback = out.checks_run_at or _mtime(state_dir / TEST_RESULTS)
+        for table, record, inherited in _table_records(data, resolver):
+            check = _check(record, inherited or fallback)
+            if check is not None:
+                out.checks.setdefault(table, []).append(check)
+        for table, checks in out.checks.items():
+            out.checks[table] = _latest_per_check(checks)
+    data = _read_json(state_dir / FRESHNESS_RESULTS, out.problems)
+    if data is not None:
+        out.freshness_run_at = _when(data) if isinstance(data, dict) else None
+        fallback = out.freshness_run_at or _mtime(state_dir / FRESHNESS_RESULTS)
+        for table, record, inherited in _table_records(data, resolver):
+            info = _freshness(record, inherited or fallback)
+            previous = out.freshness.get(table)
+            if info is not None and (previous is None or (info.when or "") >= (previous.when or "")):
+                out.freshness[table] = info
+    return out
+
+
+# --- reading ------------------------------------------------------------------------------------
+def _read_json(path: Path, problems: list[str]) -> Any | None:
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        problems.append(f"{path.name}: unreadable ({exc.__class__.__name__}: {exc})")
+        return None
+
+
+def _mtime(path: Path) -> str | None:
+    try:
+        stamp = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    except OSError:
+        return None
+    return stamp.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value == "" or isinstance(value, (dict, list)):
+        return None
+    return str(value)
+
+
+def _when(record: dict[str, Any]) -> str | None:
+    for key in _WHEN_KEYS:
+        value = _text(record.get(key))
+        if value:
+            return value
+    return None
+
+
+class _Resolver:
+    """Turns whatever names an artifact uses for a table into the project's ``layer.table``."""
+
+    def __init__(self, known: set[str]) -> None:
+        self.known = known
+        self.by_table: dict[str, list[str]] = {}
+        for name in known:
+            self.by_table.setdefault(name.split(".", 1)[-1], []).append(name)
+
+    def __call__(self, name: Any, layer: Any = None) -> str | None:
+        text = _text(name)
+        if not text:
+            return None
+        text = text.strip("`").strip('"')
+        if layer and f"{layer}.{text}" in self.known:
+            return f"{layer}.{text}"
+        if text in self.known:
+            return text
+        parts = text.split(".")
+        if len(parts) >= 2 and ".".join(parts[-2:]) in self.known:  # project.layer.table, db.layer.table
+            return ".".join(parts[-2:])
+        if len(parts) >= 2:  # a dataset with a prefix (kcrm_stg.table)
+            candidates = [n for n in self.by_table.get(parts[-1], []) if parts[-2].endswith(n.split(".")[0])]
+            if len(candidates) == 1:
+                return candidates[0]
+        candidates = self.by_table.get(parts[-1], [])
+        return candidates[0] if len(candidates) == 1 else None
+
+    def of(self, record: dict[str, Any]) -> str | None:
+        layer = record.get("layer") or record.get("schema")
+        for key in _TABLE_KEYS:
+            value = record.get(key)
+            if isinstance(value, dict):
+                value = value.get("name") or value.get("table")
+            found = self(value, layer)
+            if found:
+                return found
+        return None
+
+
+_LIST_KEYS = ("results", "checks", "tables", "models", "items", "scans", "records")
+
+
+def _table_records(data: Any, resolve: _Resolver, table: str | None = None,
+                   inherited: str | None = None) -> Iterator[tuple[str, dict[str, Any], str | None]]:
+    """Every ``(table, record, run time)`` in an artifact, whatever its nesting."""
+    if isinstance(data, list):
+        for item in data:
+            yield from _table_records(item, resolve, table, inherited)
+        return
+    if not isinstance(data, dict):
+        return
+    when = _when(data) or inherited
+    here = resolve.of(data) or table
+    nested = False
+    for key in _LIST_KEYS:
+        value = data.get(key)
+        if isinstance(value, list):
+            nested = True
+            yield from _table_records(value, resolve, here, when)
+        elif isinstance(value, dict):
+            nested = True
+            for name, sub in value.items():
+                sub_table = resolve(name) or here
+                if isinstance(sub, (list, dict)):
+                    yield from _table_records(sub, resolve, sub_table, when)
+    if not nested and here is not None:
+        yield here, data, inherited
+    elif not nested and here is None:  # {table: record} maps at the top level
+        for name, sub in data.items():
+            sub_table = resolve(name)
+            if sub_table and isinstance(sub, (dict, list)):
+                yield from _table_records(sub, resolve, sub_table, when)
+
+
+def _check(record: dict[str, Any], fallback_when: str | None) -> CheckInfo | None:
+    outcome = next((record[k] for k in _OUTCOME_KEYS if k in record), None)
+    if outcome is None and "passed" in record:
+        outcome = record["passed"]
+    if outcome is None:
+        return None
+    name = next((_text(record[k]) for k in _CHECK_NAME_KEYS if _text(record.get(k))), None) or "check"
+    value = record.get("value", record.get("measured", record.get("diagnostics")))
+    if isinstance(value, dict):
+        value = value.get("value", value.get("check_value"))
+    message = _text(record.get("message") or record.get("error") or record.get("reason"))
+    column = _text(record.get("column"))
+    columns = record.get("columns")
+    if column is None and isinstance(columns, list) and columns:
+        column = ", ".join(str(c) for c in columns)
+    # never copy failed-row samples (``samples``): the catalog shows outcomes, not data
+    return CheckInfo(name=name, outcome=outcome_of(outcome), when=_when(record) or fallback_when,
+                     column=column, value=_text(value), message=message)
+
+
+def _latest_per_check(checks: list[CheckInfo]) -> list[CheckInfo]:
+    latest: dict[tuple[str, str | None], CheckInfo] = {}
+    for check in checks:
+        key = (check.name, check.column)
+        if key not in latest or (check.when or "") >= (latest[key].when or ""):
+            latest[key] = check
+    return list(latest.values())
+
+
+def _freshness(record: dict[str, Any], fallback_when: str | None) -> FreshnessInfo | None:
+    outcome = next((record[k] for k in _OUTCOME_KEYS if k in record), None)
+    if outcome is None and "fresh" in record:
+        outcome = record["fresh"]
+    if outcome is None:
+        return None
+    age = next((record[k] for k in ("age", "lag", "age_hours", "hours", "staleness", "freshness") if k in record),
+               None)
+    if isinstance(age, (int, float)) and "age_hours" in record:
+        age = f"{age:g} h"
+    latest = _text(record.get("latest") or record.get("max_value") or record.get("latest_value")
+                   or record.get("max_timestamp"))
+    return FreshnessInfo(outcome=outcome_of(outcome), when=_when(record) or fallback_when,
+                         age=_text(age), latest=latest,
+                         message=_text(record.get("message") or record.get("error")))
+
+
+def _load_builds(state_dir: Path, resolve: _Resolver, problems: list[str]) -> dict[str, BuildInfo]:
+    """The newest build of each table: ``build_results.json``, then older runs under ``runs/``."""
+    files: list[Path] = []
+    latest = state_dir / BUILD_RESULTS
+    if latest.is_file():
+        files.append(latest)
+    runs = state_dir / RUNS_DIR
+    if runs.is_dir():
+        files.extend(sorted((p for p in runs.glob("*.json") if "-build-" in p.name), reverse=True)[:MAX_RUN_FILES])
+    found: dict[str, BuildInfo] = {}
+    for path in files:
+        data = _read_json(path, problems)
+        if not isinstance(data, dict):
+            continue
+        models = data.get("models")
+        if not isinstance(models, list):
+            continue
+        for model in models:
+            if not isinstance(model, dict):
+                continue
+            table = resolve(model.get("table"))
+            if table is None:
+                continue
+            when = _text(model.get("started_at")) or _text(data.get("started_at"))
+            previous = found.get(table)
+            if previous is not None and (previous.when or "") >= (when or ""):
+                continue
+            rows = model.get("rows_written")
+            seconds = model.get("seconds")
+            found[table] = BuildInfo(
+                status=str(model.get("status") or UNKNOWN), when=when,
+                rows=rows if isinstance(rows, int) and not isinstance(rows, bool) else None,
+                seconds=float(seconds) if isinstance(seconds, (int, float)) else None,
+                error=_text(model.get("error")), run_id=_text(data.get("run_id")), target=_text(data.get("target")))
+        if resolve.known <= set(found):
+            break
+    return found

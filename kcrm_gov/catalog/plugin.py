@@ -1,0 +1,153 @@
+"""The ``kcrm-gov-catalog`` mkdocs plugin: the catalog's pages, generated at build time.
+
+Registered by the package (entry point ``mkdocs.plugins``), so a plain ``mkdocs build`` or
+``mkdocs serve`` in the project produces the catalog. The pages are handed to mkdocs as
+in-memory files (``File.generated``): nothing is written into ``docs/``.
+
+``mkdocs.yml``::
+
+    plugins:
+      - search
+      - kcrm-gov-catalog:
+          project_dir: .        # the kcrm-gov project (default: the folder of mkdocs.yml)
+          git_history: true     # contract version history from git
+          column_lineage: true  # use kcrm_gov.lineage when it is installed
+
+Navigation: each ``layers/<layer>/index.md`` entry of ``nav`` becomes a section holding that layer's
+table pages, and the source and team pages follow ``sources/index.md`` and ``teams/index.md``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from mkdocs.config import config_options as opt
+from mkdocs.config.base import Config
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin, get_plugin_logger
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+
+from ..errors import KcrmGovError
+from .diagram import STYLES as DIAGRAM_STYLES
+from .pages import OVERVIEW_MARKER, CatalogData, collect, nav_children, overview, render_site
+from .templates import CSS_URI, STYLESHEET, Urls
+
+log = get_plugin_logger(__name__)
+
+
+class CatalogConfig(Config):
+    project_dir = opt.Optional(opt.Type(str))
+    git_history = opt.Type(bool, default=True)
+    column_lineage = opt.Type(bool, default=True)
+
+
+class CatalogPlugin(BasePlugin[CatalogConfig]):
+    """Generate a page per table, the layer/source/team indexes, the PII register, glossary and metrics."""
+
+    def __init__(self) -> None:
+        self.data: CatalogData | None = None
+        self.root: Path | None = None
+        self.seconds = 0.0
+
+    # --- configuration ------------------------------------------------------------------------
+    def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
+        base = Path(config.config_file_path).parent if config.config_file_path else Path.cwd()
+        self.root = (base / (self.config.project_dir or ".")).resolve()
+        if CSS_URI not in config.extra_css:
+            config.extra_css.append(CSS_URI)
+        return config
+
+    def _project_root(self) -> Path:
+        assert self.root is not None, "on_config has not run"
+        return self.root
+
+    # --- pages --------------------------------------------------------------------------------
+    def on_files(self, files: Files, /, *, config: MkDocsConfig) -> Files:
+        from ..project import Project
+
+        start = time.perf_counter()
+        try:
+            project = Project.load(self._project_root())
+            self.data = collect(project, git_history=self.config.git_history,
+                                column_lineage=self.config.column_lineage)
+        except KcrmGovError as exc:
+            raise PluginError(f"kcrm-gov-catalog: {exc}") from None
+        has_home = files.get_file_from_path("index.md") is not None
+        pages = render_site(self.data, Urls(config.use_directory_urls), home=not has_home)
+        for uri, markdown in pages.items():
+            existing = files.get_file_from_path(uri)
+            if existing is not None:
+                raise PluginError(f"kcrm-gov-catalog: docs/{uri} would hide the generated page of the same "
+                                  "name; remove or rename it")
+            files.append(File.generated(config, uri, content=markdown))
+        if files.get_file_from_path(CSS_URI) is None:
+            files.append(File.generated(config, CSS_URI, content=STYLESHEET + DIAGRAM_STYLES))
+        self._expand_nav(config, nav_children(self.data))
+        # The DAG's validity is `kcrm-gov check`'s job (CI fails there); the catalog documents what it
+        # can read, flags the problems on the home page and does not fail the site build over them.
+        for problem in self.data.lineage.problems:
+            log.info("the DAG has a problem (the catalog shows the edges it could read): %s", problem)
+        for problem in self.data.artifacts.problems:
+            log.warning("run artifact ignored: %s", problem)
+        self.seconds = time.perf_counter() - start
+        log.info("generated %d catalog pages for %d tables in %.2f s", len(pages), len(project.contracts),
+                 self.seconds)
+        return files
+
+    def on_page_markdown(self, markdown: str, /, *, page: Page, config: MkDocsConfig, files: Files) -> str | None:
+        if OVERVIEW_MARKER in markdown and self.data is not None:
+            return markdown.replace(OVERVIEW_MARKER, overview(self.data, page.file.src_uri))
+        return markdown
+
+    def on_serve(self, server: Any, /, *, config: MkDocsConfig, builder: Any) -> Any:
+        root = self._project_root()
+        for name in ("contracts", "models", "catalog", "checks", "kcrm_gov.yml"):
+            path = root / name
+            if path.exists():
+                server.watch(str(path))
+        return server
+
+    # --- navigation ---------------------------------------------------------------------------
+    @staticmethod
+    def _expand_nav(config: MkDocsConfig, children: dict[str, list[tuple[str, str]]]) -> None:
+        """Hang generated pages under their index entries in ``nav`` (no-op without an explicit nav)."""
+        if not config.nav:
+            return
+        listed: set[str] = set()
+
+        def collect_uris(items: Any) -> None:
+            if isinstance(items, str):
+                listed.add(items)
+            elif isinstance(items, list):
+                for item in items:
+                    collect_uris(item)
+            elif isinstance(items, dict):
+                for value in items.values():
+                    collect_uris(value)
+
+        collect_uris(config.nav)
+
+        def expand(items: list[Any]) -> list[Any]:
+            out: list[Any] = []
+            for i, item in enumerate(items):
+                title, uri = (None, item) if isinstance(item, str) else (
+                    next(iter(item.items())) if isinstance(item, dict) and len(item) == 1 else (None, None))
+                if isinstance(uri, list):
+                    out.append({title: expand(uri)})
+                    continue
+                extra = [{t: c} for t, c in children.get(uri, []) if c not in listed] if isinstance(uri, str) else []
+                if not extra:
+                    out.append(item)
+                elif i == 0 and uri.endswith("index.md"):  # a section's index page: its children follow it
+                    out.append(item)
+                    out.extend(extra)
+                else:  # a page that becomes a section: itself first, then its children
+                    path = Path(uri)
+                    out.append({title or (path.parent.name if path.stem == "index" else path.stem): [uri, *extra]})
+            return out
+
+        config.nav = expand(config.nav)

@@ -1,0 +1,154 @@
+"""``kcrm-gov generate checks`` and ``kcrm-gov test``: SodaCL from the contracts, run with soda-core."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from ..cli import _project, cli, handle_errors
+from ._generate import generate
+
+_SELECT_HELP = ("Tables, dbt-style: core.accounts, +core.accounts, stg.hubspot__deals+, layer:core, "
+                "source:hubspot, tag:pii (default: every table).")
+
+
+def _selected(project: Any, selectors: tuple[str, ...], excludes: tuple[str, ...] = ()) -> list[str]:
+    """The selected tables in DAG order; every contract, layer by layer, when nothing is selected."""
+    if not selectors and not excludes:
+        return [c.qualified_name for c in project.ordered()]
+    from ..dag import build_dag, select
+
+    return select(project, build_dag(project), selectors, excludes)
+
+
+@generate.command("checks")
+@click.option("--select", "-s", "selectors", multiple=True, help=_SELECT_HELP)
+@click.option("--check", "check_only", is_flag=True,
+              help="Write nothing; exit 1 listing the stale files with a unified diff.")
+@click.option("--json", "as_json", is_flag=True, help="Print what changed (or is stale) as JSON.")
+@click.pass_context
+@handle_errors
+def generate_checks_command(ctx: click.Context, selectors: tuple[str, ...], check_only: bool,
+                            as_json: bool) -> None:
+    """Write checks/<layer>/<table>.yml: SodaCL v3 generated from each contract.
+
+    The files are generated for the project's local (DuckDB) target and committed; `kcrm-gov
+    check` fails when one is stale. Without --select, check files whose contract is gone are
+    removed too.
+
+    Exit codes: 0 written (or, with --check, all in sync), 1 stale files (--check), 2 unusable input.
+    """
+    from ..checks import generate_checks, stale_checks, write_checks
+
+    project = _project(ctx)
+    tables = _selected(project, selectors)
+    generated = generate_checks(project, "duckdb", tables=tables)
+    complete = not selectors
+    changed = stale_checks(project, generated, complete=complete) if check_only else \
+        write_checks(project, generated, complete=complete)
+    if as_json:
+        click.echo(json.dumps({"checked" if check_only else "written": len(generated), "stale" if check_only
+                               else "changed": [{"path": s.path.as_posix(), "reason": s.reason, "diff": s.diff}
+                                                for s in changed]}, indent=2))
+    elif check_only:
+        for item in changed:
+            click.echo(item.diff, nl=False)
+        for item in changed:
+            click.echo(f"stale: {item}", err=True)
+        click.echo(f"{len(generated)} check files, {len(changed)} stale"
+                   + (": run `kcrm-gov generate checks`" if changed else ", all in sync"), err=bool(changed))
+    else:
+        for item in changed:
+            click.echo(f"{'removed' if item.path not in generated else 'wrote'} {item.path.as_posix()}")
+        click.echo(f"{len(generated)} check files, {len(changed)} changed")
+    sys.exit(1 if check_only and changed else 0)
+
+
+def print_test_run(run: Any, console: Any) -> None:
+    """A summary table per table, then the failing checks with their (masked) sample rows."""
+    from rich.table import Table
+
+    table = Table(title=f"quality checks on target '{run.target}' ({run.engine})", title_justify="left")
+    for name, justify in (("table", "left"), ("outcome", "left"), ("pass", "right"), ("warn", "right"),
+                          ("fail", "right"), ("error", "right")):
+        table.add_column(name, justify=justify)
+    colors = {"pass": "green", "warn": "yellow", "fail": "red", "error": "red"}
+    for t in run.tables:
+        counts = t.counts()
+        table.add_row(t.table, f"[{colors[t.outcome]}]{t.outcome}[/]", str(counts["pass"]), str(counts["warn"]),
+                      str(counts["fail"]), str(counts["error"]))
+    console.print(table)
+    for t in run.tables:
+        for error in t.errors:
+            console.print(f"[red]error[/] {t.table}: {error}", highlight=False, soft_wrap=True, markup=True)
+        for c in t.checks:
+            if c.outcome == "pass" or (c.outcome == "error" and t.errors and c.message and
+                                       c.message.startswith("Soda did not")):
+                continue
+            where = f"{t.contract}:{c.line}" if c.line else t.contract
+            value = "" if c.value is None else f" (value {c.value})"
+            console.print(f"[{colors[c.outcome]}]{c.outcome}[/] {t.table}: {c.name}{value} — {where}",
+                          highlight=False, soft_wrap=True)
+            if c.message:
+                console.print(f"  {c.message}", highlight=False, markup=False, soft_wrap=True)
+            if c.samples:
+                sample = Table(title=f"  {len(c.samples)} of {c.failed_rows} failed rows (PII masked)",
+                               title_justify="left", show_edge=False, pad_edge=False)
+                for name in c.sample_columns:
+                    sample.add_column(name, overflow="fold")
+                for row in c.samples:
+                    sample.add_row(*("NULL" if v is None else str(v) for v in row))
+                console.print(sample)
+    for note in run.notes:
+        console.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
+    counts = run.counts()
+    console.print(f"{len(run.tables)} tables: {counts['pass']} checks passed, {counts['warn']} warned, "
+                  f"{counts['fail']} failed, {counts['error']} errors in {run.seconds:.1f} s", highlight=False)
+
+
+@click.command("test")
+@click.option("--select", "-s", "selectors", multiple=True, help=_SELECT_HELP)
+@click.option("--exclude", "excludes", multiple=True, help="Tables to leave out (same syntax as --select).")
+@click.option("--target", "-t", help="Target from kcrm_gov.yml (default: local, or KCRM_GOV_TARGET).")
+@click.option("--now", "now_text", metavar="TIMESTAMP", envvar="KCRM_GOV_NOW",
+              help="Measure freshness against this time instead of the clock (ISO, e.g. 2024-01-02T06:00:00Z; "
+                   "env KCRM_GOV_NOW, which `build --test` reads too).")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.pass_context
+@handle_errors
+def test_command(ctx: click.Context, selectors: tuple[str, ...], excludes: tuple[str, ...], target: str | None,
+                 now_text: str | None, as_json: bool) -> None:
+    """Run the tables' quality checks (SodaCL generated from the contracts) with soda-core.
+
+    One Soda scan per layer on the target's warehouse (the local DuckDB file, opened read-only,
+    or BigQuery), offline: Soda's telemetry is off and nothing is written to your HOME. Failing
+    checks show a few sample rows, with the values of PII and confidential columns masked.
+    Results go to .kcrm/test_results.json.
+
+    Exit codes: 0 every check passed or only warned, 1 a check failed or could not run,
+    2 unusable input.
+    """
+    from rich.console import Console
+
+    from ..checks.scan import parse_now, run_tests, write_test_results
+    from ..engines import open_engine
+
+    now = parse_now(now_text)
+    console = Console(stderr=as_json)
+    project = _project(ctx)
+    tables = _selected(project, selectors, excludes)
+    with open_engine(project, target, read_only=True) as engine:
+        run = run_tests(project, engine, tables, now=now)
+    path = write_test_results(project, run)
+    if as_json:
+        click.echo(json.dumps(run.to_dict(), indent=2, default=str))
+    else:
+        print_test_run(run, console)
+        console.print(f"test results: {path.relative_to(project.root)}", highlight=False)
+    sys.exit(run.exit_code)
+
+
+cli.add_command(test_command)

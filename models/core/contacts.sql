@@ -1,0 +1,74 @@
+-- core.contacts: one row per live HubSpot contact (a person at a customer or prospect), with the
+-- account key of their company, the matching Zendesk end user and personal-mailbox flag.
+WITH company_accounts AS (
+  -- HubSpot company -> account, through the company's normalised domain (the account key formula).
+  SELECT
+    c.company_id,
+    a.account_key
+  FROM stg.hubspot__companies AS c
+  INNER JOIN core.accounts AS a
+    ON a.account_key = COALESCE(
+      TO_HEX(MD5(c.domain)),
+      TO_HEX(MD5(CONCAT('hubspot_company:', CAST(c.company_id AS STRING))))
+    )
+),
+
+contacts AS (
+  SELECT
+    ct.*,
+    COALESCE(ct.email_domain IN (
+      'gmail.com', 'googlemail.com', 'outlook.com', 'hotmail.com', 'live.com', 'msn.com', 'yahoo.com',
+      'icloud.com', 'me.com', 'aol.com', 'proton.me', 'protonmail.com', 'gmx.com', 'gmx.de', 'web.de'
+    ), FALSE) AS is_personal_mailbox
+  FROM stg.hubspot__contacts AS ct
+),
+
+zendesk_end_users AS (
+  -- One Zendesk end user per email address: the most recently updated one.
+  SELECT
+    email,
+    user_id
+  FROM stg.zendesk__users
+  WHERE email IS NOT NULL
+    AND NOT is_agent
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY email ORDER BY updated_at DESC, user_id DESC) = 1
+)
+
+SELECT
+  CAST(ct.contact_id AS INT64) AS contact_id,
+  CAST(COALESCE(ca.account_key, ea.account_key) AS STRING) AS account_key,
+  CAST(CASE
+    WHEN ca.account_key IS NOT NULL THEN 'hubspot_company'
+    WHEN ea.account_key IS NOT NULL THEN 'email_domain'
+  END AS STRING) AS account_match_method,
+  CAST(ct.company_id AS INT64) AS hubspot_company_id,
+  CAST(ct.email AS STRING) AS email,
+  CAST(ct.email_domain AS STRING) AS email_domain,
+  CAST(ct.is_personal_mailbox AS BOOL) AS is_personal_mailbox,
+  CAST(ct.first_name AS STRING) AS first_name,
+  CAST(ct.last_name AS STRING) AS last_name,
+  CAST(ct.phone AS STRING) AS phone,
+  CAST(ct.job_title AS STRING) AS job_title,
+  CAST(ct.company_name AS STRING) AS company_name,
+  CAST(ct.owner_id AS INT64) AS owner_user_id,
+  CAST(ct.lifecycle_stage AS STRING) AS lifecycle_stage,
+  CAST(ct.lead_status AS STRING) AS lead_status,
+  CAST(ct.original_source AS STRING) AS original_source,
+  ct.merged_contact_ids,
+  CAST(zu.user_id AS INT64) AS zendesk_user_id,
+  CAST(ct.is_internal OR COALESCE(acc.is_internal, FALSE) AS BOOL) AS is_internal,
+  CAST(ct.created_at AS TIMESTAMP) AS created_at,
+  CAST(ct.updated_at AS TIMESTAMP) AS updated_at
+FROM contacts AS ct
+LEFT JOIN company_accounts AS ca
+  ON ca.company_id = ct.company_id
+-- Fallback when the associated company is missing (none, or deleted since): the email's company
+-- domain, unless it is a personal mailbox.
+LEFT JOIN core.accounts AS ea
+  ON ca.account_key IS NULL
+  AND NOT ct.is_personal_mailbox
+  AND ea.domain = ct.email_domain
+LEFT JOIN core.accounts AS acc
+  ON acc.account_key = COALESCE(ca.account_key, ea.account_key)
+LEFT JOIN zendesk_end_users AS zu
+  ON zu.email = ct.email

@@ -1,0 +1,65 @@
+-- core.leads: one row per live HubSpot lead (the SDR work item), with its contact resolved through
+-- HubSpot merges, its account key and status flags.
+WITH company_accounts AS (
+  -- HubSpot company -> account, through the company's normalised domain (the account key formula).
+  SELECT
+    c.company_id,
+    a.account_key
+  FROM stg.hubspot__companies AS c
+  INNER JOIN core.accounts AS a
+    ON a.account_key = COALESCE(
+      TO_HEX(MD5(c.domain)),
+      TO_HEX(MD5(CONCAT('hubspot_company:', CAST(c.company_id AS STRING))))
+    )
+),
+
+merged_ids AS (
+  -- A contact merged away lives on in the surviving contact's merged_contact_ids.
+  SELECT
+    m AS merged_contact_id,
+    c.contact_id
+  FROM core.contacts AS c
+  CROSS JOIN UNNEST(c.merged_contact_ids) AS m
+  WHERE TRUE  -- older BigQuery rejects a QUALIFY without WHERE, GROUP BY or HAVING
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY m ORDER BY c.contact_id) = 1
+),
+
+leads AS (
+  SELECT
+    l.*,
+    COALESCE(live.contact_id, merged.contact_id) AS resolved_contact_id
+  FROM stg.hubspot__leads AS l
+  LEFT JOIN core.contacts AS live
+    ON live.contact_id = l.contact_id
+  LEFT JOIN merged_ids AS merged
+    ON live.contact_id IS NULL
+    AND merged.merged_contact_id = l.contact_id
+)
+
+SELECT
+  CAST(l.lead_id AS INT64) AS lead_id,
+  CAST(l.lead_name AS STRING) AS lead_name,
+  CAST(l.resolved_contact_id AS INT64) AS contact_id,
+  CAST(l.contact_id AS INT64) AS hubspot_contact_id,
+  -- The lead's own company first, else the account of its contact.
+  CAST(COALESCE(ca.account_key, ct.account_key) AS STRING) AS account_key,
+  CAST(l.company_id AS INT64) AS hubspot_company_id,
+  CAST(l.owner_id AS INT64) AS owner_user_id,
+  CAST(l.lead_status AS STRING) AS lead_status,
+  CAST(l.pipeline_stage_id AS STRING) AS pipeline_stage_id,
+  CAST(l.lead_type AS STRING) AS lead_type,
+  CAST(l.lead_label AS STRING) AS lead_label,
+  CAST(l.lead_source AS STRING) AS lead_source,
+  CAST(COALESCE(l.lead_status IN ('NEW', 'ATTEMPTING', 'CONNECTED'), FALSE) AS BOOL) AS is_open,
+  CAST(COALESCE(l.lead_status = 'QUALIFIED', FALSE) AS BOOL) AS is_qualified,
+  CAST(COALESCE(l.lead_status = 'UNQUALIFIED', FALSE) AS BOOL) AS is_disqualified,
+  CAST(COALESCE(ct.is_internal, FALSE) OR COALESCE(acc.is_internal, FALSE) AS BOOL) AS is_internal,
+  CAST(l.created_at AS TIMESTAMP) AS created_at,
+  CAST(l.updated_at AS TIMESTAMP) AS updated_at
+FROM leads AS l
+LEFT JOIN company_accounts AS ca
+  ON ca.company_id = l.company_id
+LEFT JOIN core.contacts AS ct
+  ON ct.contact_id = l.resolved_contact_id
+LEFT JOIN core.accounts AS acc
+  ON acc.account_key = COALESCE(ca.account_key, ct.account_key)
