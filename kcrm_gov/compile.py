@@ -54,14 +54,26 @@ def compile_project(project: Project) -> CompileReport:
             report.models += 1
             contract = project.contracts[table]
             try:
-                model.output_columns(project.contracts)  # unknown columns, with the model's line
                 sql = compile_model(project, engine, table)
                 mismatches = compare_schema(contract, engine.model_schema(sql), engine.type_text)
             except KcrmGovError as exc:
-                report.problems.append(CompileProblem(table, str(model.path), str(exc)))
+                report.problems.append(CompileProblem(table, str(model.path), str(_located(project, table, exc))))
                 continue
             if mismatches:
                 report.problems.append(CompileProblem(table, str(model.path), "", mismatches))
     finally:
         engine.close()
     return report
+
+
+def _located(project: Project, table: str, error: KcrmGovError) -> KcrmGovError:
+    """The same failure pointed at the model's own line where sqlglot can find it.
+
+    DuckDB reports an unknown column against the translated SQL; qualifying the model with the
+    contracts' schemas names the line and column in the model file. Only failures pay for it.
+    """
+    try:
+        project.models[table].output_columns(project.contracts)
+    except KcrmGovError as located:
+        return located
+    return error

@@ -143,6 +143,9 @@ def test_command(ctx: click.Context, selectors: tuple[str, ...], excludes: tuple
     with open_engine(project, target, read_only=True) as engine:
         run = run_tests(project, engine, tables, now=now)
     path = write_test_results(project, run)
+    from ..lineage.events import emit_test_runs
+
+    emit_test_runs(project, engine.target)  # the test run's own OpenLineage runs, with quality facets
     if as_json:
         click.echo(json.dumps(run.to_dict(), indent=2, default=str))
     else:

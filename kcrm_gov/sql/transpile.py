@@ -13,6 +13,7 @@ DuckDB TIMESTAMPTZ, and EXTRACT/CAST on them follow the session time zone.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable
 
 import sqlglot
@@ -60,9 +61,14 @@ def _refuse(node: exp.Expression, message: str) -> TranspileError:
     return TranspileError(message, line=line, col=col)
 
 
+@functools.cache
+def _template(template: str) -> exp.Expression:
+    return sqlglot.parse_one(template, read="duckdb")
+
+
 def _duckdb(template: str, **values: exp.Expression) -> exp.Expression:
     """A DuckDB expression template whose placeholder columns (``_x``...) are replaced by nodes."""
-    tree = sqlglot.parse_one(template, read="duckdb")
+    tree = _template(template).copy()  # parsed once per template: models use the same ones many times
     return tree.transform(
         lambda n: values[n.name].copy() if isinstance(n, exp.Column) and n.name in values else n
     )
