@@ -35,7 +35,7 @@ SLICE = ["+core.products", "+core.users", "+core.invoices", "+core.payments"]
 T = typemap.T
 
 
-def checksum_sql(engine, contract) -> str:  # noqa: ANN001
+def checksum_sql(engine, contract) -> str:
     """One row: the row count and, per column, a checksum both engines compute identically."""
     parts = ["COUNT(*) AS n"]
     for col in contract.columns:
@@ -56,7 +56,7 @@ def checksum_sql(engine, contract) -> str:  # noqa: ANN001
     return engine.prepare(f"SELECT {', '.join(parts)} FROM {table}")
 
 
-def same(key: str, duck: dict, bq: dict, contract) -> bool:  # noqa: ANN001
+def same(key: str, duck: dict, bq: dict, contract) -> bool:
     """Equal, except that the emulator stores NUMERIC with 3 decimals (.ci/BQEMULATOR.md, a gap of the
     emulator, not of BigQuery): a NUMERIC sum may differ by half a thousandth per row, and amounts
     converted with a 3-decimal exchange rate by 0.01 % of the total."""
