@@ -149,14 +149,17 @@ def _print_run(run, console) -> None:
     from .enforce import format_mismatches
 
     table = Table(title=f"{run.command} on target '{run.target}' ({run.engine})", title_justify="left")
-    for name, justify in (("table", "left"), ("status", "left"), ("rows", "right"), ("seconds", "right"),
-                          ("bytes", "right")):
+    columns = [("table", "left"), ("status", "left"), ("rows", "right"), ("seconds", "right")]
+    with_bytes = any(m.bytes_processed is not None for m in run.models)  # only engines that know (BigQuery)
+    for name, justify in [*columns, *([("bytes processed", "right")] if with_bytes else [])]:
         table.add_column(name, justify=justify)
     colors = {"success": "green", "error": "red", "skipped": "yellow"}
     for m in run.models:
-        table.add_row(m.table, f"[{colors[m.status]}]{m.status}[/]",
-                      "" if m.rows_written is None else f"{m.rows_written:,}", f"{m.seconds:.2f}",
-                      "" if m.bytes_processed is None else f"{m.bytes_processed:,}")
+        cells = [m.table, f"[{colors[m.status]}]{m.status}[/]",
+                 "" if m.rows_written is None else f"{m.rows_written:,}", f"{m.seconds:.2f}"]
+        if with_bytes:
+            cells.append("" if m.bytes_processed is None else f"{m.bytes_processed:,}")
+        table.add_row(*cells)
     console.print(table)
     for m in run.models:
         if m.status == "error":
@@ -234,7 +237,7 @@ def build(ctx: click.Context, selectors: tuple[str, ...], excludes: tuple[str, .
         if not no_seed:
             note = ensure_raw_layer(project, engine, console)
             if note:
-                console.print(note, highlight=False)
+                console.print(note, highlight=False, soft_wrap=True)
         gate = None
         if with_tests:
             from .checks.scan import BuildQualityGate

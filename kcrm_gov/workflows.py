@@ -24,7 +24,7 @@ def ensure_raw_layer(project: Project, engine: Engine, console: Any = None) -> s
 
     if console is not None:
         console.print(f"the raw layer of target '{engine.target.name}' is empty: seeding synthetic "
-                      f"sources (scale 1, seed {DEFAULT_SEED}) first", highlight=False)
+                      f"sources (scale 1, seed {DEFAULT_SEED}) first", highlight=False, soft_wrap=True)
     results = seed(project, engine, scale=1.0, seed=DEFAULT_SEED)
     rows = sum(r.rows for r in results)
     return f"seeded {len(results)} raw tables, {rows:,} rows"
