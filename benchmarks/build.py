@@ -42,7 +42,7 @@ def main() -> None:
     dag = build_dag(project)
     tables = [t for t in select(project, dag) if t in project.models]
     with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp) / "raw.duckdb"
+        base = Path(tmp) / "seeded.duckdb"
         t0 = time.perf_counter()
         with DuckDBEngine(project, Target(name="bench", type="duckdb", path=base)) as engine:
             seed(project, engine, scale=args.scale, seed=args.seed)

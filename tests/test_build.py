@@ -248,3 +248,10 @@ def test_select_builds_only_the_selection(mini: Path) -> None:
 def test_concurrent_threads_build_the_same_result(mini: Path) -> None:
     assert run(mini, "build", "--threads", "4")[0] == 0
     assert query(mini, "SELECT COUNT(*) FROM core.items") == [(3,)]
+
+
+def test_a_warehouse_file_named_like_a_layer_is_refused(mini: Path) -> None:
+    (mini / "kcrm_gov.yml").write_text((mini / "kcrm_gov.yml").read_text().replace("warehouse.duckdb", "raw.duckdb"))
+    code, out = run(mini, "build", "--no-seed")
+    assert code == 1
+    assert "is named like the schema 'raw'" in out and "rename the file" in out

@@ -56,6 +56,12 @@ class DuckDBEngine(Engine):
                 raise EngineError(f"cannot open the warehouse {target.path}: {exc}") from None
         self._root.execute("SET TimeZone='UTC'")
         self._local.con = self._root
+        catalog = self._root.execute("SELECT current_database()").fetchone()[0]
+        if catalog in {target.dataset(layer) for layer in LAYERS}:
+            self._root.close()
+            raise EngineError(f"the warehouse file {target.path} is named like the schema '{catalog}': DuckDB "
+                              "names a database after its file, and `raw.table` would then be ambiguous; "
+                              "rename the file (for example to warehouse.duckdb)")
         self._schemas: set[str] = set()
         self._schema_lock = threading.Lock()
         if not read_only:
