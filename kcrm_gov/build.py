@@ -106,6 +106,19 @@ def compile_model(project: Project, engine: Engine, table: str) -> str:
         raise
 
 
+def located(project: Project, table: str, error: KcrmGovError) -> KcrmGovError:
+    """The same failure pointed at the model's own line where sqlglot can find it.
+
+    The engine reports an unknown column against the translated SQL; qualifying the model with
+    the contracts' schemas names the line and column in the model file. Only failures pay for it.
+    """
+    try:
+        project.models[table].output_columns(project.contracts)
+    except KcrmGovError as found:
+        return found
+    return error
+
+
 def run_model(project: Project, engine: Engine, table: str) -> ModelResult:
     """Build one model; never raises for a model failure (it is recorded in the result)."""
     result = ModelResult(table=table, status=SUCCESS, started_at=now_iso())
@@ -114,7 +127,11 @@ def run_model(project: Project, engine: Engine, table: str) -> ModelResult:
     contract = project.contracts[table]
     try:
         sql = compile_model(project, engine, table)
-        mismatches = compare_schema(contract, engine.model_schema(sql), engine.type_text)
+        try:
+            actual = engine.model_schema(sql)
+        except KcrmGovError as exc:
+            raise located(project, table, exc) from None
+        mismatches = compare_schema(contract, actual, engine.type_text)
         if mismatches:
             raise ContractViolation(contract, mismatches)
         stats = engine.replace_table(contract, sql)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .build import compile_model
+from .build import compile_model, located
 from .config import Target
 from .dag import DagError, build_dag
 from .enforce import Mismatch, compare_schema, format_mismatches
@@ -57,7 +57,7 @@ def compile_project(project: Project) -> CompileReport:
                 sql = compile_model(project, engine, table)
                 mismatches = compare_schema(contract, engine.model_schema(sql), engine.type_text)
             except KcrmGovError as exc:
-                report.problems.append(CompileProblem(table, str(model.path), str(_located(project, table, exc))))
+                report.problems.append(CompileProblem(table, str(model.path), str(located(project, table, exc))))
                 continue
             if mismatches:
                 report.problems.append(CompileProblem(table, str(model.path), "", mismatches))
@@ -65,15 +65,3 @@ def compile_project(project: Project) -> CompileReport:
         engine.close()
     return report
 
-
-def _located(project: Project, table: str, error: KcrmGovError) -> KcrmGovError:
-    """The same failure pointed at the model's own line where sqlglot can find it.
-
-    DuckDB reports an unknown column against the translated SQL; qualifying the model with the
-    contracts' schemas names the line and column in the model file. Only failures pay for it.
-    """
-    try:
-        project.models[table].output_columns(project.contracts)
-    except KcrmGovError as located:
-        return located
-    return error

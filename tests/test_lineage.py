@@ -510,3 +510,26 @@ def test_show_table_and_errors(mini: Path) -> None:
     assert code == 1 and "has no column 'nope'" in out
     code, out = run(mini, "lineage", "show", "core.nothing")
     assert code == 1 and "no table" in out
+
+
+def test_raw_columns_feeding_the_cross_source_account_key() -> None:
+    """Hand-worked: core.accounts.account_key = TO_HEX(MD5(stg.hubspot__companies.domain)), falling back to
+    the HubSpot company id for companies without a domain; stg.domain is the normalised
+    raw.hubspot__companies.property_domain and stg.company_id is raw id. Nothing else feeds it directly."""
+    from kcrm_gov.lineage.graph import show_lineage
+
+    project = Project.load(Path(__file__).resolve().parent.parent)
+    report = show_lineage(project, "core.accounts.account_key")
+
+    def leaves(nodes: list[dict]) -> set[str]:
+        out: set[str] = set()
+        for node in nodes:
+            out |= leaves(node["upstream"]) if node["upstream"] else {node["name"]}
+        return out
+
+    assert {n["name"] for n in report["upstream"]} == {"stg.hubspot__companies.domain",
+                                                        "stg.hubspot__companies.company_id"}
+    assert leaves(report["upstream"]) == {"raw.hubspot__companies.property_domain", "raw.hubspot__companies.id"}
+    assert all(n["masking"] for n in report["upstream"])  # the MD5 hides the domain it is made of
+    downstream = {n["name"] for n in report["downstream"]}
+    assert {"core.contacts.account_key", "core.opportunities.account_key", "core.tickets.account_key"} <= downstream
