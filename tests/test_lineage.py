@@ -183,7 +183,9 @@ def test_failed_model_sends_fail_with_error_message_and_skipped_downstream_abort
     jobs = by_job(read_events(events_file(mini)))
     assert [e["eventType"] for e in jobs["stg.src__items"]] == ["START", "FAIL"]
     assert "amount" in jobs["stg.src__items"][1]["run"]["facets"]["errorMessage"]["message"]
-    assert [e["eventType"] for e in jobs["core.items"]] == ["START", "ABORT"]
+    assert [e["eventType"] for e in jobs["core.items"]] == ["START", "FAIL"]
+    skipped = jobs["core.items"][1]["run"]["facets"]["errorMessage"]["message"]
+    assert "skipped: upstream stg.src__items failed" in skipped
     assert [e["eventType"] for e in jobs["kcrm-gov.build"]] == ["START", "FAIL"]
     assert "1 failed: stg.src__items" in jobs["kcrm-gov.build"][1]["run"]["facets"]["errorMessage"]["message"]
 

@@ -3,8 +3,9 @@
 **Runs.** A ``kcrm-gov build`` is a parent run of job ``kcrm-gov.build``; each model built is a child
 run of job ``layer.table`` carrying the ``parent`` facet. Every run sends START, then exactly one
 terminal event: COMPLETE, or FAIL with the ``errorMessage`` facet. A model the build skipped
-(its upstream failed) never started: it sends START then ABORT, with the skip reason as its
-``errorMessage``. ``kcrm-gov test`` is a parent run of ``kcrm-gov.test`` with one child run per
+(its upstream failed) ends with FAIL too, its ``errorMessage`` saying why it was skipped, so a
+consumer sees exactly one of COMPLETE or FAIL for every run it saw start.
+``kcrm-gov test`` is a parent run of ``kcrm-gov.test`` with one child run per
 tested table (job ``layer.table.test``) whose input carries the Soda results
 (:func:`emit_test_runs`). Jobs live in the configured namespace (``lineage.namespace`` in
 kcrm_gov.yml, default ``kcrm-gov``); datasets are named as :mod:`.naming` says.
@@ -520,8 +521,7 @@ class LineageEmitter:
             output = self.factory.output(table, lineage=True, rows=result.rows_written, lifecycle=lifecycle)
             self._emit(self._run_event(RunState.COMPLETE, run_id, job, inputs=self._inputs(table), outputs=[output]))
         else:
-            state = RunState.ABORT if result.status == "skipped" else RunState.FAIL
-            self._emit(self._run_event(state, run_id, job, error=result.error or result.status,
+            self._emit(self._run_event(RunState.FAIL, run_id, job, error=result.error or result.status,
                                        inputs=self._inputs(table), outputs=[self.factory.output(table)]))
 
     def _exists(self, table: str) -> bool | None:
