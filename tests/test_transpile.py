@@ -382,3 +382,28 @@ def test_stg_model_end_to_end() -> None:
         ("u1", "a@b.com", "pro", dt.date(2023, 11, 14), dt.date(2023, 11, 1), 12, 3),
         ("u2", "c@d.com", "team", dt.date(2023, 11, 14), dt.date(2023, 11, 1), None, 3),
     ]
+
+
+# ------------------------------------------------------------------------ UNNEST without an alias
+def test_unaliased_unnest_of_structs_is_refused_with_the_fix() -> None:
+    sql = "SELECT\n  (SELECT value.string_value FROM UNNEST(event_params) WHERE key = 'page_location') AS loc\nFROM t"
+    with pytest.raises(TranspileError) as info:
+        to_duckdb(sql, source="models/stg/ga4.sql")
+    e = info.value
+    assert e.line == 2 and "UNNEST without an alias" in e.message and "AS p" in e.message
+    # the plain translation really does fail on DuckDB: the refusal is not a false alarm
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT [{'key': 'page_location', 'value': {'string_value': 'https://x'}}] "
+                "AS event_params")
+    with pytest.raises(duckdb.Error):
+        con.execute(sqlglot.transpile(sql, read="bigquery", write="duckdb")[0]).fetchall()
+
+
+def test_aliased_unnest_gives_bigquerys_answer() -> None:
+    """BigQuery: the scalar subquery returns the page_location parameter's string value."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT [{'key': 'page_location', 'value': {'string_value': 'https://x'}}, "
+                "{'key': 'page_title', 'value': {'string_value': 'Home'}}] AS event_params")
+    sql = ("SELECT (SELECT p.value.string_value FROM UNNEST(event_params) AS p WHERE p.key = 'page_location') "
+           "AS loc FROM t")
+    assert con.execute(to_duckdb(sql)).fetchall() == [("https://x",)]

@@ -252,6 +252,20 @@ def refuse_farm_fingerprint(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def refuse_unaliased_unnest(node: exp.Expression) -> exp.Expression:
+    """FROM UNNEST(structs) without an alias: BigQuery exposes the struct's fields as columns, DuckDB
+    one column named ``unnest``, so ``WHERE key = ...`` cannot bind there."""
+    if isinstance(node, exp.Unnest) and node.arg_key in ("this", "expressions") \
+            and isinstance(node.parent, (exp.From, exp.Join)) and not node.args.get("alias"):
+        raise _refuse(
+            node,
+            "UNNEST without an alias: BigQuery lets the array's struct fields be read as bare columns, "
+            "DuckDB does not. Alias it and qualify its fields, e.g. "
+            "(SELECT p.value.string_value FROM UNNEST(event_params) AS p WHERE p.key = 'page_location').",
+        )
+    return node
+
+
 def safe_parse(node: exp.Expression) -> exp.Expression:
     """SAFE.PARSE_DATE/SAFE.PARSE_TIMESTAMP return NULL for unparseable text: DuckDB TRY_STRPTIME."""
     if not isinstance(node, exp.SafeFunc):
@@ -288,6 +302,7 @@ REWRITES: list[Rewrite] = [
     date_functions_return_date,
     timestamp_diff_whole_units,
     refuse_farm_fingerprint,
+    refuse_unaliased_unnest,
     safe_parse,
     array_agg_limit,
 ]
