@@ -8,7 +8,6 @@ A failed model keeps its previous table and its downstream is skipped.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
@@ -217,11 +216,7 @@ def build(project: Project, engine: Engine, dag: Dag, tables: list[str], *, fail
 
 
 def write_run_results(project: Project, run: RunResult) -> Path:
-    """Write the run artifact to ``.kcrm/runs/<run_id>.json`` and ``.kcrm/run_results.json``."""
-    folder = project.state_dir / "runs"
-    folder.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(run.to_dict(), indent=2, default=str)
-    path = folder / f"{run.started_at.replace(':', '')}-{run.command}-{run.run_id[:8]}.json"
-    path.write_text(text)
-    (project.state_dir / f"{run.command}_results.json").write_text(text)
-    return path
+    """Write the build's artifact (see :func:`~kcrm_gov.artifacts.write_run_artifact`); return its history file."""
+    from .artifacts import write_run_artifact
+
+    return write_run_artifact(project, run.command, run.run_id, run.started_at, run.to_dict())[0]

@@ -25,7 +25,6 @@ confidential / restricted) are replaced with :data:`MASK` before they are kept a
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -494,14 +493,10 @@ class BuildQualityGate:
 
 
 def write_test_results(project: Project, run: TestRun) -> Path:
-    """Write ``.kcrm/runs/<time>-test-<id>.json`` and ``.kcrm/test_results.json``."""
-    folder = project.state_dir / "runs"
-    folder.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(run.to_dict(), indent=2, default=str)
-    path = folder / f"{run.started_at.replace(':', '')}-{run.command}-{run.run_id[:8]}.json"
-    path.write_text(text)
-    (project.state_dir / f"{run.command}_results.json").write_text(text)
-    return path
+    """Write ``.kcrm/runs/<time>-test-<id>.json`` and ``.kcrm/test_results.json``; return the first."""
+    from ..artifacts import write_run_artifact
+
+    return write_run_artifact(project, run.command, run.run_id, run.started_at, run.to_dict())[0]
 
 
 def parse_now(text: str | None) -> datetime | None:

@@ -325,13 +325,9 @@ def _evaluate_one(project: Project, engine: Engine, contract: Contract, sla: Fre
 
 def write_results(project: Project, run: FreshnessRun) -> Path:
     """``.kcrm/freshness_results.json`` (the catalog reads it) and ``.kcrm/runs/<time>-freshness-<id>.json``."""
-    text = json.dumps(run.to_dict(), indent=2)
-    folder = project.state_dir / "runs"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{run.started_at.replace(':', '')}-freshness-{run.run_id[:8]}.json").write_text(text)
-    path = project.state_dir / RESULTS_FILE
-    path.write_text(text)
-    return path
+    from ..artifacts import write_run_artifact
+
+    return write_run_artifact(project, "freshness", run.run_id, run.started_at, run.to_dict())[1]
 
 
 # --- OpenLineage ----------------------------------------------------------------------------------
