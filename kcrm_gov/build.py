@@ -159,7 +159,6 @@ def build(project: Project, engine: Engine, dag: Dag, tables: list[str], *, fail
     todo = [t for t in tables if t in project.models]
     chosen = set(todo)
     results: dict[str, ModelResult] = {}
-    lock = threading.Lock()
     stop = threading.Event()
 
     def upstream_of(table: str) -> list[str]:
@@ -203,8 +202,7 @@ def build(project: Project, engine: Engine, dag: Dag, tables: list[str], *, fail
             for future in done:
                 table = running.pop(future)
                 result = future.result()
-                with lock:
-                    results[table] = result
+                results[table] = result  # only this scheduling thread touches results
                 if result.status == ERROR and fail_fast:
                     stop.set()
                 if listener:

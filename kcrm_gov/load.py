@@ -339,9 +339,6 @@ def _check_and_write(project: Project, engine: Engine, contract: Contract,
         "SELECT split_part(_problems[1], chr(9), 1), COUNT(*) FROM _kcrm_checked WHERE len(_problems) > 0 "
         "GROUP BY 1").fetchall())
     quarantine = engine.relation("raw", QUARANTINE_TABLE)
-    ensure_schema = getattr(engine, "ensure_schema", None)
-    if ensure_schema is not None:  # before the transaction: DuckDB creates schemas on another cursor
-        ensure_schema("raw")
     with engine.transaction():
         if not exists:
             engine.create_table(contract)

@@ -26,6 +26,10 @@ US_PER_HOUR = 3_600 * US_PER_SEC
 US_PER_DAY = 24 * US_PER_HOUR
 
 
+
+Shape = Callable[[dict[str, Any]], pa.Table]
+"""Turns a dict of column arrays into the contract's Arrow table (see :func:`shaper`)."""
+
 def us(text: str) -> int:
     """Microseconds since the epoch of an ISO timestamp (UTC)."""
     return int(np.datetime64(text, "us").astype(np.int64))
@@ -191,7 +195,7 @@ def arrow_schema(contract: Contract) -> pa.Schema:
                       for c in contract.columns])
 
 
-def shaper(contract: Contract) -> Callable[[dict[str, Any]], pa.Table]:
+def shaper(contract: Contract) -> Shape:
     """A function turning ``{column: values}`` into a table shaped exactly like the contract.
 
     Columns the contract has but the generator leaves out are null; a column the contract

@@ -7,9 +7,6 @@ are sometimes logged weeks after ``churned_at``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -20,6 +17,7 @@ from .common import (
     SYNC_END,
     US_PER_DAY,
     US_PER_HOUR,
+    Shape,
     between,
     bools,
     choice,
@@ -34,7 +32,6 @@ from .common import (
 )
 from .world import FIRST, LAST, World
 
-Shape = Callable[[dict[str, Any]], pa.Table]
 BASE_NOTES = 6_000
 REASONS = ["price", "product_gap", "competitor", "no_adoption", "business_closed", "champion_left", "other"]
 REASON_P = [22, 18, 20, 18, 8, 10, 4]

@@ -9,9 +9,6 @@ the next night, or up to 3 days later for restated days.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -21,6 +18,7 @@ from .common import (
     PERIOD_START,
     US_PER_DAY,
     US_PER_HOUR,
+    Shape,
     choice,
     concat,
     ints,
@@ -33,7 +31,6 @@ from .common import (
 )
 from .world import COUNTRIES, TIER_NAMES, World
 
-Shape = Callable[[dict[str, Any]], pa.Table]
 BASE_EVENTS = 30_000
 EVENTS = ["page_view", "session_start", "first_visit", "scroll", "click", "form_submit", "generate_lead"]
 EVENT_P = [52, 20, 6, 9, 4, 5, 4]

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -15,6 +12,7 @@ from .common import (
     SYNC_END,
     US_PER_DAY,
     US_PER_HOUR,
+    Shape,
     between,
     bools,
     choice,
@@ -37,7 +35,6 @@ from .world import ANALYTICS_SOURCES, COUNTRIES, INDUSTRIES, OWNER_TEAMS, PRODUC
 PORTAL_ID = 4_812_345
 BASE_LEADS = 5_000
 BASE_DEALS = 5_000
-Shape = Callable[[dict[str, Any]], pa.Table]
 
 # (stage_id, pipeline, label, order, probability, closed_won, active)
 STAGES = [

@@ -9,8 +9,7 @@ large scale never holds all events in memory at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -21,6 +20,7 @@ from .common import (
     SYNC_END,
     US_PER_DAY,
     US_PER_HOUR,
+    Shape,
     bools,
     concat,
     fivetran_mess,
@@ -34,7 +34,6 @@ from .common import (
 )
 from .world import COUNTRIES, TIER_NAMES, World
 
-Shape = Callable[[dict[str, Any]], pa.Table]
 CHUNK_ROWS = 400_000
 USAGE_EVENTS = ["Report Created", "Contact Imported", "Deal Updated", "Email Sent", "Task Completed",
                 "Pipeline Viewed", "Dashboard Viewed", "Invite Sent", "Note Added", "Integration Connected"]

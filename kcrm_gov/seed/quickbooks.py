@@ -10,7 +10,6 @@ leaving some invoices unpaid or by paying some in two instalments.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -22,6 +21,7 @@ from .common import (
     PERIOD_START,
     US_PER_DAY,
     US_PER_HOUR,
+    Shape,
     bools,
     choice,
     concat,
@@ -40,7 +40,6 @@ from .common import (
 from .world import COUNTRIES, ENRICHMENT, PRODUCTS, World, _dedupe, month_index, month_start_days
 
 BASE_BILLING_EVENTS = 24_000
-Shape = Callable[[dict[str, Any]], pa.Table]
 LIST_FACTOR = {"USD": 1.0, "EUR": 0.92, "GBP": 0.80}  # list prices in local currency per USD
 FX_BASE = {"USD": 1.0, "EUR": 1.08, "GBP": 1.25}  # USD per unit of currency
 ONBOARDING = 11

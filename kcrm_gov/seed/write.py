@@ -91,7 +91,6 @@ def seed(project: Project, engine: Engine, scale: float = 1.0, seed: int = 42, p
     known = generators()
     contracts = _contracts(project, tables)
     results = []
-    _ensure_schema(engine, "raw")
     for i, contract in enumerate(contracts):
         if progress:
             progress(contract.qualified_name, i, len(contracts))
@@ -107,14 +106,6 @@ def seed(project: Project, engine: Engine, scale: float = 1.0, seed: int = 42, p
     if progress:
         progress("", len(contracts), len(contracts))
     return results
-
-
-def _ensure_schema(engine: Engine, layer: str) -> None:
-    """Create the layer's schema before a transaction opens (DuckDB creates schemas on its own
-    cursor, which a transaction that is already open would not see)."""
-    ensure = getattr(engine, "ensure_schema", None)
-    if ensure is not None:
-        ensure(layer)
 
 
 def seed_to_files(project: Project, out_dir: Path, fmt: str = "parquet", scale: float = 1.0, seed: int = 42,

@@ -8,7 +8,6 @@ customers were created twice (two organizations, one domain).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -20,6 +19,7 @@ from .common import (
     PERIOD_START,
     US_PER_DAY,
     US_PER_HOUR,
+    Shape,
     between,
     bools,
     choice,
@@ -37,7 +37,6 @@ from .common import (
 )
 from .world import COUNTRIES, FIRST, LAST, World
 
-Shape = Callable[[dict[str, Any]], pa.Table]
 BASE_TICKETS = 20_000
 BASE_NPS = 2_500
 GROUPS = np.array([360001, 360002, 360003, 360004])  # Tier 1, Tier 2, Billing, Onboarding

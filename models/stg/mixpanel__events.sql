@@ -44,6 +44,38 @@ typed AS (
     CAST(TIMESTAMP_MILLIS(mp_processing_time_ms) AS TIMESTAMP) AS processed_at,
     _fivetran_synced AS synced_at
   FROM live
+),
+
+resolved AS (
+  SELECT
+    t.*,
+    CASE
+      WHEN REGEXP_CONTAINS(t.distinct_id, r'^[^@\s]+@[^@\s]+\.[^@\s]+$') THEN t.distinct_id
+    END AS user_email,
+    -- the account_domain property normalised like every stg `domain` column (lower case, no
+    -- protocol, path, port, www. or trailing dot)
+    NULLIF(RTRIM(REGEXP_REPLACE(REGEXP_REPLACE(REGEXP_REPLACE(
+      t.account_domain,
+      r'^[a-z][a-z0-9+.-]*://', ''),
+      r'[/?#:].*$', ''),
+      r'^www[0-9]*\.', ''), '.'), '') AS property_domain
+  FROM typed AS t
+),
+
+with_email_domain AS (
+  SELECT
+    r.*,
+    -- a personal mailbox says nothing about the company
+    IF(
+      REGEXP_EXTRACT(r.user_email, r'@([^@]+)$') IN (
+        'gmail.com', 'googlemail.com', 'outlook.com', 'hotmail.com', 'live.com', 'msn.com',
+        'yahoo.com', 'icloud.com', 'me.com', 'aol.com', 'proton.me', 'protonmail.com', 'gmx.com',
+        'gmx.de', 'web.de'
+      ),
+      NULL,
+      REGEXP_EXTRACT(r.user_email, r'@([^@]+)$')
+    ) AS email_domain
+  FROM resolved AS r
 )
 
 SELECT
@@ -58,13 +90,17 @@ SELECT
   event_at,
   DATE(event_at) AS event_date,
   distinct_id,
-  CASE
-    WHEN REGEXP_CONTAINS(distinct_id, r'^[^@\s]+@[^@\s]+\.[^@\s]+$') THEN distinct_id
-  END AS user_email,
-  REGEXP_CONTAINS(distinct_id, r'^[^@\s]+@[^@\s]+\.[^@\s]+$') AS is_identified,
+  user_email,
+  user_email IS NOT NULL AS is_identified,
   device_id,
   account_id,
   account_domain,
+  -- the company the event belongs to: the account_domain property, else the user's work email
+  COALESCE(property_domain, email_domain) AS domain,
+  CASE
+    WHEN property_domain IS NOT NULL THEN 'event_property'
+    WHEN email_domain IS NOT NULL THEN 'user_email'
+  END AS domain_source,
   plan,
   feature_name,
   report_type,
@@ -83,4 +119,4 @@ SELECT
   ) AS is_internal,
   processed_at,
   synced_at
-FROM typed
+FROM with_email_domain
