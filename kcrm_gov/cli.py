@@ -99,7 +99,8 @@ def lint(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
     else:
         for finding in report.all():
             click.echo(str(finding))
-        summary = f"{report.contracts_checked} contracts checked, {len(report.all())} findings"
+        count = len(report.all())
+        summary = f"{report.contracts_checked} contracts checked, {count} finding{'' if count == 1 else 's'}"
         click.echo(summary if report.all() else f"{summary}: all clean", err=bool(report.all()))
     sys.exit(report.exit_code)
 
