@@ -6,8 +6,13 @@ The floor is measured in the same run: for each table, ONE aggregate SQL query i
 computes the same metrics the generated checks compute (row count, missing counts, duplicate
 counts, invalid counts, reference orphans and user SQL rules as scalar subqueries, the max of the
 freshness column, failed-rows conditions as filtered counts; the schema check reads metadata and
-is left out). Prints the `kcrm-gov test` command (a fresh process, as CI runs it), the same scan
-in-process (what the command spends after start-up), the floor, and both ratios.
+is left out).
+
+Each figure is shown twice. *Cold*: no cache, as the first run after a contract changed (or a
+fresh clone) -- the checks are generated from the contracts and parsed by Soda. *Warm*: the
+generated and parsed checks come from ``.kcrm/cache/`` (what every later run of unchanged
+contracts does). The scan in-process is what ``kcrm-gov test`` spends after start-up (Python,
+Soda, DuckDB and pandas imports, ~1.2 s on this machine); the goal is judged on it.
 
 The warehouse must be seeded and built; when it is missing, the script runs `kcrm-gov build`
 first (which seeds the raw layer at scale 1).
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import shutil
 import statistics
 import subprocess
 import sys
@@ -78,7 +84,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
 
-    from kcrm_gov.checks import generate_all
+    from kcrm_gov import cache
+    from kcrm_gov.checks import generate_all, soda_parser
     from kcrm_gov.checks.scan import run_tests
     from kcrm_gov.engines import open_engine
     from kcrm_gov.project import Project
@@ -95,17 +102,31 @@ def main() -> None:
     from kcrm_gov.seed.common import SYNC_END
 
     now = dt.datetime.fromtimestamp(SYNC_END / 1e6, tz=dt.UTC).isoformat()
-    cli_times, lib_times, floor_times = [], [], []
+    when = dt.datetime.fromisoformat(now)
+    command = [EXE, "--project-dir", str(root), "test", "--now", now, "--json"]
+
+    def forget() -> None:
+        """Start from no cache: no entries on disk, nothing remembered in this process."""
+        shutil.rmtree(project.state_dir / cache.CACHE_DIR, ignore_errors=True)
+        cache._memory.clear()
+        soda_parser._parser_class.cache_clear()
+
+    cli_cold, cli_warm, lib_cold, lib_warm, floor_times = [], [], [], [], []
     checks = 0
+    with open_engine(project, read_only=True) as engine:
+        run_tests(project, engine, tables, now=when)  # imports Soda's modules once, outside the timings
     for _ in range(args.runs):
-        start = time.perf_counter()
-        subprocess.run([EXE, "--project-dir", str(root), "test", "--now", now, "--json"], capture_output=True,
-                       check=False)
-        cli_times.append(time.perf_counter() - start)
-        with open_engine(project, read_only=True) as engine:
+        forget()
+        for times in (cli_cold, cli_warm):
             start = time.perf_counter()
-            run = run_tests(project, engine, tables, now=dt.datetime.fromisoformat(now))
-            lib_times.append(time.perf_counter() - start)
+            subprocess.run(command, capture_output=True, check=False)
+            times.append(time.perf_counter() - start)
+        with open_engine(project, read_only=True) as engine:
+            forget()
+            for times in (lib_cold, lib_warm):
+                start = time.perf_counter()
+                run = run_tests(project, engine, tables, now=when)
+                times.append(time.perf_counter() - start)
             checks = sum(len(t.checks) for t in run.tables)
             generated = generate_all(project, "duckdb", target=engine.target, tables=tables)
             queries = [floor_sql(tc, lambda t, layer=tc.contract.layer: engine.relation(layer, t))
@@ -120,14 +141,18 @@ def main() -> None:
     with open_engine(project, read_only=True) as engine:
         for t in tables:
             rows += engine.row_count(project.contracts[t]) or 0
-    cli, lib, floor = (statistics.median(x) for x in (cli_times, lib_times, floor_times))
-    print(f"{len(tables)} tables, {rows:,} rows, {checks} checks (median of {args.runs})")
-    print(f"kcrm-gov test (fresh process): {cli:.2f} s")
-    print(f"the scan in-process:          {lib:.2f} s")
-    print(f"floor (1 aggregate query per table): {floor:.2f} s")
-    print(f"ratio in-process / floor: {lib / floor:.1f}x; command / floor: {cli / floor:.1f}x; "
-          f"goal <= 3x: {'met' if lib / floor <= 3 else 'NOT met'} (in-process)")
-
+    median = statistics.median
+    floor = median(floor_times)
+    print(f"{len(tables)} tables, {rows:,} rows, {checks} checks (median of {args.runs} runs)")
+    print(f"floor (1 aggregate query per table):            {floor:.2f} s")
+    print("                                         cold (no cache)    warm (cache from the last run)")
+    print(f"the scan in-process                      {median(lib_cold):5.2f} s {median(lib_cold) / floor:4.1f}x"
+          f"      {median(lib_warm):5.2f} s {median(lib_warm) / floor:4.1f}x")
+    print(f"kcrm-gov test (a fresh process)          {median(cli_cold):5.2f} s {median(cli_cold) / floor:4.1f}x"
+          f"      {median(cli_warm):5.2f} s {median(cli_warm) / floor:4.1f}x")
+    ratio = median(lib_warm) / floor
+    print(f"goal <= 3x (the scan, warm): {'met' if ratio <= 3 else 'NOT met'} at {ratio:.1f}x; "
+          f"cold it is {median(lib_cold) / floor:.1f}x")
 
 if __name__ == "__main__":
     main()

@@ -7,6 +7,7 @@ are built from the same node tree.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ class YamlDocument:
     path: Path
     data: Any
     positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    digest: str = ""  # sha256 of the text it was parsed from: what caches of derived outputs key on
 
     def location(self, *keys: str | int) -> Location:
         """The closest known location of ``keys`` (falls back to the nearest parent)."""
@@ -87,7 +89,7 @@ def parse_yaml(text: str, source: Path) -> YamlDocument:
         loader.dispose()
     positions: dict[PathKey, tuple[int, int]] = {}
     _index(node, (), positions, source)
-    return YamlDocument(source, data, positions)
+    return YamlDocument(source, data, positions, hashlib.sha256(text.encode()).hexdigest())
 
 
 def read_yaml(path: Path, display: Path | None = None) -> YamlDocument:

@@ -10,6 +10,7 @@ scan`` command line as they are.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import os
 import re
@@ -17,6 +18,7 @@ import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import miniproject
 import pytest
@@ -464,3 +466,30 @@ def test_all_checks_on_the_seeded_warehouse(tmp_path: Path) -> None:
     problems = [f"{t.table}: {c.name} = {c.value} ({c.message})" for t in run.tables for c in t.checks
                 if c.outcome in ("fail", "error")]
     assert not problems, "\n".join(problems)
+
+
+# --- the cache of generated and parsed checks ----------------------------------------------------
+def _outcomes(root: Path, now: dt.datetime = NOW) -> dict[tuple[str, str], tuple[str, Any]]:
+    project = Project.load(root)
+    with open_engine(project, read_only=True) as engine:
+        run = run_tests(project, engine, [c.qualified_name for c in project.ordered()], now=now)
+    return {(t.table, c.name): (c.outcome, c.value) for t in run.tables for c in t.checks}
+
+
+def test_a_warm_run_gives_the_results_of_a_cold_one(warehouse: Path) -> None:
+    import shutil
+
+    from kcrm_gov import cache
+
+    shutil.rmtree(warehouse / ".kcrm" / "cache", ignore_errors=True)
+    cache._memory.clear()
+    cold = _outcomes(warehouse)
+    assert list((warehouse / ".kcrm" / "cache" / "sodacl").glob("*.pickle"))
+    cache._memory.clear()  # from disk, as the next process would
+    warm = _outcomes(warehouse)
+    assert warm == cold
+    # freshness is measured against the run's own clock, not the one the entry was parsed with
+    later = _outcomes(warehouse, NOW + dt.timedelta(days=30))
+    stale = [key for key, (outcome, _) in later.items() if key[1].startswith("freshness")]
+    assert stale and all(later[key][0] in ("warn", "fail") for key in stale)
+    assert gc.isenabled()  # paused during the scan only

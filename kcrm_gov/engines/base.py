@@ -135,5 +135,6 @@ class Engine(ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def iter_tables(self, layer: str) -> Iterator[str]:  # pragma: no cover - engines override
-        raise NotImplementedError
+    @abstractmethod
+    def iter_tables(self, layer: str) -> Iterator[str]:
+        """The tables of ``layer`` (one call per layer, where ``table_exists`` is one per table)."""

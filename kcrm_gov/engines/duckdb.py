@@ -160,6 +160,13 @@ class DuckDBEngine(Engine):
             [self.schema(layer), table]).fetchone()
         return bool(row and row[0])
 
+    def iter_tables(self, layer: str) -> Iterator[str]:
+        # a literal, not a parameter: DuckDB imports pandas (a quarter second) to inspect parameters
+        schema = self.schema(layer).replace("'", "''")
+        rows = self.con.execute(f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{schema}' "
+                                "ORDER BY table_name").fetchall()
+        yield from (name for (name,) in rows)
+
     # --- building models -----------------------------------------------------------------------
     def table_sql(self, layer: str, table: str) -> exp.Table:
         return exp.table_(table, db=self.schema(layer), quoted=True)

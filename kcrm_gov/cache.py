@@ -1,0 +1,105 @@
+"""A cache of derived outputs under ``.kcrm/cache/``, keyed by everything they derive from.
+
+Generating the checks of 56 contracts costs about a third of a second and every ``kcrm-gov
+test`` did it again, from the same contracts. An entry's key is a hash of its inputs (the
+contract files' digests, the target, the engine) and of this package's code (its version
+and the size and time of every module, so an editable install that changed the generator
+does not read old output). Every read returns a fresh copy, so callers may change what they
+get. A missing, unreadable or foreign entry is rebuilt; failing to write one is not an error:
+the cache only ever saves time.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import pickle
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from . import __version__
+
+T = TypeVar("T")
+CACHE_DIR = "cache"
+KEEP = 8
+"""Entries kept per kind (the newest); older ones are removed when a new one is written."""
+_FORMAT = 1
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """This package's version and the size and modification time of each of its modules."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256(f"{__version__}/{_FORMAT}".encode())
+    for path in sorted(root.rglob("*.py")):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    return digest.hexdigest()
+
+
+def cache_key(parts: Iterable[str]) -> str:
+    """A key for inputs ``parts`` (strings), with the code fingerprint folded in."""
+    digest = hashlib.sha256(code_fingerprint().encode())
+    for part in parts:
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()[:32]
+
+
+_memory: dict[tuple[str, str], bytes] = {}
+
+
+def load(state_dir: Path, kind: str, key: str) -> Any | None:
+    """The entry ``key`` of ``kind`` (a fresh copy each call), or None."""
+    data = _memory.get((kind, key))
+    if data is None:
+        try:
+            data = (state_dir / CACHE_DIR / kind / f"{key}.pickle").read_bytes()
+        except OSError:
+            return None
+    try:
+        value = pickle.loads(data)  # our own file, under the ignored state folder
+    except Exception:  # truncated or written by other code: as if missing
+        return None
+    _memory[(kind, key)] = data
+    return value
+
+
+def store(state_dir: Path, kind: str, key: str, value: object) -> None:
+    """Keep ``value`` as the entry ``key`` of ``kind`` (in this process and on disk)."""
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    _memory[(kind, key)] = data
+    _store(state_dir / CACHE_DIR / kind, f"{key}.pickle", data)
+
+
+def cached(state_dir: Path, kind: str, key: str, build: Callable[[], T]) -> T:
+    """The output ``build()`` makes for ``key``: from this process, from ``.kcrm/cache/<kind>/``,
+    or built now (and stored)."""
+    value = load(state_dir, kind, key)
+    if value is None:
+        value = build()
+        store(state_dir, kind, key, value)
+    return value
+
+
+def _store(folder: Path, name: str, data: bytes) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.replace(tmp, folder / name)  # readers see the old entry or the new one, never half
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        entries = sorted(folder.glob("*.pickle"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        for old in entries[KEEP:]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        return  # a read-only checkout still works, just without the saving
+
+
+__all__ = ["cache_key", "cached", "code_fingerprint", "load", "store"]

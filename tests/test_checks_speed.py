@@ -1,0 +1,129 @@
+"""What makes ``kcrm-gov test`` fast must not change what it checks.
+
+* The libyaml-based SodaCL loading (``kcrm_gov.checks.soda_parser``) gives Soda's parser the
+  same configuration as Soda's own ruamel loading, for every shipped check file, positions
+  included; a YAML error still names the file and line.
+* The cache of generated checks and of parsed SodaCL (``.kcrm/cache/``) is keyed by what they
+  derive from: a changed contract regenerates, a damaged entry is rebuilt, a read-only state
+  folder only loses the saving (a warm scan giving a cold one's results is in test_checks).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import copy_project
+
+from kcrm_gov import cache
+from kcrm_gov.checks import generate_all
+from kcrm_gov.checks.scan import data_source_name, soda_offline
+from kcrm_gov.checks.soda_parser import add_sodacl, load_positioned
+from kcrm_gov.checks.sodacl import check_path
+from kcrm_gov.project import Project
+
+
+@pytest.fixture(autouse=True)
+def _no_memory() -> None:
+    """Each test starts as a new process would: nothing cached in memory."""
+    cache._memory.clear()
+
+
+def _plain(value: Any, depth: int = 0) -> Any:
+    """A Soda configuration object as plain data (parse trees by class name only)."""
+    from soda.sodacl.location import Location
+
+    if depth > 12:
+        return "..."
+    if isinstance(value, Location):
+        return ("location", value.file_path, value.line, value.col)
+    if isinstance(value, dict):
+        return {str(k): _plain(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, depth + 1) for v in value]
+    if isinstance(value, str):
+        return ("str", str(value))
+    if value is None or isinstance(value, (bool, int, float)):
+        return (type(value).__name__, value)
+    if type(value).__module__.startswith(("antlr4", "soda.sodacl.antlr")):
+        return type(value).__name__
+    if hasattr(value, "__dict__"):
+        return {"class": type(value).__name__,
+                **{k: _plain(v, depth + 1) for k, v in vars(value).items() if k not in ("scan", "logs")}}
+    return repr(value)
+
+
+def _parsed(project: Project, layer: str, add: Any) -> tuple[Any, list[str]]:
+    from soda.scan import Scan
+
+    scan = Scan()
+    scan.set_data_source_name(data_source_name(layer))
+    for tc in generate_all(project, "duckdb"):
+        if tc.contract.layer == layer:
+            add(scan, tc.text, check_path(tc.contract).as_posix())
+    problems = [f"{log.level}: {log.message}" for log in scan._logs.logs if str(log.level.name) in ("ERROR", "WARNING")]
+    return _plain(scan._sodacl_cfg.data_source_scan_cfgs), problems
+
+
+def test_fast_loading_gives_soda_the_configuration_its_own_loading_gives(tmp_path: Path) -> None:
+    project = Project.load(copy_project(tmp_path))
+    soda_offline(project.state_dir)
+
+    def soda_own(scan: Any, text: str, path: str) -> None:
+        # Scan.add_sodacl_yaml_str appends ".yml" to the name; call its parser with the same path
+        scan._parse_sodacl_yaml_str(text, file_path=path)
+
+    for layer in ("raw", "stg", "core"):
+        ours, our_problems = _parsed(project, layer, add_sodacl)
+        theirs, their_problems = _parsed(project, layer, soda_own)
+        assert our_problems == their_problems == []
+        assert ours == theirs, layer
+        assert '"line"' not in repr(ours)  # the comparison saw the locations themselves
+        assert "('location', 'checks/" in repr(ours)
+
+
+def test_fast_loading_keeps_positions_and_reports_yaml_errors_with_the_line() -> None:
+    from soda.scan import Scan
+
+    data = load_positioned("checks for t:\n  - row_count > 0\n  - missing_count(id) = 0:\n      name: ids\n")
+    assert data.lc.data["checks for t"][:2] == [0, 0]
+    assert data["checks for t"].lc.data[1] == [2, 4]
+    assert data["checks for t"][1]["missing_count(id) = 0"] == {"name": "ids"}
+
+    scan = Scan()
+    scan.set_data_source_name("kcrm_raw")
+    add_sodacl(scan, "checks for t:\n  - row_count > 0\n  - [unclosed\n", "checks/raw/t.yml")
+    errors = [log for log in scan._logs.logs if log.level.name == "ERROR"]
+    assert errors and errors[0].message == "YAML syntax error"
+    # where the unclosed sequence starts, as Soda reports it (its context mark)
+    assert errors[0].location.file_path == "checks/raw/t.yml" and errors[0].location.line == 3
+
+
+def test_a_changed_contract_is_generated_again(tmp_path: Path) -> None:
+    root = copy_project(tmp_path)
+    before = {tc.qualified_name: tc.text for tc in generate_all(Project.load(root), "duckdb")}
+    assert list((root / ".kcrm" / "cache" / "checks").glob("*.pickle"))
+    path = root / "contracts" / "core" / "accounts.odcs.yaml"
+    text = path.read_text()
+    version = next(line for line in text.splitlines() if line.startswith("version: "))
+    path.write_text(text.replace(version, "version: 9.9.9", 1))
+    after = {tc.qualified_name: tc.text for tc in generate_all(Project.load(root), "duckdb")}
+    assert "version 9.9.9" in after["core.accounts"] and "version 9.9.9" not in before["core.accounts"]
+    assert {k: v for k, v in after.items() if k != "core.accounts"} == \
+        {k: v for k, v in before.items() if k != "core.accounts"}
+
+
+def test_a_damaged_or_unwritable_cache_only_costs_time(tmp_path: Path) -> None:
+    root = copy_project(tmp_path)
+    expected = {tc.qualified_name: tc.text for tc in generate_all(Project.load(root), "duckdb")}
+    cache._memory.clear()
+    for entry in (root / ".kcrm" / "cache" / "checks").glob("*.pickle"):
+        entry.write_bytes(b"not a pickle")
+    assert {tc.qualified_name: tc.text for tc in generate_all(Project.load(root), "duckdb")} == expected
+
+    cache._memory.clear()
+    shutil.rmtree(root / ".kcrm" / "cache")
+    (root / ".kcrm" / "cache").write_text("a file where the folder should be")
+    assert {tc.qualified_name: tc.text for tc in generate_all(Project.load(root), "duckdb")} == expected
