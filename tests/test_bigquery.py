@@ -264,6 +264,51 @@ def test_failed_model_keeps_the_live_table(engine: BigQueryEngine, project: Proj
     assert not engine.table_exists("stg", "__kcrm_build__bqtest__kept")
 
 
+def test_quality_checks_run_through_sodas_bigquery_data_source(engine: BigQueryEngine, project: Project) -> None:
+    """`kcrm-gov test` on a BigQuery target: the generated BigQuery checks, Soda's BigQuery data
+    source configured from the target, a planted duplicate key and orphan owner caught, the rest
+    passing, failed-row samples kept with PII masked."""
+    from kcrm_gov.checks.scan import MASK, run_tests
+
+    deals, owners = project.contract("raw.hubspot__deals"), project.contract("raw.hubspot__owners")
+    rows = deal_rows(10)
+    rows.append(dict(rows[2]))  # deal 3 twice: a duplicate primary key
+    engine.write_arrow(deals, arrow(deals, rows))
+    # owners 100 and 101 only (101 twice): the deals of owner 102 (2, 5, 8) are orphans
+    engine.write_arrow(owners, arrow(owners, [{"owner_id": o, "email": f"owner{o}@kcrm.io", "_fivetran_synced": T0,
+                                              "_fivetran_deleted": False} for o in (100, 101, 101)]))
+    for name in ("raw.hubspot__companies", "raw.hubspot__deal_pipeline_stages"):
+        contract = project.contract(name)
+        if not engine.table_exists(contract.layer, contract.table):
+            engine.create_table(contract)
+
+    run = run_tests(project, engine, ["raw.hubspot__deals", "raw.hubspot__owners", "stg.zendesk__users"],
+                    now=T0 + dt.timedelta(hours=12))
+    results = {t.table: t for t in run.tables}
+    assert results["stg.zendesk__users"].outcome == "error"  # never loaded here: named, not scanned
+    assert "does not exist" in results["stg.zendesk__users"].errors[0]
+    deal_checks = {c.name: c for c in results["raw.hubspot__deals"].checks}
+    failed = {name for name, c in deal_checks.items() if c.outcome != "pass"}
+    assert failed == {"primary_key: deal_id, _fivetran_synced", "reference: owner_id -> hubspot__owners.owner_id"}, \
+        {n: (c.outcome, c.message) for n, c in deal_checks.items() if c.outcome != "pass"}
+    assert deal_checks["row_count"].value == 11
+    assert deal_checks["reference: owner_id -> hubspot__owners.owner_id"].value == 3
+    assert deal_checks["schema"].outcome == "pass"  # BigQuery's own type names, read from its metadata
+    orphans = deal_checks["reference: owner_id -> hubspot__owners.owner_id"]
+    owner = orphans.sample_columns.index("owner_id")
+    assert orphans.samples and {row[owner] for row in orphans.samples} == {102}
+    owner_checks = {c.name: c for c in results["raw.hubspot__owners"].checks}
+    assert {n for n, c in owner_checks.items() if c.outcome != "pass"} == {"primary_key: owner_id, _fivetran_synced"}
+    duplicates = owner_checks["primary_key: owner_id, _fivetran_synced"]
+    assert duplicates.samples, "failed rows are sampled"
+    emails = [row[duplicates.sample_columns.index("email")] for row in duplicates.samples]
+    assert emails and all(e == MASK for e in emails) and "owner101@kcrm.io" not in str(run.to_dict())
+    # freshness against the run's clock: a day and a half later the deals breach their 24 h SLA
+    late = run_tests(project, engine, ["raw.hubspot__deals"], now=T0 + dt.timedelta(hours=48))
+    fresh = next(c for c in late.tables[0].checks if c.name.startswith("freshness"))
+    assert fresh.outcome == "fail"
+
+
 def test_ingestion_time_tables_are_not_built_from_queries(engine: BigQueryEngine, project: Project) -> None:
     ga4 = project.contract("raw.ga4__events")
     model = derived(ga4, "stg", "bqtest__ga4", ["event_name", "stream_id"])

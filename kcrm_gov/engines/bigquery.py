@@ -432,3 +432,54 @@ def _parameter(bq: Any, value: Any) -> Any:
              (datetime.datetime, "TIMESTAMP"), (datetime.date, "DATE"), (bytes, "BYTES"), (str, "STRING"))
     kind = next((name for py, name in kinds if isinstance(value, py)), "STRING")
     return bq.ScalarQueryParameter(None, kind, value)
+
+
+def qualify_tables(sql: str, project: str, dataset: str) -> str:
+    """``sql`` with every unqualified table read from ``project.dataset``.
+
+    Emulator only: it ignores a query job's default dataset and reads an unqualified table as
+    empty, without an error, so SQL written for the default dataset (Soda's) is qualified first.
+    SQL that sqlglot cannot parse is returned as it is.
+    """
+    import re
+
+    import sqlglot
+
+    # the dataset's own metadata views (Soda's schema check reads INFORMATION_SCHEMA.COLUMNS)
+    metadata = re.compile(r"(?<![.`\w])INFORMATION_SCHEMA\.(\w+)", re.IGNORECASE)
+    if metadata.search(sql):
+        return metadata.sub(lambda m: f"`{project}.{dataset}.INFORMATION_SCHEMA.{m.group(1)}`", sql)
+    try:
+        tree = sqlglot.parse_one(sql, read="bigquery")
+    except sqlglot.errors.ParseError:
+        return sql
+    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+    for table in tree.find_all(exp.Table):
+        if not table.args.get("db") and table.name and table.name not in ctes:
+            table.set("db", exp.to_identifier(dataset, quoted=True))
+            table.set("catalog", exp.to_identifier(project, quoted=True))
+    return tree.sql(dialect="bigquery")
+
+
+class QualifyingConnection:
+    """A DB-API connection whose cursors send :func:`qualify_tables` SQL (the emulator's gap)."""
+
+    def __init__(self, connection: Any, project: str, dataset: str) -> None:
+        self._connection, self._project, self._dataset = connection, project, dataset
+
+    def cursor(self) -> Any:
+        return _QualifyingCursor(self._connection.cursor(), self._project, self._dataset)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._connection, name)
+
+
+class _QualifyingCursor:
+    def __init__(self, cursor: Any, project: str, dataset: str) -> None:
+        self._cursor, self._project, self._dataset = cursor, project, dataset
+
+    def execute(self, sql: str, *args: Any, **kwargs: Any) -> Any:
+        return self._cursor.execute(qualify_tables(sql, self._project, self._dataset), *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
