@@ -493,3 +493,59 @@ def test_a_warm_run_gives_the_results_of_a_cold_one(warehouse: Path) -> None:
     stale = [key for key, (outcome, _) in later.items() if key[1].startswith("freshness")]
     assert stale and all(later[key][0] in ("warn", "fail") for key in stale)
     assert gc.isenabled()  # paused during the scan only
+
+
+# --- nested fields ----------------------------------------------------------------------------------
+def test_nested_fields_required_and_allowed_values_are_checked(tmp_path: Path) -> None:
+    """GA4's nested fields: a required STRUCT member two levels down, a required field of each
+    ARRAY<STRUCT> element, and allowed values on a STRUCT member; one bad row each, each caught
+    by its own check (failed rows, on the engine's own nested syntax) and by no other."""
+    root = copy_project(tmp_path / "p")
+    path = root / "contracts" / "raw" / "ga4__events.odcs.yaml"
+    text = path.read_text()
+    for old, new in (
+        ("              description: Parameter name, e.g. page_location or ga_session_id.\n",
+         "              description: Parameter name, e.g. page_location or ga_session_id.\n"
+         "              required: true\n"),
+        ("            description: Device category (desktop, mobile, tablet).\n",
+         "            description: Device category (desktop, mobile, tablet).\n"
+         "            enum: [{value: desktop}, {value: mobile}, {value: tablet}]\n"),
+        ("                description: Browser name (Chrome, Safari, Edge, Firefox, ...).\n",
+         "                description: Browser name (Chrome, Safari, Edge, Firefox, ...).\n"
+         "                required: true\n"),
+    ):
+        assert old in text
+        text = text.replace(old, new, 1)
+    path.write_text(text)
+    project = Project.load(root)
+    checks = {s.name: s for s in generate_all(project, "duckdb", tables=["raw.ga4__events"])[0].specs}
+    nested = {"required: event_params.key", "allowed_values: device.category", "required: device.web_info.browser"}
+    assert nested <= set(checks)
+    assert "UNNEST" in checks["required: event_params.key"].config["fail condition"]
+    bigquery = {s.name: s for s in generate_all(project, "bigquery", tables=["raw.ga4__events"])[0].specs}
+    import sqlglot
+
+    for name in nested:  # BigQuery's own SQL, as sqlglot's BigQuery dialect reads it
+        sqlglot.parse_one(f"SELECT 1 FROM t WHERE {bigquery[name].config['fail condition']}", read="bigquery")
+
+    good = ("{'key': 'page_location', 'value': {'string_value': 'https://kcrm.io/'}}",
+            "{'category': 'desktop', 'web_info': {'browser': 'Chrome'}}")
+    rows = [good,
+            ("{'key': NULL, 'value': {'string_value': 'x'}}", good[1]),  # an element without its key
+            (good[0], "{'category': 'fridge', 'web_info': {'browser': 'Chrome'}}"),  # not an allowed category
+            (good[0], "{'category': 'mobile', 'web_info': {'browser': NULL}}"),  # browser missing
+            (good[0], "{'category': 'mobile', 'web_info': NULL}")]  # no web_info at all: nothing required
+    with open_engine(project) as engine:
+        contract = project.contracts["raw.ga4__events"]
+        engine.create_table(contract)
+        table = engine.relation("raw", "ga4__events")
+        for i, (param, device) in enumerate(rows):
+            engine.execute(f"INSERT INTO {table} (event_date, event_timestamp, event_name, event_params, "
+                           "event_bundle_sequence_id, user_pseudo_id, device, stream_id, platform, _loaded_at) "
+                           f"VALUES ('20231231', {i}, 'page_view', [{param}], {i}, 'u{i}', {device}, 's', 'WEB', "
+                           "TIMESTAMP '2024-01-01 00:00:00+00')")
+        results = scan_tables(project, engine, ["raw.ga4__events"], now=NOW)
+    outcomes = {c.name: c for c in results[0].checks}
+    failed = {name for name, c in outcomes.items() if c.outcome != "pass"}
+    assert failed == nested, {n: (outcomes[n].outcome, outcomes[n].message) for n in failed}
+    assert all(outcomes[name].failed_rows == 1 for name in nested)

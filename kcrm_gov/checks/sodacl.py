@@ -61,6 +61,8 @@ from ..config import Target
 from ..errors import KcrmGovError, Location
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..contracts import Column, Contract
     from ..project import Project
 
@@ -386,6 +388,32 @@ class _Builder:
                          {soda: value}, f"{col.name} is at {'least' if kind == 'min_length' else 'most'} "
                          f"{value} characters long.")
 
+    def nested(self) -> None:
+        """``required`` and allowed values of nested fields (STRUCT members and ARRAY<STRUCT>
+        elements, at any depth) as failed-rows checks: Soda's column metrics name top-level columns
+        only. A required field is missing when its parent is present and it is NULL."""
+        relation = _relation(self.target, self.contract.layer, self.contract.table)
+        for top in self.contract.columns:
+            for steps in _nested_paths([top]):
+                leaf, dotted = steps[-1], ".".join(s.name for s in steps)
+                rules = []
+                if leaf.required:
+                    rules.append(("required", (*leaf.yaml_path, "required"), f"{dotted} is required: no NULLs "
+                                  "where its parent is present.", lambda value, parent: f"{parent} IS NOT NULL AND "
+                                  f"{value} IS NULL"))
+                if leaf.allowed_values:
+                    allowed = ", ".join(_sql_text(v) if isinstance(v, str) else _literal(v)
+                                        for v in leaf.allowed_values)
+                    rules.append(("allowed_values", (*leaf.yaml_path, "enum"), f"{dotted} is one of the allowed "
+                                  "values.", lambda value, parent, allowed=allowed: f"{value} IS NOT NULL AND "
+                                  f"{value} NOT IN ({allowed})"))
+                for kind, path, description, predicate in rules:
+                    bigquery = f"SELECT COUNT(*) FROM {relation} WHERE {_nested_condition(steps, predicate)}"
+                    condition = _count_where(self._target_sql(bigquery, self.where(*path)), self.target.type,
+                                             relation)
+                    self.add(f"{kind}: {dotted}", kind, (top.name,), path, FAIL, "failed rows",
+                             {"fail condition": condition}, description)
+
     def references(self) -> None:
         c = self.contract
         for col in c.columns:
@@ -567,6 +595,37 @@ class _Builder:
             raise CheckGenerationError(f"the rule's query is not BigQuery SQL: {exc}", where) from None
 
 
+def _nested_paths(steps: list[Column]) -> list[list[Column]]:
+    """Every nested field under ``steps[-1]``, as the columns from the top-level one down to it."""
+    out = []
+    for child in steps[-1].fields:
+        out.append([*steps, child])
+        out.extend(_nested_paths([*steps, child]))
+    return out
+
+
+def _nested_condition(steps: list[Column], predicate: Callable[[str, str], str], depth: int = 0,
+                      value: str | None = None) -> str:
+    """BigQuery SQL, true for a row where ``predicate(value, parent)`` holds for the field at the
+    end of ``steps``; ARRAY<STRUCT> steps become ``EXISTS (… UNNEST …)``."""
+    value = value or steps[0].name
+    parent, child = steps[depth], steps[depth + 1]
+    from sqlglot import exp
+
+    if parent.data_type.this == exp.DataType.Type.ARRAY:
+        element = f"__kcrm_e{depth}"
+        inner = _nested_step(steps, predicate, depth, element, f"{element}.{child.name}")
+        return f"EXISTS (SELECT 1 FROM UNNEST({value}) AS {element} WHERE {inner})"
+    return _nested_step(steps, predicate, depth, value, f"{value}.{child.name}")
+
+
+def _nested_step(steps: list[Column], predicate: Callable[[str, str], str], depth: int, parent: str,
+                 value: str) -> str:
+    if depth + 2 == len(steps):
+        return f"({predicate(value, parent)})"
+    return _nested_condition(steps, predicate, depth + 1, value)
+
+
 def _rule_text(path: tuple[str | int, ...]) -> str:
     out = ""
     for key in path:
@@ -613,6 +672,7 @@ def generate_table_checks(contract: Contract, target: Target, types: dict[str, s
     builder.schema()
     builder.keys()
     builder.column_values()
+    builder.nested()
     builder.references()
     builder.freshness()
     builder.quality()
