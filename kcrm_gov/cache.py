@@ -2,11 +2,11 @@
 
 Generating the checks of 56 contracts costs about a third of a second and every ``kcrm-gov
 test`` did it again, from the same contracts. An entry's key is a hash of its inputs (the
-contract files' digests, the target, the engine) and of this package's code (its version
-and the size and time of every module, so an editable install that changed the generator
-does not read old output). Every read returns a fresh copy, so callers may change what they
-get. A missing, unreadable or foreign entry is rebuilt; failing to write one is not an error:
-the cache only ever saves time.
+contract files' digests, the target, the engine) and of the code (this package's version,
+the size and time of every module, so an editable install that changed the generator does
+not read old output, and the versions of the libraries that shape the output). Every read
+returns a fresh copy, so callers may change what they get. A missing, unreadable or foreign
+entry is rebuilt; failing to write one is not an error: the cache only ever saves time.
 """
 
 from __future__ import annotations
@@ -29,11 +29,23 @@ KEEP = 8
 _FORMAT = 1
 
 
+LIBRARIES = ("sqlglot", "duckdb", "PyYAML", "soda-core", "open-data-contract-standard")
+"""Libraries whose version changes what is generated or parsed (transpiled SQL, type names)."""
+
+
 @functools.cache
 def code_fingerprint() -> str:
-    """This package's version and the size and modification time of each of its modules."""
+    """This package's version, the size and modification time of each of its modules, and the
+    versions of the :data:`LIBRARIES` that shape its outputs."""
+    from importlib.metadata import PackageNotFoundError, version
+
     root = Path(__file__).resolve().parent
     digest = hashlib.sha256(f"{__version__}/{_FORMAT}".encode())
+    for name in LIBRARIES:
+        try:
+            digest.update(f"{name}={version(name)};".encode())
+        except PackageNotFoundError:
+            digest.update(f"{name}=-;".encode())
     for path in sorted(root.rglob("*.py")):
         stat = path.stat()
         digest.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns};".encode())

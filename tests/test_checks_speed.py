@@ -127,3 +127,15 @@ def test_a_damaged_or_unwritable_cache_only_costs_time(tmp_path: Path) -> None:
     shutil.rmtree(root / ".kcrm" / "cache")
     (root / ".kcrm" / "cache").write_text("a file where the folder should be")
     assert {tc.qualified_name: tc.text for tc in generate_all(Project.load(root), "duckdb")} == expected
+
+
+def test_a_library_upgrade_changes_every_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.metadata
+
+    before = cache.code_fingerprint.__wrapped__()
+    real = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version",
+                        lambda name: "99.0" if name == "sqlglot" else real(name))
+    assert cache.code_fingerprint.__wrapped__() != before
+    monkeypatch.undo()
+    assert cache.code_fingerprint.__wrapped__() == before
