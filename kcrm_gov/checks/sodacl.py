@@ -258,29 +258,23 @@ def _relation(target: Target, layer: str, table: str) -> str:
 
 def engine_types(contracts: list[Contract], kind: str) -> dict[str, dict[str, str]]:
     """Column types as the engine's information schema spells them (what Soda's schema check
-    compares): DuckDB's by creating each table from its generated DDL in an in-memory database,
-    BigQuery's through the type map. Keyed by ``layer.table``, then column."""
+    compares): DuckDB's from DuckDB itself (``typeof`` of a NULL cast to each distinct DDL type,
+    the same rendering its information schema uses, in one query), BigQuery's through the type
+    map. Keyed by ``layer.table``, then column."""
     if kind == "bigquery":
         return {c.qualified_name: {col.name: typemap.to_bigquery(col.data_type) for col in c.columns}
                 for c in contracts}
     import duckdb
 
-    from ..ddl import duckdb as ddl
-
-    out: dict[str, dict[str, str]] = {c.qualified_name: {} for c in contracts}
-    schemas = {f"s{i}": contract for i, contract in enumerate(contracts)}
+    distinct = sorted({col.duckdb_type for c in contracts for col in c.columns})
     con = duckdb.connect(":memory:")
     try:
-        # one script and one metadata query: per-table round trips cost a tenth of `kcrm-gov test`
-        con.execute(";\n".join(f'CREATE SCHEMA "{schema}";\n' + ddl.create_table(contract, schema, constraints=False)[0]
-                                for schema, contract in schemas.items()))
-        rows = con.execute("SELECT schema_name, column_name, lower(data_type) FROM duckdb_columns() "
-                           "WHERE database_name = current_database() ORDER BY schema_name, column_index").fetchall()
-        for schema, name, dtype in rows:
-            out[schemas[schema].qualified_name][name] = dtype
+        row = con.execute("SELECT " + ", ".join(f"lower(typeof(CAST(NULL AS {t})))" for t in distinct)).fetchone() \
+            if distinct else ()
     finally:
         con.close()
-    return out
+    spelled = dict(zip(distinct, row or (), strict=True))
+    return {c.qualified_name: {col.name: spelled[col.duckdb_type] for col in c.columns} for c in contracts}
 
 
 # --- the generator ------------------------------------------------------------------------------
