@@ -123,9 +123,10 @@ def main() -> None:
             times.append(time.perf_counter() - start)
         with open_engine(project, read_only=True) as engine:
             forget()
+            fresh = Project.load(root)  # nothing rendered yet (column types are rendered once per load)
             for times in (lib_cold, lib_warm):
                 start = time.perf_counter()
-                run = run_tests(project, engine, tables, now=when)
+                run = run_tests(fresh, engine, tables, now=when)
                 times.append(time.perf_counter() - start)
             checks = sum(len(t.checks) for t in run.tables)
             generated = generate_all(project, "duckdb", target=engine.target, tables=tables)

@@ -55,11 +55,12 @@ class Column:
         """True when the column is marked as personal data."""
         return PII_TAG in self.tags
 
-    @property
+    # rendered once: generating SQL from a type tree costs more than everything else done per column
+    @cached_property
     def bigquery_type(self) -> str:
         return typemap.to_bigquery(self.data_type)
 
-    @property
+    @cached_property
     def duckdb_type(self) -> str:
         return typemap.to_duckdb(self.data_type)
 
