@@ -309,6 +309,46 @@ def test_each_defect_is_caught_by_its_check_and_only_by_it(warehouse: Path, defe
     assert found == {t: ({check} if t == table else set()) for t in found}
 
 
+def _check_outcomes(root: Path, tables: list[str]) -> dict[str, dict[str, tuple[str, str | None]]]:
+    project = Project.load(root)
+    with open_engine(project, read_only=True) as engine:
+        results = scan_tables(project, engine, tables, now=NOW)
+    return {r.table: {c.name: (c.outcome, c.message) for c in r.checks} for r in results}
+
+
+def test_a_schema_failure_names_the_columns(warehouse: Path) -> None:
+    plant(warehouse, "unconstrain raw.src__orders", "ALTER TABLE raw.src__orders ALTER COLUMN amount TYPE DOUBLE")
+    project = Project.load(warehouse)
+    with open_engine(project, read_only=True) as engine:
+        result = scan_tables(project, engine, ["raw.src__orders"], now=NOW)[0]
+    schema = next(c for c in result.checks if c.name == "schema")
+    assert schema.outcome == "fail"
+    assert schema.message == "amount is double, the contract says decimal(38,9)"
+    assert schema.value == "amount (double)"
+
+
+def test_a_missing_referenced_table_errors_only_the_reference(warehouse: Path) -> None:
+    plant(warehouse, "DROP TABLE raw.src__customers")
+    orders = _check_outcomes(warehouse, ["raw.src__orders"])["raw.src__orders"]
+    reference = "reference: customer_id -> src__customers.id"
+    outcome, message = orders.pop(reference)
+    assert outcome == "error" and "raw.src__customers does not exist" in message
+    assert {o for o, _ in orders.values()} == {"pass"}, orders  # the table's other checks still ran
+
+
+def test_a_query_that_stops_soda_is_confined_to_its_table(warehouse: Path) -> None:
+    # the referenced column is gone: Soda's reference query fails and Soda abandons the whole scan
+    plant(warehouse, "unconstrain raw.src__customers", "ALTER TABLE raw.src__customers RENAME COLUMN id TO cid")
+    results = _check_outcomes(warehouse, ["raw.src__customers", "raw.src__orders"])
+    orders = results["raw.src__orders"]
+    outcome, message = orders.pop("reference: customer_id -> src__customers.id")
+    assert outcome == "error" and "id" in message
+    assert {o for o, _ in orders.values()} == {"pass"}, orders
+    customers = results["raw.src__customers"]
+    assert customers["schema"] == ("fail", "missing columns: id")
+    assert customers["row_count"][0] == "pass" and customers["freshness: _fivetran_synced"][0] == "pass"
+
+
 def test_failed_row_samples_mask_pii(warehouse: Path) -> None:
     plant(warehouse, "UPDATE raw.src__customers SET tier = 'gold' WHERE id = 2")
     result = CliRunner().invoke(cli, ["--project-dir", str(warehouse), "test", "--now", NOW.isoformat(), "--json",

@@ -35,6 +35,7 @@ import gc
 import json
 import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -314,25 +315,34 @@ def _value(check: Any) -> Any:
         value = getattr(check, attr, None)
         if value is not None:
             return _jsonable(value)
-    schema = getattr(check, "schema_missing_column_names", None)
-    if schema is not None:
-        problems = list(schema or []) + [f"{c} ({t})" for c, t in
-                                         (getattr(check, "schema_column_type_mismatches", None) or {}).items()]
+    violations = _schema_violations(check)
+    if violations is not None:
+        problems = [*violations.missing_column_names,
+                    *(f"{c} ({_actual_type(t)})" for c, t in violations.column_type_mismatches.items())]
         return ", ".join(str(p) for p in problems) if problems else None
     return None
 
 
+def _schema_violations(check: Any) -> Any:
+    """A schema check's ``SchemaCheckValidationResult`` (the failing one, else the warning one)."""
+    if not hasattr(check, "fail_result") or not hasattr(check, "measured_schema"):
+        return None
+    return check.fail_result or check.warn_result
+
+
+def _actual_type(info: Any) -> Any:
+    return info.get("actual_type") if isinstance(info, dict) else info
+
+
 def _message(check: Any) -> str | None:
-    if hasattr(check, "schema_missing_column_names"):
-        missing = list(check.schema_missing_column_names or [])
-        wrong = check.schema_column_type_mismatches or {}
+    violations = _schema_violations(check)
+    if violations is not None:
         parts = []
-        if missing:
-            parts.append("missing columns: " + ", ".join(missing))
-        for col, info in wrong.items():
+        if violations.missing_column_names:
+            parts.append("missing columns: " + ", ".join(violations.missing_column_names))
+        for col, info in violations.column_type_mismatches.items():
             expected = info.get("expected_type") if isinstance(info, dict) else None
-            actual = info.get("actual_type") if isinstance(info, dict) else info
-            parts.append(f"{col} is {actual}, the contract says {expected}")
+            parts.append(f"{col} is {_actual_type(info)}, the contract says {expected}")
         return "; ".join(parts) or None
     freshness = getattr(check, "freshness_values", None)
     if freshness:
@@ -369,8 +379,6 @@ def _gc_paused() -> Iterator[None]:
 def _scan_tables(project: Project, engine: Engine, tables: list[str], *, now: datetime | None,
                  checks: list[TableChecks] | None) -> list[TableResult]:
     soda_offline(project.state_dir)
-    from soda.scan import Scan
-
     wanted = [t for t in tables if t in project.contracts]
     if checks is None:
         checks = generate_all(project, engine.kind, target=engine.target, tables=wanted)
@@ -381,36 +389,119 @@ def _scan_tables(project: Project, engine: Engine, tables: list[str], *, now: da
         if name in by_table:
             layers.setdefault(by_table[name].contract.layer, []).append(by_table[name])
     for layer, group in layers.items():
-        start = time.perf_counter()
-        masked = {tc.table: sensitive_columns(tc.contract) for tc in group}
-        sampler = _Sampler(masked)
-        scan = Scan()
-        scan.set_scan_definition_name(f"kcrm-gov {layer}")
-        source = data_source_name(layer)
-        if engine.kind == "duckdb":
-            _add_duckdb(scan, engine, layer)
-        else:
-            _add_bigquery(scan, engine, layer)
-        scan.set_data_source_name(source)
-        scan.sampler = sampler
-        # Soda serialises every check back to YAML for a results dict we do not read (a quarter of a
-        # scan's time): kcrm-gov reads the evaluated checks themselves.
-        scan.build_scan_results = dict  # type: ignore[method-assign]
-        if now is not None:
-            scan.add_variables({"NOW": now.astimezone(UTC).isoformat()})
-        _add_checks(project, scan, source, group)
-        try:
-            scan.execute()
-        except Exception as exc:  # soda reports its own errors in logs; this is the last resort
-            for tc in group:
-                results[tc.qualified_name] = _errored(tc, f"the scan failed: {exc}")
-            continue
-        seconds = round((time.perf_counter() - start) / len(group), 3)
-        errors = [log.message + (f" ({log.exception})" if getattr(log, "exception", None) else "")
-                  for log in scan._logs.logs if str(getattr(log.level, "name", log.level)) == "ERROR"]
+        runnable, unrunnable = _without_missing_references(engine, layer, group)
+        scanned, aborted = _scan_group(project, engine, layer, runnable, now)
+        if aborted:
+            # Soda abandons the whole scan at some query errors (a reference to a column that is
+            # gone): scan each table alone, and a table that still aborts check by check, so the
+            # problem is reported on its own check and every other check still gets its result.
+            scanned = {tc.qualified_name: _scan_isolated(project, engine, layer, tc, now) for tc in runnable}
         for tc in group:
-            results[tc.qualified_name] = _collect(tc, scan, sampler, errors, seconds)
+            result = scanned[tc.qualified_name]
+            if tc.qualified_name in unrunnable:
+                result = _with_unrunnable(tc, result, unrunnable[tc.qualified_name])
+            results[tc.qualified_name] = result
     return [results[t] for t in wanted if t in results]
+
+
+_REFERENCE = re.compile(r"must exist in (\S+) \(")
+
+
+def _without_missing_references(engine: Engine, layer: str, group: list[TableChecks]
+                                ) -> tuple[list[TableChecks], dict[str, dict[str, str]]]:
+    """The group without reference checks whose referenced table does not exist (Soda would fail
+    the whole scan on them), and ``{table: {check name: why it cannot run}}``."""
+    referenced = {m.group(1) for tc in group for spec in tc.specs if spec.kind == "reference"
+                  and (m := _REFERENCE.search(spec.key))}
+    if not referenced:
+        return group, {}
+    missing = referenced - set(engine.iter_tables(layer))
+    if not missing:
+        return group, {}
+    runnable, unrunnable = [], {}
+    for tc in group:
+        skipped = {}
+        for spec in tc.specs:
+            m = _REFERENCE.search(spec.key) if spec.kind == "reference" else None
+            if m and m.group(1) in missing:
+                skipped[spec.name] = (f"{layer}.{m.group(1)} does not exist on target '{engine.target.name}', so "
+                                      "this reference cannot be checked (run `kcrm-gov build`)")
+        if skipped:
+            unrunnable[tc.qualified_name] = skipped
+            tc = TableChecks(contract=tc.contract, engine=tc.engine,
+                             specs=[spec for spec in tc.specs if spec.name not in skipped])
+        runnable.append(tc)
+    return runnable, unrunnable
+
+
+def _with_unrunnable(tc: TableChecks, result: TableResult, skipped: dict[str, str]) -> TableResult:
+    """``result`` with the checks that could not run put back, as errors, in the contract's order."""
+    by_name = {c.name: c for c in result.checks}
+    result.checks = [by_name.get(spec.name) or CheckResult(
+        name=spec.name, kind=spec.kind, outcome=ERROR, severity=spec.severity, columns=list(spec.columns),
+        rule=spec.rule, line=spec.line, description=spec.description, message=skipped[spec.name])
+        for spec in tc.specs if spec.name in by_name or spec.name in skipped]
+    result.outcome = ERROR
+    return result
+
+
+def _scan_isolated(project: Project, engine: Engine, layer: str, tc: TableChecks, now: datetime | None
+                   ) -> TableResult:
+    """The checks of one table, scanned alone; if Soda aborts that scan, one scan per check."""
+    results, aborted = _scan_group(project, engine, layer, [tc], now)
+    result = results[tc.qualified_name]
+    if not aborted or len(tc.specs) < 2:
+        return result
+    checks, errors, seconds = [], [], 0.0
+    for spec in tc.specs:
+        alone = TableChecks(contract=tc.contract, engine=tc.engine, specs=[spec])
+        part = _scan_group(project, engine, layer, [alone], now)[0][tc.qualified_name]
+        checks.extend(part.checks)
+        errors.extend(e for e in part.errors if e not in errors)
+        seconds += part.seconds
+    result.checks, result.errors, result.seconds = checks, errors, round(seconds, 3)
+    outcomes = {c.outcome for c in checks}
+    result.outcome = next((o for o in (ERROR, FAIL, WARN) if o in outcomes), PASS)
+    return result
+
+
+def _scan_group(project: Project, engine: Engine, layer: str, group: list[TableChecks], now: datetime | None
+                ) -> tuple[dict[str, TableResult], bool]:
+    """One Soda scan of the checks of ``group`` (tables of one layer). Returns the results and
+    whether Soda aborted the scan (then no check of the group was evaluated)."""
+    from soda.scan import Scan
+
+    start = time.perf_counter()
+    masked = {tc.table: sensitive_columns(tc.contract) for tc in group}
+    sampler = _Sampler(masked)
+    scan = Scan()
+    scan.set_scan_definition_name(f"kcrm-gov {layer}")
+    source = data_source_name(layer)
+    if engine.kind == "duckdb":
+        _add_duckdb(scan, engine, layer)
+    else:
+        _add_bigquery(scan, engine, layer)
+    scan.set_data_source_name(source)
+    scan.sampler = sampler
+    # Soda serialises every check back to YAML for a results dict we do not read (a quarter of a
+    # scan's time): kcrm-gov reads the evaluated checks themselves.
+    scan.build_scan_results = dict  # type: ignore[method-assign]
+    if now is not None:
+        scan.add_variables({"NOW": now.astimezone(UTC).isoformat()})
+    _add_checks(project, scan, source, group)
+    try:
+        scan.execute()
+    except Exception as exc:  # soda reports its own errors in logs; this is the last resort
+        return {tc.qualified_name: _errored(tc, f"the scan failed: {exc}") for tc in group}, True
+    seconds = round((time.perf_counter() - start) / max(len(group), 1), 3)
+    logged = [log for log in scan._logs.logs if str(getattr(log.level, "name", log.level)) == "ERROR"]
+    errors = [log.message + (f" ({log.exception})" if getattr(log, "exception", None) else "") for log in logged]
+    aborted = any(log.message == _SCAN_ABORTED for log in logged)
+    return {tc.qualified_name: _collect(tc, scan, sampler, errors, seconds) for tc in group}, aborted
+
+
+_SCAN_ABORTED = "Error occurred while executing scan."
+"""What Soda Core logs when an exception stopped ``Scan.execute`` (nothing after it ran)."""
 
 
 def _add_checks(project: Project, scan: Any, source: str, group: list[TableChecks]) -> None:
