@@ -366,6 +366,17 @@ def test_failed_row_samples_mask_pii(warehouse: Path) -> None:
                                      "-s", "raw.src__customers"])
     assert human.exit_code == 1 and "quality: tier #1" in human.output and SECRET not in human.output
     assert "src__customers.odcs.yaml:" in human.output and "Traceback" not in human.output
+    assert run["tables"][0]["key_columns"] == ["id", "_fivetran_synced"]
+
+
+def test_printed_samples_show_the_key_and_the_checked_columns() -> None:
+    from kcrm_gov.commands.quality import sample_columns
+
+    available = ["deal_id", "deal_name", "deal_type", "pipeline_id", "stage_id", "owner_id", "amount", "synced_at"]
+    assert sample_columns(available, ["deal_id", "amount"]) == ["deal_id", "deal_name", "deal_type", "amount"]
+    assert sample_columns(available, ["deal_id", "owner_id", "amount", "synced_at", "stage_id"]) == \
+        ["deal_id", "stage_id", "owner_id", "amount", "synced_at"]  # all wanted ones, in the row's order
+    assert sample_columns(["a", "b"], ["zz"]) == ["a", "b"]
 
 
 def test_test_command_exit_codes_and_warnings(built: Path) -> None:

@@ -125,6 +125,7 @@ class TableResult:
     contract_version: str | None
     checks_file: str
     outcome: str = PASS
+    key_columns: list[str] = field(default_factory=list)  # the primary key, to identify sample rows
     seconds: float = 0.0
     checks: list[CheckResult] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -523,10 +524,14 @@ def _add_checks(project: Project, scan: Any, source: str, group: list[TableCheck
         cache.store(project.state_dir, "sodacl", key, scan._sodacl_cfg.data_source_scan_cfgs)
 
 
+def _table_result(contract: Contract, **fields: Any) -> TableResult:
+    return TableResult(table=contract.qualified_name, contract=contract.path.as_posix(),
+                       contract_version=contract.version, checks_file=check_path(contract).as_posix(),
+                       key_columns=contract.primary_key, **fields)
+
+
 def _errored(tc: TableChecks, message: str) -> TableResult:
-    result = TableResult(table=tc.qualified_name, contract=tc.contract.path.as_posix(),
-                         contract_version=tc.contract.version, checks_file=check_path(tc.contract).as_posix(),
-                         outcome=ERROR, errors=[message])
+    result = _table_result(tc.contract, outcome=ERROR, errors=[message])
     for spec in tc.specs:
         result.checks.append(CheckResult(name=spec.name, kind=spec.kind, outcome=ERROR, severity=spec.severity,
                                          columns=list(spec.columns), rule=spec.rule, line=spec.line,
@@ -537,9 +542,7 @@ def _errored(tc: TableChecks, message: str) -> TableResult:
 def _collect(tc: TableChecks, scan: Any, sampler: _Sampler, errors: list[str], seconds: float) -> TableResult:
     from soda.execution.partition import Partition
 
-    result = TableResult(table=tc.qualified_name, contract=tc.contract.path.as_posix(),
-                         contract_version=tc.contract.version, checks_file=check_path(tc.contract).as_posix(),
-                         seconds=seconds)
+    result = _table_result(tc.contract, seconds=seconds)
     soda_checks = {}
     for check in scan._checks:
         table = str(Partition.get_table_name(check.partition) or "").strip('"')
@@ -587,12 +590,9 @@ def run_tests(project: Project, engine: Engine, tables: list[str], *, now: datet
                                  "generates now (run `kcrm-gov generate checks`)")
     run.tables = scan_tables(project, engine, present, now=now, checks=checks)
     for name in missing:
-        contract = project.contracts[name]
-        run.tables.append(TableResult(table=name, contract=contract.path.as_posix(),
-                                      contract_version=contract.version,
-                                      checks_file=check_path(contract).as_posix(), outcome=ERROR,
-                                      errors=[f"{name} does not exist on target '{engine.target.name}' "
-                                              "(run `kcrm-gov build`)"]))
+        run.tables.append(_table_result(project.contracts[name], outcome=ERROR,
+                                        errors=[f"{name} does not exist on target '{engine.target.name}' "
+                                                "(run `kcrm-gov build`)"]))
     order = {t: i for i, t in enumerate(tables)}
     run.tables.sort(key=lambda t: order.get(t.table, len(order)))
     if listener:

@@ -23,6 +23,9 @@ pattern                       ``invalid_count(col) = 0`` with ``valid regex`` (l
 minimum / maximum             ``valid min`` / ``valid max`` (dates and timestamps: a
                               ``failed rows`` condition, since Soda compares those as numbers)
 minLength / maxLength         ``valid min length`` / ``valid max length``
+nested fields (STRUCT,         ``failed rows`` per ``required`` / ``enum`` field, any depth:
+ARRAY<STRUCT>)                ``parent IS NOT NULL AND parent.field IS NULL``, array elements
+                              through ``EXISTS (SELECT 1 FROM UNNEST(…))`` (in each engine's SQL)
 ``relationships``             ``values in (col) must exist in <table> (col)`` (same layer)
 SLA ``freshness``             ``freshness(<element>)``: ``fail: when > <value><unit>`` and
                               ``warn: when > <warnAfter><unit>``

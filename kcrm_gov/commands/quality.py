@@ -67,6 +67,18 @@ def generate_checks_command(ctx: click.Context, selectors: tuple[str, ...], chec
     sys.exit(1 if check_only and changed else 0)
 
 
+def sample_columns(available: list[str], wanted: list[str], *, at_least: int = 4) -> list[str]:
+    """The sample columns to print: the table's key and the check's columns, in the sample's
+    order, topped up with the first others to ``at_least`` (rows of 30 columns do not fit a
+    terminal; the JSON results keep them all)."""
+    chosen = {name for name in wanted if name in available}
+    for name in available:
+        if len(chosen) >= at_least:
+            break
+        chosen.add(name)
+    return [name for name in available if name in chosen]
+
+
 def print_test_run(run: Any, console: Any) -> None:
     """A summary table per table, then the failing checks with their (masked) sample rows."""
     from rich.table import Table
@@ -95,12 +107,17 @@ def print_test_run(run: Any, console: Any) -> None:
             if c.message:
                 console.print(f"  {c.message}", highlight=False, markup=False, soft_wrap=True)
             if c.samples:
-                sample = Table(title=f"  {len(c.samples)} of {c.failed_rows} failed rows (PII masked)",
-                               title_justify="left", show_edge=False, pad_edge=False)
-                for name in c.sample_columns:
-                    sample.add_column(name, overflow="fold")
+                shown = sample_columns(c.sample_columns, [*t.key_columns, *c.columns])
+                more = len(c.sample_columns) - len(shown)
+                console.print(f"  {len(c.samples)} of {c.failed_rows} failed rows (PII masked"
+                              + (f"; {more} more columns in the JSON results)" if more else ")"),
+                              highlight=False, soft_wrap=True)
+                sample = Table(show_edge=False, pad_edge=False)
+                for name in shown:
+                    sample.add_column(name, overflow="ellipsis", no_wrap=True, max_width=40)
                 for row in c.samples:
-                    sample.add_row(*("NULL" if v is None else str(v) for v in row))
+                    sample.add_row(*("NULL" if row[i] is None else str(row[i])
+                                     for i in (c.sample_columns.index(name) for name in shown)))
                 console.print(sample)
     for note in run.notes:
         console.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
