@@ -600,3 +600,17 @@ def test_nested_fields_required_and_allowed_values_are_checked(tmp_path: Path) -
     failed = {name for name, c in outcomes.items() if c.outcome != "pass"}
     assert failed == nested, {n: (outcomes[n].outcome, outcomes[n].message) for n in failed}
     assert all(outcomes[name].failed_rows == 1 for name in nested)
+
+
+def test_generate_checks_for_another_target_goes_elsewhere(tmp_path: Path) -> None:
+    root = copy_project(tmp_path / "p")
+    before = {p: p.read_text() for p in (root / "checks").rglob("*.yml")}
+    out = tmp_path / "bq"
+    result = CliRunner().invoke(cli, ["--project-dir", str(root), "generate", "checks", "--target", "prod",
+                                      "--out", str(out), "-s", "raw.hubspot__deals"])
+    assert result.exit_code == 0, result.output
+    text = (out / "raw" / "hubspot__deals.yml").read_text()
+    assert "SodaCL v3 for bigquery" in text and "deal_id: INT64" in text
+    assert {p: p.read_text() for p in (root / "checks").rglob("*.yml")} == before  # the committed ones untouched
+    refused = CliRunner().invoke(cli, ["--project-dir", str(root), "generate", "checks", "--target", "prod"])
+    assert refused.exit_code == 2 and "--out" in refused.output

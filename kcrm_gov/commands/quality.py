@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -29,22 +30,43 @@ def _selected(project: Any, selectors: tuple[str, ...], excludes: tuple[str, ...
 @click.option("--check", "check_only", is_flag=True,
               help="Write nothing; exit 1 listing the stale files with a unified diff.")
 @click.option("--json", "as_json", is_flag=True, help="Print what changed (or is stale) as JSON.")
+@click.option("--target", "-t", help="Generate for this target of kcrm_gov.yml (its engine's types and "
+              "dataset names) instead of the committed local ones; needs --out.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write <layer>/<table>.yml under this folder instead of checks/ (e.g. to run "
+                   "`soda scan` on BigQuery with --target prod).")
 @click.pass_context
 @handle_errors
 def generate_checks_command(ctx: click.Context, selectors: tuple[str, ...], check_only: bool,
-                            as_json: bool) -> None:
+                            as_json: bool, target: str | None, out_dir: Path | None) -> None:
     """Write checks/<layer>/<table>.yml: SodaCL v3 generated from each contract.
 
     The files are generated for the project's local (DuckDB) target and committed; `kcrm-gov
     check` fails when one is stale. Without --select, check files whose contract is gone are
-    removed too.
+    removed too. `--target prod --out DIR` writes the BigQuery variant elsewhere.
 
     Exit codes: 0 written (or, with --check, all in sync), 1 stale files (--check), 2 unusable input.
     """
     from ..checks import generate_checks, stale_checks, write_checks
+    from ..checks.sodacl import CHECKS_DIR
 
     project = _project(ctx)
     tables = _selected(project, selectors)
+    if target is not None or out_dir is not None:
+        if out_dir is None:
+            raise click.UsageError("checks/ holds the committed checks of the local target: give --out DIR "
+                                   "for another target's")
+        if check_only:
+            raise click.UsageError("--check compares checks/ with the contracts; it takes no --out")
+        chosen = project.config.target(target) if target else None
+        files = generate_checks(project, chosen.type if chosen else "duckdb", target=chosen, tables=tables)
+        for rel, text in files.items():
+            path = out_dir / rel.relative_to(CHECKS_DIR)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        click.echo(json.dumps({"written": len(files), "out": str(out_dir)}) if as_json
+                   else f"wrote {len(files)} check files under {out_dir}")
+        return
     generated = generate_checks(project, "duckdb", tables=tables)
     complete = not selectors
     changed = stale_checks(project, generated, complete=complete) if check_only else \
