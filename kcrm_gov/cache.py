@@ -61,6 +61,8 @@ def cache_key(parts: Iterable[str]) -> str:
     return digest.hexdigest()[:32]
 
 
+MEMORY_ENTRIES = 32
+"""Entries a process keeps in memory (a few hundred kilobytes each)."""
 _memory: dict[tuple[str, str], bytes] = {}
 
 
@@ -76,15 +78,22 @@ def load(state_dir: Path, kind: str, key: str) -> Any | None:
         value = pickle.loads(data)  # our own file, under the ignored state folder
     except Exception:  # truncated or written by other code: as if missing
         return None
-    _memory[(kind, key)] = data
+    _remember(kind, key, data)
     return value
 
 
 def store(state_dir: Path, kind: str, key: str, value: object) -> None:
     """Keep ``value`` as the entry ``key`` of ``kind`` (in this process and on disk)."""
     data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    _memory[(kind, key)] = data
+    _remember(kind, key, data)
     _store(state_dir / CACHE_DIR / kind, f"{key}.pickle", data)
+
+
+def _remember(kind: str, key: str, data: bytes) -> None:
+    _memory.pop((kind, key), None)
+    _memory[(kind, key)] = data
+    while len(_memory) > MEMORY_ENTRIES:  # a long-lived process (tests, a scheduler) keeps the newest
+        del _memory[next(iter(_memory))]
 
 
 def cached(state_dir: Path, kind: str, key: str, build: Callable[[], T]) -> T:
