@@ -252,7 +252,11 @@ def build(ctx: click.Context, selectors: tuple[str, ...], excludes: tuple[str, .
     if gate is not None:
         from .checks.scan import write_test_results
 
-        run.notes.append(f"quality checks: {write_test_results(project, gate.finish()).relative_to(project.root)}")
+        checked = gate.finish()
+        counts = checked.counts()
+        run.notes.append(f"quality checks of {len(checked.tables)} tables: {counts['pass']} passed, {counts['warn']} "
+                         f"warned, {counts['fail']} failed, {counts['error']} errors; results: "
+                         f"{write_test_results(project, checked).relative_to(project.root)}")
     path = write_run_results(project, run)
     if as_json:
         click.echo(json.dumps(run.to_dict(), indent=2, default=str))
