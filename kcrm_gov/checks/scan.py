@@ -35,7 +35,6 @@ import gc
 import json
 import logging
 import os
-import re
 import threading
 import time
 import uuid
@@ -129,6 +128,11 @@ class TableResult:
     seconds: float = 0.0
     checks: list[CheckResult] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+
+    def settle(self) -> None:
+        """Set the outcome to the worst of the checks' (error, fail, warn, pass)."""
+        outcomes = {c.outcome for c in self.checks}
+        self.outcome = next((o for o in (ERROR, FAIL, WARN) if o in outcomes), PASS)
 
     def counts(self) -> dict[str, int]:
         out = {PASS: 0, WARN: 0, FAIL: 0, ERROR: 0}
@@ -405,15 +409,11 @@ def _scan_tables(project: Project, engine: Engine, tables: list[str], *, now: da
     return [results[t] for t in wanted if t in results]
 
 
-_REFERENCE = re.compile(r"must exist in (\S+) \(")
-
-
 def _without_missing_references(engine: Engine, layer: str, group: list[TableChecks]
                                 ) -> tuple[list[TableChecks], dict[str, dict[str, str]]]:
     """The group without reference checks whose referenced table does not exist (Soda would fail
     the whole scan on them), and ``{table: {check name: why it cannot run}}``."""
-    referenced = {m.group(1) for tc in group for spec in tc.specs if spec.kind == "reference"
-                  and (m := _REFERENCE.search(spec.key))}
+    referenced = {spec.references for tc in group for spec in tc.specs if spec.references}
     if not referenced:
         return group, {}
     missing = referenced - set(engine.iter_tables(layer))
@@ -421,12 +421,9 @@ def _without_missing_references(engine: Engine, layer: str, group: list[TableChe
         return group, {}
     runnable, unrunnable = [], {}
     for tc in group:
-        skipped = {}
-        for spec in tc.specs:
-            m = _REFERENCE.search(spec.key) if spec.kind == "reference" else None
-            if m and m.group(1) in missing:
-                skipped[spec.name] = (f"{layer}.{m.group(1)} does not exist on target '{engine.target.name}', so "
-                                      "this reference cannot be checked (run `kcrm-gov build`)")
+        skipped = {spec.name: f"{layer}.{spec.references} does not exist on target '{engine.target.name}', so "
+                              "this reference cannot be checked (run `kcrm-gov build`)"
+                   for spec in tc.specs if spec.references in missing}
         if skipped:
             unrunnable[tc.qualified_name] = skipped
             tc = TableChecks(contract=tc.contract, engine=tc.engine,
@@ -442,7 +439,7 @@ def _with_unrunnable(tc: TableChecks, result: TableResult, skipped: dict[str, st
         name=spec.name, kind=spec.kind, outcome=ERROR, severity=spec.severity, columns=list(spec.columns),
         rule=spec.rule, line=spec.line, description=spec.description, message=skipped[spec.name])
         for spec in tc.specs if spec.name in by_name or spec.name in skipped]
-    result.outcome = ERROR
+    result.settle()
     return result
 
 
@@ -461,8 +458,7 @@ def _scan_isolated(project: Project, engine: Engine, layer: str, tc: TableChecks
         errors.extend(e for e in part.errors if e not in errors)
         seconds += part.seconds
     result.checks, result.errors, result.seconds = checks, errors, round(seconds, 3)
-    outcomes = {c.outcome for c in checks}
-    result.outcome = next((o for o in (ERROR, FAIL, WARN) if o in outcomes), PASS)
+    result.settle()
     return result
 
 
@@ -562,9 +558,8 @@ def _collect(tc: TableChecks, scan: Any, sampler: _Sampler, errors: list[str], s
             if sample and item.outcome in (FAIL, WARN):
                 item.sample_columns, item.samples, item.failed_rows = sample
         result.checks.append(item)
-    outcomes = {c.outcome for c in result.checks}
-    result.outcome = next((o for o in (ERROR, FAIL, WARN) if o in outcomes), PASS)
-    if ERROR in outcomes:
+    result.settle()
+    if result.outcome == ERROR:
         result.errors = errors[:5]
     return result
 

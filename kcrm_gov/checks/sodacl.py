@@ -103,6 +103,7 @@ class CheckSpec:
     severity: str  # fail | warn
     key: str  # the SodaCL check line (``missing_count(deal_id) = 0``)
     config: dict[str, Any] = field(default_factory=dict)
+    references: str | None = None  # reference checks: the table (same layer) they read
     description: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -293,7 +294,8 @@ class _Builder:
         self.metric_names: set[str] = set()
 
     def add(self, name: str, kind: str, columns: tuple[str, ...], path: tuple[str | int, ...], severity: str,
-            key: str, config: dict[str, Any] | None = None, description: str = "") -> None:
+            key: str, config: dict[str, Any] | None = None, description: str = "",
+            references: str | None = None) -> None:
         if any(s.name == name for s in self.specs):
             n = 2
             while any(s.name == f"{name} ({n})" for s in self.specs):
@@ -302,7 +304,7 @@ class _Builder:
         rule = _rule_text(path)
         line = self.contract.location(*path).line
         self.specs.append(CheckSpec(name=name, kind=kind, columns=columns, rule=rule, line=line, severity=severity,
-                                    key=key, config=config or {}, description=description))
+                                    key=key, config=config or {}, description=description, references=references))
 
     def where(self, *path: str | int) -> Location:
         return self.contract.location(*path)
@@ -424,7 +426,7 @@ class _Builder:
                 path = (*col.yaml_path, "relationships", i, "to")
                 self.add(f"reference: {col.name} -> {table}.{column}", "reference", (col.name,), path, FAIL,
                          f"values in ({col.name}) must exist in {table} ({column})", {},
-                         f"Every non-null {col.name} exists in {c.layer}.{table}.{column}.")
+                         f"Every non-null {col.name} exists in {c.layer}.{table}.{column}.", references=table)
 
     def freshness(self) -> None:
         c = self.contract
@@ -603,24 +605,18 @@ def _nested_paths(steps: list[Column]) -> list[list[Column]]:
 
 def _nested_condition(steps: list[Column], predicate: Callable[[str, str], str], depth: int = 0,
                       value: str | None = None) -> str:
-    """BigQuery SQL, true for a row where ``predicate(value, parent)`` holds for the field at the
+    """BigQuery SQL, true for a row where ``predicate(field, parent)`` holds for the field at the
     end of ``steps``; ARRAY<STRUCT> steps become ``EXISTS (… UNNEST …)``."""
-    value = value or steps[0].name
-    parent, child = steps[depth], steps[depth + 1]
     from sqlglot import exp
 
-    if parent.data_type.this == exp.DataType.Type.ARRAY:
-        element = f"__kcrm_e{depth}"
-        inner = _nested_step(steps, predicate, depth, element, f"{element}.{child.name}")
-        return f"EXISTS (SELECT 1 FROM UNNEST({value}) AS {element} WHERE {inner})"
-    return _nested_step(steps, predicate, depth, value, f"{value}.{child.name}")
-
-
-def _nested_step(steps: list[Column], predicate: Callable[[str, str], str], depth: int, parent: str,
-                 value: str) -> str:
-    if depth + 2 == len(steps):
-        return f"({predicate(value, parent)})"
-    return _nested_condition(steps, predicate, depth + 1, value)
+    value = value or steps[0].name
+    parent, child = steps[depth], steps[depth + 1]
+    array = parent.data_type.this == exp.DataType.Type.ARRAY
+    holder = f"__kcrm_e{depth}" if array else value  # what the child is a field of
+    field_sql = f"{holder}.{child.name}"
+    inner = f"({predicate(field_sql, holder)})" if depth + 2 == len(steps) else \
+        _nested_condition(steps, predicate, depth + 1, field_sql)
+    return f"EXISTS (SELECT 1 FROM UNNEST({value}) AS {holder} WHERE {inner})" if array else inner
 
 
 def _rule_text(path: tuple[str | int, ...]) -> str:

@@ -137,9 +137,9 @@ def print_test_run(run: Any, console: Any) -> None:
                 sample = Table(show_edge=False, pad_edge=False)
                 for name in shown:
                     sample.add_column(name, overflow="ellipsis", no_wrap=True, max_width=40)
+                positions = [c.sample_columns.index(name) for name in shown]
                 for row in c.samples:
-                    sample.add_row(*("NULL" if row[i] is None else str(row[i])
-                                     for i in (c.sample_columns.index(name) for name in shown)))
+                    sample.add_row(*("NULL" if row[i] is None else str(row[i]) for i in positions))
                 console.print(sample)
     for note in run.notes:
         console.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
