@@ -27,6 +27,8 @@ STEWARD_ROLE = "data steward"
 PII_TAG = "pii"
 CLASSIFICATIONS = ("public", "internal", "confidential", "restricted")
 """Classification levels, from least to most sensitive."""
+SENSITIVE_CLASSIFICATIONS = ("confidential", "restricted")
+"""Levels whose values never leave the warehouse: not in samples, messages, results or lineage."""
 
 
 @dataclass
@@ -54,6 +56,18 @@ class Column:
     def is_pii(self) -> bool:
         """True when the column is marked as personal data."""
         return PII_TAG in self.tags
+
+    @property
+    def is_sensitive(self) -> bool:
+        """True when this column's own values may never be shown outside the warehouse: tagged
+        ``pii`` or classified confidential or restricted."""
+        return self.is_pii or (self.classification or "").lower() in SENSITIVE_CLASSIFICATIONS
+
+    @property
+    def holds_sensitive(self) -> bool:
+        """True when this column or any field nested in it is sensitive (a STRUCT holding an
+        email is as sensitive as the email)."""
+        return any(col.is_sensitive for _, col in self.walk())
 
     # rendered once: generating SQL from a type tree costs more than everything else done per column
     @cached_property

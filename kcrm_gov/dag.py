@@ -99,11 +99,12 @@ def build_dag(project: Project) -> Dag:
         for ref in refs:
             layer = ref.split(".", 1)[0]
             if ref not in project.contracts:
-                problems.append(f"{model.path}: model {name} reads unknown table {ref} (no contract defines it)")
+                problems.append(f"{model.ref_location(ref)}: model {name} reads unknown table {ref} "
+                                "(no contract defines it)")
                 continue
             if layer not in allowed:
                 rule = f"{model.layer} may read {', '.join(allowed)}" if allowed else f"{model.layer} reads nothing"
-                problems.append(f"{model.path}: layer violation: {name} reads {ref}; {rule}")
+                problems.append(f"{model.ref_location(ref)}: layer violation: {name} reads {ref}; {rule}")
                 continue
             dag.upstream.setdefault(name, []).append(ref)
             dag.downstream.setdefault(ref, []).append(name)

@@ -121,8 +121,11 @@ def _format_of(path: Path) -> str:
     return fmt
 
 
-def _duckdb_error(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0]
+def _duckdb_error(exc: Exception, keep: set[str]) -> str:
+    """DuckDB's reason, without the file's data (its CSV errors quote the offending line)."""
+    from .redact import scrub
+
+    return scrub(str(exc).strip().splitlines()[0], keep)
 
 
 def _csv_problem(path: Path) -> tuple[int, str] | None:
@@ -144,13 +147,37 @@ def _csv_problem(path: Path) -> tuple[int, str] | None:
 
 
 class _Stager:
-    """Reads files into TEMP staging tables on the engine's DuckDB connection."""
+    """Reads files into TEMP staging tables of the engine's DuckDB connection.
+
+    The engine's connection runs untrusted SQL and therefore has no file access at all
+    (:func:`kcrm_gov.engines.duckdb.harden`); the files are read here on a private in-memory
+    connection that only ever runs this module's own statements, then handed over as Arrow.
+    """
 
     def __init__(self, con: Any) -> None:
-        self.con = con
+        import duckdb
+
+        self.engine_con = con
+        self.con = duckdb.connect(":memory:")
+        self.con.execute("SET TimeZone='UTC'")
+
+    def close(self) -> None:
+        self.con.close()
 
     def stage(self, path: Path, index: int) -> tuple[str, list[str], str]:
         """Stage one file; return (temp table, its data columns, expression for the original values)."""
+        name, cols, original = self._read(path, index)
+        data = self.con.execute(f"SELECT * FROM {name} ORDER BY rowid").to_arrow_table()
+        self.con.execute(f"DROP TABLE {name}")
+        view = f"{name}_arrow"
+        self.engine_con.register(view, data)
+        try:  # insertion order is file order: rowid numbers the records as the file does
+            self.engine_con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {view}")
+        finally:
+            self.engine_con.unregister(view)
+        return name, cols, original
+
+    def _read(self, path: Path, index: int) -> tuple[str, list[str], str]:
         import duckdb
 
         fmt = _format_of(path)
@@ -199,7 +226,7 @@ class _Stager:
         except KcrmGovError:
             raise
         except duckdb.Error as exc:
-            line, message = None, _duckdb_error(exc)
+            line, message = None, _duckdb_error(exc, {str(path), path.name})
             if fmt == "csv":
                 found = _csv_problem(path)
                 if found:
@@ -280,9 +307,9 @@ def load(project: Project, engine: Engine, table: str, files: list[Path] | list[
             staged.append((path, name, cols, original))
         return _check_and_write(project, engine, contract, staged, allow_new_columns)
     finally:
+        stager.close()
         for i in range(len(paths)):
-            for suffix in ("", "_raw"):
-                con.execute(f"DROP TABLE IF EXISTS _kcrm_stage_{i}{suffix}")
+            con.execute(f"DROP TABLE IF EXISTS _kcrm_stage_{i}")
         con.execute("DROP TABLE IF EXISTS _kcrm_checked")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import sqlglot
@@ -66,23 +67,15 @@ class Model:
     def refs(self) -> list[str]:
         """The tables the model reads, as ``layer.table``, in order of first appearance.
 
-        Every table must be written ``layer.table`` (CTE names aside); anything else is an error.
+        A model reads only tables written ``layer.table``, its own CTEs, UNNEST, VALUES and
+        subqueries: anything else in a FROM or JOIN (a table function such as ``read_csv`` or
+        ``query``, a file name, a bare or three-part name) raises :class:`ModelError` at its line.
         """
-        ctes = {cte.alias_or_name for cte in self.ast.find_all(exp.CTE)}
-        found: list[str] = []
-        for table in self.ast.find_all(exp.Table):
-            if not table.name or (not table.db and table.name in ctes):
-                continue
-            if isinstance(table.this, exp.Func) or table.find_ancestor(exp.Unnest):
-                continue
-            if not table.db or table.db not in LAYERS or table.catalog:
-                line, col = _position(table)
-                raise ModelError(f"table '{table.sql(dialect='bigquery')}' must be written as <layer>.<table> "
-                                 f"with a layer of {', '.join(LAYERS)}", self.location(line, col))
-            name = f"{table.db}.{table.name}"
-            if name not in found:
-                found.append(name)
-        return found
+        return read_tables(self.ast, self.location)
+
+    def ref_location(self, ref: str) -> Location:
+        """Where the model first names ``ref`` (``layer.table``)."""
+        return self.location(*_position(_find_table(self.ast, ref)))
 
     def render(self, table_for: callable) -> exp.Query:  # type: ignore[valid-type]
         """A copy of the AST with every ``layer.table`` replaced by ``table_for(layer, table)``."""
@@ -122,6 +115,82 @@ class Model:
         except SqlglotError as exc:
             raise ModelError(str(exc), self.location(1, 1)) from None
         return list(qualified.named_selects)
+
+
+MESSAGE_FUNCTIONS = frozenset({"ERROR", "RAISE_ERROR"})
+"""Functions that put values into an error message (BigQuery ERROR, a DuckDB alias)."""
+
+SourceLocator = Callable[[int, int], Location]
+"""Builds the location of a line and column in the SQL's file."""
+
+
+def read_tables(ast: exp.Expression, where: SourceLocator) -> list[str]:
+    """The ``layer.table`` names that ``ast`` reads, in order of first appearance.
+
+    This is the allow-list that keeps a model (or a contract's quality SQL) a pure query over
+    the warehouse: every FROM and JOIN source must be a ``layer.table`` of a known layer, a CTE
+    of the statement, an UNNEST, a VALUES list or a subquery (whose own sources are checked the
+    same way). A table function of either engine (``read_csv``, ``read_text``, ``glob``,
+    ``query``, ``EXTERNAL_QUERY``, ``ML.PREDICT``, ``generate_series``...) and a quoted file
+    name are refused, not because they are listed but because they are not on the list.
+    """
+    for call in ast.find_all(exp.Anonymous):
+        if str(call.this).upper() in MESSAGE_FUNCTIONS:
+            line, col = _position(call)
+            raise ModelError(f"{str(call.this).upper()}() is not allowed: it turns row values into error messages, "
+                             "which reach logs, run results and lineage events", where(line, col))
+    ctes = {cte.alias_or_name for cte in ast.find_all(exp.CTE)}
+    found: list[str] = []
+    for source in _sources(ast):
+        if isinstance(source, (exp.Subquery, exp.Unnest, exp.Values)):
+            continue
+        if isinstance(source, exp.Lateral) and isinstance(source.this, (exp.Subquery, exp.Unnest)):
+            continue
+        if not isinstance(source, exp.Table) or not isinstance(source.this, exp.Identifier):
+            line, col = _position(source)
+            raise ModelError(f"{_describe(source)} is not allowed: a model reads only contracted tables "
+                             "(<layer>.<table>), its CTEs, UNNEST and VALUES", where(line, col))
+        if not source.db and source.name in ctes:
+            continue
+        if not source.name or not source.db or source.db not in LAYERS or source.catalog:
+            line, col = _position(source)
+            shown = exp.table_(source.name, db=source.db or None, catalog=source.catalog or None).sql(dialect="bigquery")
+            hint = " (it looks like a file: a model reads only contracted tables)" if not source.db and \
+                any(c in source.name for c in "./\\") else ""
+            raise ModelError(f"table '{shown}' must be written as <layer>.<table> with a layer of "
+                             f"{', '.join(LAYERS)}{hint}", where(line, col))
+        name = f"{source.db}.{source.name}"
+        if name not in found:
+            found.append(name)
+    return found
+
+
+def _sources(ast: exp.Expression) -> list[exp.Expression]:
+    """Every relation the statement reads: FROM and JOIN sources and any table node, wherever
+    it hides (an UNNEST of a subquery, a function argument, a PIVOT)."""
+    out: list[exp.Expression] = []
+    seen: set[int] = set()
+    for node in ast.walk():
+        candidate = None
+        if isinstance(node, (exp.From, exp.Join)):
+            candidate = node.this
+        elif isinstance(node, (exp.Table, exp.Lateral)):
+            candidate = node
+        if candidate is not None and id(candidate) not in seen:
+            seen.add(id(candidate))
+            out.append(candidate)
+    return out
+
+
+def _describe(node: exp.Expression) -> str:
+    """How a refused FROM source is named in the message."""
+    inner = node.this if isinstance(node, (exp.Table, exp.Lateral)) else node
+    if isinstance(inner, exp.Func):
+        name = inner.sql_name() if not isinstance(inner, exp.Anonymous) else str(inner.this)
+        return f"table function {name.lower()}(…)"
+    if isinstance(inner, exp.Literal):
+        return f"reading the file {inner.sql(dialect='bigquery')}"
+    return f"'{node.sql(dialect='bigquery')[:80]}'"
 
 
 def schema_of(contracts: dict[str, Contract], refs: list[str]) -> dict[str, dict[str, dict[str, str]]]:

@@ -3,6 +3,12 @@
 Lint findings and load errors must point at the real line of the file, so a document is
 composed into PyYAML nodes once and both the data and a ``path -> (line, column)`` index
 are built from the same node tree.
+
+Contracts arrive in pull requests, so parsing is bounded before anything is built from the
+text (:func:`bounded_problem`): a file larger than :data:`MAX_BYTES`, nesting deeper than
+:data:`MAX_DEPTH`, more than :data:`MAX_NODES` values, and any anchor or alias are refused
+with the file and line. Aliases are what a "billion laughs" document multiplies; a contract
+never needs one (ODCS has no use for them, and a reviewer should see every value written out).
 """
 
 from __future__ import annotations
@@ -22,6 +28,52 @@ except AttributeError:  # pragma: no cover - depends on the PyYAML build
     _Loader = yaml.SafeLoader
 
 PathKey = tuple[str | int, ...]
+
+MAX_BYTES = 1024 * 1024
+"""The largest YAML file kcrm-gov reads (the largest shipped contract is under 20 KB)."""
+MAX_DEPTH = 64
+"""The deepest nesting of mappings and sequences (a contract nests about ten levels)."""
+MAX_NODES = 200_000
+"""The most scalars, mappings and sequences in one file."""
+
+
+def bounded_problem(text: str, source: Path) -> ContractError | None:
+    """Why ``text`` may not be parsed further (size, depth, node count, anchors, aliases), or None.
+
+    Runs on libyaml's event stream, which is linear in the text whatever the text says, so a
+    hostile file is refused in milliseconds.
+    """
+    size = len(text.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_BYTES:
+        return ContractError(f"the file is {size:,} bytes; kcrm-gov reads YAML files of at most {MAX_BYTES:,} bytes",
+                             Location(source, 1, 1))
+    depth = nodes = 0
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.AliasEvent):
+                return ContractError(f"YAML alias '*{event.anchor}' is not allowed: write the value out (aliases "
+                                     "can expand a small file into an enormous document)", _at(source, event))
+            if isinstance(event, yaml.NodeEvent):
+                nodes += 1
+                if event.anchor is not None:
+                    return ContractError(f"YAML anchor '&{event.anchor}' is not allowed: write every value out",
+                                         _at(source, event))
+                if nodes > MAX_NODES:
+                    return ContractError(f"more than {MAX_NODES:,} YAML values in one file", _at(source, event))
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return ContractError(f"YAML nested more than {MAX_DEPTH} levels deep", _at(source, event))
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return None  # malformed YAML: the full parse reports it with its position
+    return None
+
+
+def _at(source: Path, event: yaml.Event) -> Location:
+    mark = event.start_mark
+    return Location(source, mark.line + 1, mark.column + 1) if mark else Location(source, 1, 1)
 
 
 @dataclass
@@ -70,8 +122,11 @@ def parse_yaml(text: str, source: Path) -> YamlDocument:
     """Parse ``text`` (read from ``source``) into a :class:`YamlDocument`.
 
     Raises :class:`ContractError` naming the file, line and column for malformed YAML,
-    duplicate keys or an empty document.
+    duplicate keys, an empty document, or a document beyond the bounds of :func:`bounded_problem`.
     """
+    problem = bounded_problem(text, source)
+    if problem is not None:
+        raise problem
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -99,6 +154,10 @@ def read_yaml(path: Path, display: Path | None = None) -> YamlDocument:
     """
     shown = display or path
     try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:  # refused before reading it into memory
+            raise ContractError(f"the file is {size:,} bytes; kcrm-gov reads YAML files of at most {MAX_BYTES:,} "
+                                "bytes", Location(shown, 1, 1))
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ContractError("no such file", Location(shown)) from None

@@ -101,7 +101,7 @@ def test_null_in_required_column_fails_and_keeps_previous_table(mini: Path) -> N
                 "SELECT item_id, item_name, amount AS amount_usd FROM stg.src__items\n")
     code, out = run(mini, "build")
     assert code == 1
-    assert "column 'item_name' is required by the contract, but the model produced NULL values" in out
+    assert "column 'item_name' is required by the contract, but the model produced NULL in 1 row" in out
     assert query(mini, "SELECT item_name FROM core.items WHERE item_id = 3") == [("unknown",)]
 
 
@@ -193,11 +193,11 @@ def test_interrupted_build_leaves_tables_intact_and_rerun_succeeds(mini: Path,
 
     original = DuckDBEngine._insert
 
-    def interrupted(self, contract, sql):
+    def interrupted(self, contract, insert, select):
         if contract.table == "items":
-            original(self, contract, sql)
+            original(self, contract, insert, select)
             raise KeyboardInterrupt  # Ctrl-C after the rows went in, before the swap
-        return original(self, contract, sql)
+        return original(self, contract, insert, select)
 
     monkeypatch.setattr(DuckDBEngine, "_insert", interrupted)
     result = CliRunner().invoke(cli, ["--project-dir", str(mini), "build", "--threads", "1"])

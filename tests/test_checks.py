@@ -218,7 +218,7 @@ def test_bigquery_checks_use_bigquery_types_and_names(built: Path) -> None:
     checks = generate_all(project, "bigquery", target=target)
     (orders,) = [tc for tc in checks if tc.qualified_name == "raw.src__orders"]
     assert "amount: NUMERIC" in orders.text and "_fivetran_synced: TIMESTAMP" in orders.text
-    assert "`kcrm-test.kcrm_raw.src__orders`" in orders.text
+    assert "FROM `kcrm-test`.`kcrm_raw`.`src__orders`" in orders.text  # the table qualified for BigQuery
 
 
 def test_every_shipped_contract_generates_and_the_committed_files_are_in_sync() -> None:

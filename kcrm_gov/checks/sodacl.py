@@ -17,8 +17,8 @@ the table                     ``row_count > 0``
 ``required``                  ``missing_count(col) = 0``
 ``primaryKey`` (composite)    ``duplicate_count(a, b) = 0``
 ``unique``                    ``duplicate_count(col) = 0``
-``enum`` / allowedValues      ``invalid_count(col) = 0`` with ``valid values``
-pattern                       ``invalid_count(col) = 0`` with ``valid regex`` (logicalTypeOptions
+``enum`` / allowedValues      ``failed rows``: ``col IS NOT NULL AND NOT col IN (<literals>)``
+pattern                       ``failed rows``: ``NOT REGEXP_MATCHES(col, <literal>)`` (logicalTypeOptions
                               ``pattern`` or customProperty ``pattern``; a search, anchor it)
 minimum / maximum             ``valid min`` / ``valid max`` (dates and timestamps: a
                               ``failed rows`` condition, since Soda compares those as numbers)
@@ -29,15 +29,23 @@ ARRAY<STRUCT>)                ``parent IS NOT NULL AND parent.field IS NULL``, a
 ``relationships``             ``values in (col) must exist in <table> (col)`` (same layer)
 SLA ``freshness``             ``freshness(<element>)``: ``fail: when > <value><unit>`` and
                               ``warn: when > <warnAfter><unit>``
-``quality`` (library)         nullValues/missingValues → ``missing_count``, invalidValues →
-                              ``invalid_count``, duplicateValues → ``duplicate_count``,
-                              rowCount → ``row_count``; ``unit: percent`` → the ``_percent`` metric
+``quality`` (library)         nullValues → ``missing_count``, duplicateValues → ``duplicate_count``,
+                              rowCount → ``row_count`` (``unit: percent`` → the ``_percent``
+                              metric); missingValues / invalidValues (lists, patterns) → ``failed
+                              rows`` when none may match, else a metric ``query`` counting them
 ``quality`` (``type: sql``)   ``SELECT COUNT(*) FROM ${table} WHERE <cond>`` with ``mustBe: 0``
                               → ``failed rows`` with ``fail condition`` (samples of the bad rows);
                               any other query → a user-defined metric with its ``query``
-``quality`` (custom, soda)    its ``implementation`` as written
+``quality`` (custom, soda)    its ``implementation`` as written, if it carries no SQL
 ``severity``                  error (default) → ``fail``; warning / info → ``warn``
 ============================  ==================================================================
+
+**Contract text is never evaluated.** Values (allowed values, patterns, date bounds) reach the
+checks only as SQL literals built by sqlglot (:mod:`kcrm_gov.escape`), never as Soda's own
+``valid values`` / ``valid regex``, which Soda pastes into SQL unescaped; any contract string
+holding template syntax (``${``, ``{{``, ``{%``, ``{#``) is refused, because Soda renders check
+text with Jinja; a ``type: sql`` rule is held to the same allow-list as a model (one SELECT over
+contracted tables, no table function, no ``ERROR()``).
 
 **Table names.** Checks name a table by its bare name (``checks for hubspot__deals:``) and
 are scanned against a data source per layer whose ``schema`` (DuckDB) or ``dataset``
@@ -52,20 +60,23 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from sqlglot import exp
+
 from .. import LAYERS, typemap
 from ..cache import cache_key, cached
 from ..config import Target
 from ..errors import KcrmGovError, Location
+from ..escape import OWN_PLACEHOLDER, TemplateSyntaxRefused, soda_text, sql_literal, template_marker
+from ..identifiers import identifier_problem
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from ..contracts import Column, Contract
     from ..project import Project
 
@@ -83,7 +94,6 @@ _NEGATION = {"=": "!=", "!=": "=", ">": "<=", ">=": "<", "<": ">=", "<=": ">",
 _UNITS = {"m": "m", "min": "m", "minute": "m", "minutes": "m", "h": "h", "hour": "h", "hours": "h",
           "d": "d", "day": "d", "days": "d"}
 _MINUTES = {"m": 1, "h": 60, "d": 1440}
-_PLACEHOLDER = re.compile(r"\$\{\s*(table|model|column|property)\s*\}")
 
 
 class CheckGenerationError(KcrmGovError):
@@ -253,11 +263,11 @@ def _target_for(project: Project, kind: str) -> Target:
     return Target(name=kind, type=kind, project="project" if kind == "bigquery" else None)
 
 
-def _relation(target: Target, layer: str, table: str) -> str:
+def _relation(target: Target, layer: str, table: str) -> exp.Table:
     """The table's qualified name in the target's SQL (what ``${table}`` becomes)."""
     if target.type == "bigquery":
-        return f"`{target.project}.{target.dataset(layer)}.{table}`"
-    return f"{target.dataset(layer)}.{table}"
+        return exp.table_(table, db=target.dataset(layer), catalog=target.project, quoted=True)
+    return exp.table_(table, db=target.dataset(layer))
 
 
 def engine_types(contracts: list[Contract], kind: str) -> dict[str, dict[str, str]]:
@@ -270,9 +280,12 @@ def engine_types(contracts: list[Contract], kind: str) -> dict[str, dict[str, st
                 for c in contracts}
     import duckdb
 
+    from ..engines.duckdb import harden
+
     distinct = sorted({col.duckdb_type for c in contracts for col in c.columns})
     con = duckdb.connect(":memory:")
     try:
+        harden(con)  # the types are rendered from parsed contracts, but nothing here needs files either
         row = con.execute("SELECT " + ", ".join(f"lower(typeof(CAST(NULL AS {t})))" for t in distinct)).fetchone() \
             if distinct else ()
     finally:
@@ -283,7 +296,14 @@ def engine_types(contracts: list[Contract], kind: str) -> dict[str, dict[str, st
 
 # --- the generator ------------------------------------------------------------------------------
 class _Builder:
-    """Collects the checks of one contract, in a fixed order."""
+    """Collects the checks of one contract, in a fixed order.
+
+    Every contract value that reaches the SodaCL goes in as a SQL literal built by sqlglot
+    (:func:`kcrm_gov.escape.sql_literal`) inside a ``fail condition`` or a metric ``query``, never
+    through Soda's own ``valid values`` / ``valid regex`` (Soda pastes those into SQL unescaped),
+    and every contract string is refused when it holds template syntax (Soda renders check text
+    with Jinja). Identifiers are checked to be plain names before they are written.
+    """
 
     def __init__(self, contract: Contract, target: Target, types: dict[str, str], project: Project | None):
         self.contract = contract
@@ -292,6 +312,7 @@ class _Builder:
         self.project = project
         self.specs: list[CheckSpec] = []
         self.metric_names: set[str] = set()
+        self.relation = _relation(target, contract.layer, contract.table)
 
     def add(self, name: str, kind: str, columns: tuple[str, ...], path: tuple[str | int, ...], severity: str,
             key: str, config: dict[str, Any] | None = None, description: str = "",
@@ -308,6 +329,41 @@ class _Builder:
 
     def where(self, *path: str | int) -> Location:
         return self.contract.location(*path)
+
+    def text(self, value: Any, *path: str | int) -> str:
+        """A contract string for the SodaCL file (:func:`kcrm_gov.escape.soda_text`)."""
+        try:
+            return soda_text(str(value))
+        except TemplateSyntaxRefused as exc:
+            raise CheckGenerationError(str(exc), self.where(*path)) from None
+
+    def sql(self, node: exp.Expression) -> str:
+        """A condition or query built as a sqlglot tree, in the target's SQL."""
+        return node.sql(dialect=self.target.type)
+
+    def literals(self, values: Any, *path: str | int) -> list[exp.Expression]:
+        """A contract's list of values as SQL literal nodes."""
+        if not isinstance(values, list | tuple):
+            raise CheckGenerationError(f"expected a list of values, not {type(values).__name__}", self.where(*path))
+        out = []
+        for value in values:
+            self.text(value, *path) if isinstance(value, str) else None
+            try:
+                out.append(sql_literal(value))
+            except ValueError as exc:
+                raise CheckGenerationError(f"value {exc}", self.where(*path)) from None
+        return out
+
+    def identifiers(self) -> None:
+        """Table and column names are plain identifiers before any is written into a check (lint
+        says so too, as KG001 and KG011, but `test` may run on a contract lint never saw)."""
+        problem = identifier_problem(self.contract.table)
+        if problem:
+            raise CheckGenerationError(f"table name {self.contract.table!r} {problem}", self.where())
+        for _, col in self.contract.all_columns():
+            problem = identifier_problem(col.name)
+            if problem:
+                raise CheckGenerationError(f"column name {col.name!r} {problem}", self.where(*col.yaml_path, "name"))
 
     # table-level -------------------------------------------------------------------------------
     def schema(self) -> None:
@@ -342,29 +398,35 @@ class _Builder:
             raw = _raw_property(self.contract, col)
             options = raw.get("logicalTypeOptions") if isinstance(raw.get("logicalTypeOptions"), dict) else {}
             custom = _custom(raw.get("customProperties"))
+            column = exp.column(col.name)
             if col.allowed_values:
                 path = (*col.yaml_path, "enum") if raw.get("enum") else (*col.yaml_path, "customProperties")
-                self.add(f"allowed_values: {col.name}", "allowed_values", (col.name,), path, FAIL,
-                         f"invalid_count({col.name}) = 0", {"valid values": list(col.allowed_values)},
-                         f"{col.name} is one of the allowed values.")
+                condition = exp.and_(exp.not_(column.is_(exp.null())),
+                                     exp.not_(column.isin(*self.literals(list(col.allowed_values), *path))))
+                self.add(f"allowed_values: {col.name}", "allowed_values", (col.name,), path, FAIL, "failed rows",
+                         {"fail condition": self.sql(condition)}, f"{col.name} is one of the allowed values.")
             pattern = options.get("pattern") or custom.get("pattern")
             if pattern:
                 path = (*col.yaml_path, "logicalTypeOptions", "pattern") if options.get("pattern") else \
                     (*col.yaml_path, "customProperties")
-                self.add(f"pattern: {col.name}", "pattern", (col.name,), path, FAIL,
-                         f"invalid_count({col.name}) = 0", {"valid regex": str(pattern)},
-                         f"{col.name} matches {pattern}.")
+                regex = self.text(pattern, *path)
+                condition = exp.and_(exp.not_(column.is_(exp.null())),
+                                     exp.not_(exp.RegexpLike(this=column, expression=sql_literal(regex))))
+                self.add(f"pattern: {col.name}", "pattern", (col.name,), path, FAIL, "failed rows",
+                         {"fail condition": self.sql(condition)}, f"{col.name} matches {regex}.")
             temporal = typemap.logical_type_of(col.data_type) in ("date", "timestamp")
-            for option, kind, soda, op in (("minimum", "min", "valid min", "<"),
-                                           ("maximum", "max", "valid max", ">")):
+            for option, kind, soda, op in (("minimum", "min", "valid min", exp.LT),
+                                           ("maximum", "max", "valid max", exp.GT)):
                 value = options.get(option)
                 if value is None:
                     continue
                 path = (*col.yaml_path, "logicalTypeOptions", option)
+                bound = ">=" if op is exp.LT else "<="
                 if temporal:
+                    limit = sql_literal(self.text(value, *path))
                     self.add(f"{kind}: {col.name}", kind, (col.name,), path, FAIL, "failed rows",
-                             {"fail condition": f"{col.name} {op} {_sql_text(str(value))}"},
-                             f"{col.name} {'>=' if op == '<' else '<='} {value}.")
+                             {"fail condition": self.sql(op(this=column, expression=limit))},
+                             f"{col.name} {bound} {value}.")
                 else:
                     try:
                         number = _literal(value)
@@ -373,7 +435,7 @@ class _Builder:
                                                    f"number, not {value!r}", self.where(*path)) from None
                     self.add(f"{kind}: {col.name}", kind, (col.name,), path, FAIL,
                              f"invalid_count({col.name}) = 0", {soda: _number(value)},
-                             f"{col.name} {'>=' if op == '<' else '<='} {number}.")
+                             f"{col.name} {bound} {number}.")
             for option, kind, soda in (("minLength", "min_length", "valid min length"),
                                        ("maxLength", "max_length", "valid max length")):
                 value = options.get(option)
@@ -391,25 +453,25 @@ class _Builder:
         """``required`` and allowed values of nested fields (STRUCT members and ARRAY<STRUCT>
         elements, at any depth) as failed-rows checks: Soda's column metrics name top-level columns
         only. A required field is missing when its parent is present and it is NULL."""
-        relation = _relation(self.target, self.contract.layer, self.contract.table)
         for top in self.contract.columns:
             for steps in _nested_paths([top]):
                 leaf, dotted = steps[-1], ".".join(s.name for s in steps)
-                rules = []
+                rules: list[tuple[str, tuple[str | int, ...], str, Predicate]] = []
                 if leaf.required:
                     rules.append(("required", (*leaf.yaml_path, "required"), f"{dotted} is required: no NULLs "
-                                  "where its parent is present.", lambda value, parent: f"{parent} IS NOT NULL AND "
-                                  f"{value} IS NULL"))
+                                  "where its parent is present.", lambda value, parent: exp.and_(
+                                      exp.not_(parent.copy().is_(exp.null())), value.copy().is_(exp.null()))))
                 if leaf.allowed_values:
-                    allowed = ", ".join(_sql_text(v) if isinstance(v, str) else _literal(v)
-                                        for v in leaf.allowed_values)
+                    allowed = self.literals(list(leaf.allowed_values), *leaf.yaml_path, "enum")
                     rules.append(("allowed_values", (*leaf.yaml_path, "enum"), f"{dotted} is one of the allowed "
-                                  "values.", lambda value, parent, allowed=allowed: f"{value} IS NOT NULL AND "
-                                  f"{value} NOT IN ({allowed})"))
+                                  "values.", lambda value, parent, allowed=allowed: exp.and_(
+                                      exp.not_(value.copy().is_(exp.null())),
+                                      exp.not_(value.copy().isin(*(a.copy() for a in allowed))))))
                 for kind, path, description, predicate in rules:
-                    bigquery = f"SELECT COUNT(*) FROM {relation} WHERE {_nested_condition(steps, predicate)}"
+                    bigquery = exp.select(exp.Count(this=exp.Star())).from_(self.relation.copy()) \
+                        .where(_nested_condition(steps, predicate)).sql(dialect="bigquery")
                     condition = _count_where(self._target_sql(bigquery, self.where(*path)), self.target.type,
-                                             relation)
+                                             self.relation)
                     self.add(f"{kind}: {dotted}", kind, (top.name,), path, FAIL, "failed rows",
                              {"fail condition": condition}, description)
 
@@ -424,6 +486,11 @@ class _Builder:
                     continue  # another layer: lint (KG012) refuses it; Soda cannot join across data sources
                 table, column = parts
                 path = (*col.yaml_path, "relationships", i, "to")
+                for name in (table, column):
+                    problem = identifier_problem(name)
+                    if problem:
+                        raise CheckGenerationError(f"relationship target {ref!r}: {name!r} {problem}",
+                                                   self.where(*path))
                 self.add(f"reference: {col.name} -> {table}.{column}", "reference", (col.name,), path, FAIL,
                          f"values in ({col.name}) must exist in {table} ({column})", {},
                          f"Every non-null {col.name} exists in {c.layer}.{table}.{column}.", references=table)
@@ -465,7 +532,10 @@ class _Builder:
 
     def rule(self, rule: dict[str, Any], col: Column | None, path: tuple[str | int, ...], number: int) -> None:
         kind = str(rule.get("type") or ("library" if rule.get("metric") or rule.get("rule") else "")).lower()
-        label = rule.get("name") or rule.get("id")
+        label_key = "name" if rule.get("name") else "id"
+        label = rule.get(label_key)
+        # a check name is one line: whitespace in the rule's name is folded
+        label = " ".join(self.text(label, *path, label_key).split()) if label else ""
         name = f"quality: {col.name if col else 'table'} #{number}" + (f" {label}" if label else "")
         description = str(rule.get("description") or "").strip()
         severity = _severity(rule)
@@ -476,7 +546,7 @@ class _Builder:
             metric = str(rule.get("metric") or rule.get("rule") or "")
             self.library(metric, rule, col, path, name, severity, description, where)
         elif kind == "sql":
-            self.sql(rule, col, path, name, severity, description, where)
+            self.sql_rule(rule, col, path, name, severity, description, where)
         elif kind == "custom":
             self.custom(rule, col, path, name, severity, description, where)
         else:
@@ -489,7 +559,6 @@ class _Builder:
         percent = str(rule.get("unit") or "").lower() == "percent"
         op, value = _threshold(rule, where)
         columns: tuple[str, ...] = (col.name,) if col else ()
-        config: dict[str, Any] = {}
         if metric == "rowCount":
             soda = "row_count"
         elif metric == "duplicateValues":
@@ -503,77 +572,169 @@ class _Builder:
                     raise CheckGenerationError(f"duplicateValues names unknown columns: {', '.join(unknown)}", where)
                 columns = tuple(names)
             soda = f"duplicate_{'percent' if percent else 'count'}({', '.join(columns)})"
-        elif metric in ("nullValues", "missingValues", "invalidValues"):
+        elif metric == "nullValues":
             if not col:
                 raise CheckGenerationError(f"{metric} is a column rule: put it under the column's `quality`", where)
-            if metric == "missingValues" and args.get("missingValues"):
-                config["missing values"] = [v for v in args["missingValues"] if v is not None]
-            if metric == "invalidValues":
-                if args.get("validValues") is not None:
-                    config["valid values"] = list(args["validValues"])
-                if args.get("invalidValues") is not None:
-                    config["invalid values"] = list(args["invalidValues"])
-                if args.get("pattern"):
-                    config["valid regex"] = str(args["pattern"])
-                if not config:
-                    raise CheckGenerationError("invalidValues needs arguments.validValues, invalidValues or "
-                                               "pattern", where)
-            base = "invalid" if metric == "invalidValues" else "missing"
-            soda = f"{base}_{'percent' if percent else 'count'}({col.name})"
+            soda = f"missing_{'percent' if percent else 'count'}({col.name})"
+        elif metric in ("missingValues", "invalidValues"):
+            if not col:
+                raise CheckGenerationError(f"{metric} is a column rule: put it under the column's `quality`", where)
+            condition = self.value_condition(metric, col, args, path)
+            self.count_check(name, columns, path, severity, description, condition, op, value, percent)
+            return
         else:
             raise CheckGenerationError(f"library metric {metric!r} is not supported (nullValues, missingValues, "
                                        "invalidValues, duplicateValues, rowCount)", where)
         key, extra = _metric_check(soda, op, value, severity)
-        self.add(name, "quality", columns, path, severity, key, {**config, **extra}, description)
+        self.add(name, "quality", columns, path, severity, key, extra, description)
 
-    def sql(self, rule: dict[str, Any], col: Column | None, path: tuple[str | int, ...], name: str,
-            severity: str, description: str, where: Location) -> None:
+    def value_condition(self, metric: str, col: Column, args: dict[str, Any],
+                        path: tuple[str | int, ...]) -> exp.Expression:
+        """The condition that makes a row count for ``missingValues`` / ``invalidValues``, with
+        Soda's meaning: NULL is missing, a missing value is never invalid."""
+        column = exp.column(col.name)
+        here = (*path, "arguments")
+        if metric == "missingValues":
+            listed = [v for v in args.get("missingValues") or [] if v is not None]
+            if not listed:
+                return column.is_(exp.null())
+            return exp.or_(column.is_(exp.null()), column.isin(*self.literals(listed, *here, "missingValues")))
+        parts: list[exp.Expression] = []
+        if args.get("validValues") is not None:
+            valid = self.literals(args["validValues"], *here, "validValues")
+            parts.append(exp.not_(column.isin(*valid)) if valid else exp.true())
+        if args.get("invalidValues"):
+            parts.append(column.isin(*self.literals(args["invalidValues"], *here, "invalidValues")))
+        if args.get("pattern"):
+            regex = self.text(args["pattern"], *here, "pattern")
+            parts.append(exp.not_(exp.RegexpLike(this=column, expression=sql_literal(regex))))
+        if not parts:
+            raise CheckGenerationError("invalidValues needs arguments.validValues, invalidValues or pattern",
+                                       self.where(*path))
+        return exp.and_(exp.not_(column.is_(exp.null())), exp.or_(*parts) if len(parts) > 1 else parts[0])
+
+    def count_check(self, name: str, columns: tuple[str, ...], path: tuple[str | int, ...], severity: str,
+                    description: str, condition: exp.Expression, op: str, value: str, percent: bool) -> None:
+        """Rows matching ``condition``, compared as the rule says: ``failed rows`` (with samples)
+        when none may match, else a metric whose query counts them (or their percentage)."""
+        if (op, value, severity, percent) == ("=", "0", FAIL, False):
+            self.add(name, "quality", columns, path, severity, "failed rows", {"fail condition": self.sql(condition)},
+                     description)
+            return
+        if percent:
+            matched = exp.Count(this=exp.If(this=condition, true=exp.Literal.number(1)))
+            measure = exp.func("COALESCE", exp.Div(this=exp.Mul(this=exp.Literal.number("100.0"), expression=matched),
+                                                   expression=exp.func("NULLIF", exp.Count(this=exp.Star()),
+                                                                       exp.Literal.number(0))),
+                               exp.Literal.number(0))
+            query = exp.select(measure).from_(self.relation.copy())
+        else:
+            query = exp.select(exp.Count(this=exp.Star())).from_(self.relation.copy()).where(condition)
+        self.metric(name, columns, path, severity, description, self.sql(query), op, value)
+
+    def metric(self, name: str, columns: tuple[str, ...], path: tuple[str | int, ...], severity: str,
+               description: str, query: str, op: str, value: str) -> None:
+        """A user-defined metric: ``<metric> query`` and a threshold on it."""
+        metric = re.sub(r"[^a-z0-9_]", "_", f"rule_{columns[0] if columns else 'table'}_{path[-1]}".lower())
+        while metric in self.metric_names:
+            metric += "_"
+        self.metric_names.add(metric)
+        key, extra = _metric_check(metric, op, value, severity)
+        self.add(name, "quality", columns, path, severity, key, {f"{metric} query": query, **extra}, description)
+
+    def sql_rule(self, rule: dict[str, Any], col: Column | None, path: tuple[str | int, ...], name: str,
+                 severity: str, description: str, where: Location) -> None:
+        """A ``type: sql`` rule: one SELECT over contracted tables (the same allow-list as a model),
+        ``${table}`` for this table, written in BigQuery SQL and translated for the target."""
+        import sqlglot
+        from sqlglot.errors import SqlglotError
+
+        from ..models import ModelError, read_tables
+
         query = rule.get("query")
         if not isinstance(query, str) or not query.strip():
             raise CheckGenerationError("a `type: sql` rule needs a `query`", where)
-        relation = _relation(self.target, self.contract.layer, self.contract.table)
+        at = self.where(*path, "query")
+        marker = template_marker(query, placeholders=True)
+        if marker is not None:
+            raise CheckGenerationError(str(TemplateSyntaxRefused(marker)), at)
 
         def fill(match: re.Match[str]) -> str:
             if match.group(1) in ("table", "model"):
-                return relation
+                return self.contract.qualified_name
             if col is None:
-                raise CheckGenerationError("${column} is only defined in a column's quality rule", where)
+                raise CheckGenerationError("${column} is only defined in a column's quality rule", at)
             return col.name
 
-        bigquery_sql = _PLACEHOLDER.sub(fill, query.strip().rstrip(";"))
+        logical = OWN_PLACEHOLDER.sub(fill, query.strip().rstrip(";"))
+        try:
+            statements = [s for s in sqlglot.parse(logical, read="bigquery") if s is not None]
+        except SqlglotError as exc:
+            raise CheckGenerationError(f"the rule's query is not BigQuery SQL: {exc}", at) from None
+        if len(statements) != 1 or not isinstance(statements[0], exp.Query):
+            raise CheckGenerationError("the rule's query must be exactly one SELECT statement", at)
+        tree = statements[0]
+        try:
+            refs = read_tables(tree, lambda line, column: at)
+        except ModelError as exc:
+            raise CheckGenerationError(f"the rule's query: {exc.message}", at) from None
+        known = self.project.contracts if self.project is not None else {self.contract.qualified_name: self.contract}
+        unknown = [ref for ref in refs if ref not in known]
+        if unknown:
+            raise CheckGenerationError(f"the rule's query reads {', '.join(unknown)}, which no contract defines", at)
+
+        def to_target(node: exp.Expression) -> exp.Expression:
+            if isinstance(node, exp.Table) and f"{node.db}.{node.name}" in refs and not node.catalog:
+                layer, table = node.db, node.name
+                replacement = _relation(self.target, layer, table)
+                if node.alias:
+                    replacement.set("alias", node.args.get("alias"))
+                return replacement
+            return node
+
+        bigquery_sql = tree.transform(to_target).sql(dialect="bigquery")
         op, value = _threshold(rule, where)
         columns = (col.name,) if col else ()
-        sql = self._target_sql(bigquery_sql, where)
-        condition = _count_where(sql, self.target.type, relation) if (op, value, severity) == ("=", "0", FAIL) \
+        sql = self._target_sql(bigquery_sql, at)
+        condition = _count_where(sql, self.target.type, self.relation) if (op, value, severity) == ("=", "0", FAIL) \
             else None
         if condition is not None:
             self.add(name, "quality", columns, path, severity, "failed rows", {"fail condition": condition},
                      description)
             return
-        metric = re.sub(r"[^a-z0-9_]", "_", f"rule_{col.name if col else 'table'}_{path[-1]}".lower())
-        while metric in self.metric_names:
-            metric += "_"
-        self.metric_names.add(metric)
-        key, extra = _metric_check(metric, op, value, severity)
-        self.add(name, "quality", columns, path, severity, key, {f"{metric} query": sql, **extra}, description)
+        self.metric(name, columns, path, severity, description, sql, op, value)
 
     def custom(self, rule: dict[str, Any], col: Column | None, path: tuple[str | int, ...], name: str,
                severity: str, description: str, where: Location) -> None:
+        """A ``type: custom`` rule for ``engine: soda``: one SodaCL check written out in the
+        contract. It may not carry SQL (a query, a condition, an expression): write SQL as a
+        ``type: sql`` rule, whose query kcrm-gov checks reads only contracted tables."""
         if str(rule.get("engine") or "").lower() != "soda":
             return  # another engine's rule (great-expectations, dbt...): not ours to run
         implementation = rule.get("implementation")
+        at = self.where(*path, "implementation")
         if isinstance(implementation, str):
-            try:
-                implementation = yaml.safe_load(implementation)
-            except yaml.YAMLError as exc:
-                raise CheckGenerationError(f"the soda implementation is not YAML: {exc}", where) from None
+            from ..yamlsource import parse_yaml
+
+            try:  # bounded like every YAML kcrm-gov reads: no aliases, no depth bombs
+                implementation = parse_yaml(implementation, self.contract.path).data
+            except KcrmGovError as exc:
+                raise CheckGenerationError(f"the soda implementation is not YAML: {exc.message}", at) from None
         if isinstance(implementation, str):
             implementation = {implementation: {}}
         if not isinstance(implementation, dict) or len(implementation) != 1:
             raise CheckGenerationError("a soda implementation must be one SodaCL check (a string or a mapping "
-                                       "with one key)", where)
+                                       "with one key)", at)
         ((key, config),) = implementation.items()
-        config = dict(config or {})
+        config = dict(config or {}) if isinstance(config, dict) else None
+        if config is None:
+            raise CheckGenerationError("a soda implementation's configuration must be a mapping", at)
+        for text in _strings([key, config]):
+            self.text(text, *path, "implementation")
+        sql_keys = [k for k in _keys([key, config]) if any(w in k.lower() for w in _SQL_WORDS)]
+        if sql_keys or str(key).strip().lower().startswith("failed rows"):
+            raise CheckGenerationError(f"a custom soda check may not carry SQL ({', '.join(sql_keys) or key}): "
+                                       "write it as a `type: sql` rule, whose query kcrm-gov checks", at)
         config.pop("name", None)
         self.add(name, "quality", (col.name,) if col else (), path, severity, str(key), config, description)
 
@@ -594,6 +755,37 @@ class _Builder:
             raise CheckGenerationError(f"the rule's query is not BigQuery SQL: {exc}", where) from None
 
 
+_SQL_WORDS = ("query", "condition", "expression", "sql", "filter")
+"""Configuration keys of a SodaCL check that carry SQL (``fail query``, ``fail condition``,
+``<metric> expression``, ``filter``...)."""
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string in a nested structure of lists and mappings (keys included)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*_strings(k), *_strings(v))]
+    if isinstance(value, list | tuple):
+        return [s for item in value for s in _strings(item)]
+    return []
+
+
+def _keys(value: Any) -> list[str]:
+    """Every mapping key (and the check line itself) in a SodaCL check."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [str(k) for k in value] + [k for v in value.values() for k in _keys(v) if not isinstance(v, str)]
+    if isinstance(value, list | tuple):
+        return [k for item in value for k in _keys(item) if not isinstance(item, str)]
+    return []
+
+
+Predicate = Callable[[exp.Expression, exp.Expression], exp.Expression]
+"""``predicate(field, parent)``: the condition on a nested field, given its parent."""
+
+
 def _nested_paths(steps: list[Column]) -> list[list[Column]]:
     """Every nested field under ``steps[-1]``, as the columns from the top-level one down to it."""
     out = []
@@ -603,20 +795,23 @@ def _nested_paths(steps: list[Column]) -> list[list[Column]]:
     return out
 
 
-def _nested_condition(steps: list[Column], predicate: Callable[[str, str], str], depth: int = 0,
-                      value: str | None = None) -> str:
-    """BigQuery SQL, true for a row where ``predicate(field, parent)`` holds for the field at the
-    end of ``steps``; ARRAY<STRUCT> steps become ``EXISTS (… UNNEST …)``."""
-    from sqlglot import exp
-
-    value = value or steps[0].name
+def _nested_condition(steps: list[Column], predicate: Predicate, depth: int = 0,
+                      value: exp.Expression | None = None) -> exp.Expression:
+    """A BigQuery condition, true for a row where ``predicate(field, parent)`` holds for the field at
+    the end of ``steps``; ARRAY<STRUCT> steps become ``EXISTS (… UNNEST …)``."""
+    value = value if value is not None else exp.column(steps[0].name)
     parent, child = steps[depth], steps[depth + 1]
     array = parent.data_type.this == exp.DataType.Type.ARRAY
-    holder = f"__kcrm_e{depth}" if array else value  # what the child is a field of
-    field_sql = f"{holder}.{child.name}"
-    inner = f"({predicate(field_sql, holder)})" if depth + 2 == len(steps) else \
-        _nested_condition(steps, predicate, depth + 1, field_sql)
-    return f"EXISTS (SELECT 1 FROM UNNEST({value}) AS {holder} WHERE {inner})" if array else inner
+    holder: exp.Expression = exp.column(f"__kcrm_e{depth}") if array else value  # what the child is a field of
+    field = exp.Dot(this=holder.copy(), expression=exp.to_identifier(child.name))
+    inner = predicate(field, holder) if depth + 2 == len(steps) else \
+        _nested_condition(steps, predicate, depth + 1, field)
+    if not array:
+        return inner
+    # BigQuery names an UNNEST's element by a column alias (``UNNEST(x) AS e``)
+    elements = exp.Unnest(expressions=[value.copy()],
+                          alias=exp.TableAlias(columns=[exp.to_identifier(f"__kcrm_e{depth}")]))
+    return exp.Exists(this=exp.select(exp.Literal.number(1)).from_(elements).where(inner))
 
 
 def _rule_text(path: tuple[str | int, ...]) -> str:
@@ -626,20 +821,14 @@ def _rule_text(path: tuple[str | int, ...]) -> str:
     return out
 
 
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _count_where(sql: str, dialect: str, relation: str) -> str | None:
+def _count_where(sql: str, dialect: str, relation: exp.Table) -> str | None:
     """The WHERE condition of ``SELECT COUNT(*) FROM <this table> WHERE <cond>`` (in ``dialect``),
     or None when the query has any other shape."""
     import sqlglot
-    from sqlglot import exp
     from sqlglot.errors import SqlglotError
 
     try:
         tree = sqlglot.parse_one(sql, read=dialect)
-        own = sqlglot.parse_one(f"SELECT 1 FROM {relation}", read=dialect).find(exp.Table)
     except SqlglotError:
         return None
     if not isinstance(tree, exp.Select) or len(tree.expressions) != 1:
@@ -647,12 +836,12 @@ def _count_where(sql: str, dialect: str, relation: str) -> str | None:
     if any(tree.args.get(k) for k in ("joins", "group", "having", "with", "limit", "qualify", "laterals")):
         return None
     projection = tree.expressions[0].unalias()
-    if not isinstance(projection, exp.Count) or not isinstance(projection.this, (exp.Star, exp.Literal)):
+    if not isinstance(projection, exp.Count) or not isinstance(projection.this, exp.Star | exp.Literal):
         return None
     source = tree.args.get("from_") or tree.args.get("from")
     table = source.this if source else None
-    if not isinstance(table, exp.Table) or table.alias or own is None or \
-            (table.name, table.db, table.catalog) != (own.name, own.db, own.catalog):
+    if not isinstance(table, exp.Table) or table.alias or \
+            (table.name, table.db, table.catalog) != (relation.name, relation.db, relation.catalog):
         return None
     where = tree.args.get("where")
     return where.this.sql(dialect=dialect) if where else None
@@ -660,8 +849,14 @@ def _count_where(sql: str, dialect: str, relation: str) -> str | None:
 
 def generate_table_checks(contract: Contract, target: Target, types: dict[str, str],
                           project: Project | None = None) -> TableChecks:
-    """The checks of one contract for ``target`` (``types``: its columns' engine types)."""
+    """The checks of one contract for ``target`` (``types``: its columns' engine types).
+
+    Raises :class:`CheckGenerationError` (with the contract's line) for a rule it cannot turn into
+    a check, for contract text Soda would evaluate as a template, and for quality SQL that reads
+    anything but contracted tables.
+    """
     builder = _Builder(contract, target, types, project)
+    builder.identifiers()
     builder.schema()
     builder.keys()
     builder.column_values()
@@ -669,7 +864,11 @@ def generate_table_checks(contract: Contract, target: Target, types: dict[str, s
     builder.references()
     builder.freshness()
     builder.quality()
-    return TableChecks(contract=contract, engine=target.type, specs=builder.specs)
+    checks = TableChecks(contract=contract, engine=target.type, specs=builder.specs)
+    marker = template_marker(checks.text)
+    if marker is not None:  # the last line of defence: nothing above should let one through
+        raise CheckGenerationError(f"the generated checks would contain template syntax {marker!r}", contract.location())
+    return checks
 
 
 def generate_all(project: Project, target_kind: str = "duckdb", *, target: Target | None = None,
@@ -685,7 +884,12 @@ def generate_all(project: Project, target_kind: str = "duckdb", *, target: Targe
     # Checks of one table read other contracts (references), so the key covers every contract.
     key = cache_key([target.type, *(f"{layer}={target.dataset(layer)}" for layer in LAYERS), str(target.project),
                      *(f"{c.qualified_name}:{c.document.digest}" for c in everything)])
-    generated = cached(project.state_dir, "checks", key, lambda: _generate(project, target, everything))
+    # an entry of another shape is rebuilt: every contract's (list of CheckSpec, SodaCL text)
+    generated = cached(project.state_dir, "checks", key, lambda: _generate(project, target, everything),
+                       valid=lambda value: isinstance(value, dict) and all(
+                           isinstance(pair := value.get(c.qualified_name), tuple) and len(pair) == 2
+                           and isinstance(pair[0], list) and all(isinstance(spec, CheckSpec) for spec in pair[0])
+                           and isinstance(pair[1], str) for c in everything))
     out = []
     for contract in everything:
         if tables is None or contract.qualified_name in tables:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import Engine, EngineError, WarehouseBusy
+from .base import Engine, EngineError, WarehouseBusy, WarehouseUnavailable
 
 if TYPE_CHECKING:
     from ..project import Project
 
-__all__ = ["Engine", "EngineError", "WarehouseBusy", "open_engine"]
+__all__ = ["Engine", "EngineError", "WarehouseBusy", "WarehouseUnavailable", "open_engine"]
 
 
 def open_engine(project: Project, target: str | None = None, *, read_only: bool = False) -> Engine:

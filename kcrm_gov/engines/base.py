@@ -31,6 +31,14 @@ class WarehouseBusy(EngineError):
     exit_code = 2
 
 
+class WarehouseUnavailable(EngineError):
+    """The command cannot run at all: the warehouse does not exist, cannot be opened or reached,
+    or there are no credentials for it. Exit code 2, as for any unusable input, so a scheduler
+    can tell "could not run" from "ran and found problems" (exit 1)."""
+
+    exit_code = 2
+
+
 @dataclass(frozen=True)
 class ActualColumn:
     """A column as the engine sees it (the output of a model, or an existing table)."""

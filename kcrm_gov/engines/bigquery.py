@@ -43,7 +43,7 @@ from sqlglot import exp
 from .. import typemap
 from ..ddl import bigquery as ddl
 from ..policy_tags import Taxonomy, column_policy_tags, load_taxonomy
-from .base import ActualColumn, BuildStats, Engine, EngineError
+from .base import ActualColumn, BuildStats, Engine, EngineError, WarehouseUnavailable
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -68,7 +68,7 @@ class BigQueryEngine(Engine):
         from google.cloud import bigquery
 
         if not target.project:
-            raise EngineError(f"target '{target.name}' has no BigQuery project")
+            raise WarehouseUnavailable(f"target '{target.name}' has no BigQuery project")
         self.bq = bigquery
         self.gcp_project: str = target.project
         self.endpoint = target.api_endpoint or DEFAULT_ENDPOINT
@@ -93,7 +93,7 @@ class BigQueryEngine(Engine):
         try:
             return self.bq.Client(**options)
         except auth_exc.DefaultCredentialsError as exc:
-            raise EngineError(
+            raise WarehouseUnavailable(
                 f"no Google credentials for target '{self.target.name}' ({exc}). Run "
                 "`gcloud auth application-default login`, or point GOOGLE_APPLICATION_CREDENTIALS at a "
                 "service-account key file") from None
@@ -114,9 +114,9 @@ class BigQueryEngine(Engine):
                 return EngineError(f"{what}: BigQuery kept failing until the retry deadline: {cause.message}")
         if cause is None or isinstance(cause, (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
                                                auth_exc.TransportError, ConnectionError)):
-            return EngineError(f"cannot reach BigQuery at {self.endpoint} ({what}): {cause or exc}")
+            return WarehouseUnavailable(f"cannot reach BigQuery at {self.endpoint} ({what}): {cause or exc}")
         if isinstance(exc, (auth_exc.RefreshError, auth_exc.DefaultCredentialsError)):
-            return EngineError(f"{what}: the Google credentials were refused ({exc}); "
+            return WarehouseUnavailable(f"{what}: the Google credentials were refused ({exc}); "
                                "run `gcloud auth application-default login` again")
         if isinstance(exc, concurrent.futures.TimeoutError):
             return EngineError(f"{what}: the job did not finish within {self.job_timeout:.0f} s")

@@ -1,12 +1,21 @@
 """The embedded default engine: a DuckDB file, one schema per layer.
 
-Timestamps are compared in UTC (``SET TimeZone='UTC'``) so that BigQuery TIMESTAMP
+Timestamps are compared in UTC (``SET GLOBAL TimeZone='UTC'``) so that BigQuery TIMESTAMP
 semantics hold. DuckDB allows one writing process per file: a second one gets a clear
 "warehouse is in use" error instead of waiting or corrupting anything.
+
+**Untrusted SQL.** Models and contract quality rules arrive in pull requests. The compiler
+allows only reads of contracted tables (:func:`kcrm_gov.models.read_tables`); underneath that,
+every connection this engine opens runs with ``enable_external_access=false`` (no file, URL,
+extension or ATTACH: ``read_csv``, ``read_text``, ``glob``, ``COPY`` all fail) and
+``lock_configuration=true`` (no statement can switch it back), set by :func:`harden` once the
+connection holds what it needs. Raw loading reads its files on a connection of its own
+(:mod:`kcrm_gov.load`). Error messages are scrubbed of data values (:mod:`kcrm_gov.redact`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from collections.abc import Iterator
@@ -17,7 +26,7 @@ from sqlglot import exp
 
 from .. import LAYERS, typemap
 from ..ddl import duckdb as ddl
-from .base import ActualColumn, BuildStats, Engine, EngineError, WarehouseBusy
+from .base import ActualColumn, BuildStats, Engine, EngineError, WarehouseBusy, WarehouseUnavailable
 
 if TYPE_CHECKING:
     import duckdb
@@ -42,9 +51,10 @@ class DuckDBEngine(Engine):
             self._root = connection
         else:
             if target.path is None:
-                raise EngineError(f"target '{target.name}' has no path")
+                raise WarehouseUnavailable(f"target '{target.name}' has no path")
             if read_only and not target.path.exists():
-                raise EngineError(f"the warehouse {target.path} does not exist yet: run `kcrm-gov build` first")
+                raise WarehouseUnavailable(f"the warehouse {target.path} does not exist yet: run `kcrm-gov build` "
+                                           "first")
             target.path.parent.mkdir(parents=True, exist_ok=True)
             try:
                 self._root = duckdb.connect(str(target.path), read_only=read_only)
@@ -53,8 +63,7 @@ class DuckDBEngine(Engine):
                     raise WarehouseBusy(
                         f"the warehouse {target.path} is in use by another kcrm-gov process "
                         "(DuckDB allows one writer); wait for it to finish and retry") from None
-                raise EngineError(f"cannot open the warehouse {target.path}: {exc}") from None
-        self._root.execute("SET TimeZone='UTC'")
+                raise WarehouseUnavailable(f"cannot open the warehouse {target.path}: {exc}") from None
         self._local.con = self._root
         catalog = self._root.execute("SELECT current_database()").fetchone()[0]
         if catalog in {target.dataset(layer) for layer in LAYERS}:
@@ -69,15 +78,26 @@ class DuckDBEngine(Engine):
             # one cursor's transaction is invisible to the others until it commits
             for layer in LAYERS:
                 self.ensure_schema(layer)
+        harden(self._root)
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
         """This thread's connection: the main one, or a cursor of it (each has its own transaction)."""
         con = getattr(self._local, "con", None)
-        if con is None:
+        if con is None:  # a cursor inherits the global settings harden() fixed
             con = self._local.con = self._root.cursor()
-            con.execute("SET TimeZone='UTC'")
         return con
+
+    def project_words(self) -> set[str]:
+        """Names that are code, not data: every contract's table and column names and the
+        target's schema names (an error message may repeat them)."""
+        words = {self.schema(layer) for layer in LAYERS} | set(LAYERS)
+        for contract in self.project.contracts.values():
+            words.add(contract.table)
+            words.add(contract.qualified_name)
+            words.update(path for path, _ in contract.all_columns())
+            words.update(col.name for _, col in contract.all_columns())
+        return words
 
     @classmethod
     def in_memory(cls, project: Project, target: Target) -> DuckDBEngine:
@@ -98,13 +118,21 @@ class DuckDBEngine(Engine):
                 self._schemas.add(name)
 
     # --- statements ----------------------------------------------------------------------------
+    def error(self, exc: BaseException, sql: str | None = None, prefix: str = "") -> EngineError:
+        """``exc`` as an :class:`EngineError` whose message holds no data value: only the SQL's own
+        words and the project's table and column names survive (:func:`kcrm_gov.redact.scrub`)."""
+        from ..redact import scrub, sql_words
+
+        keep = sql_words(sql, "duckdb") | self.project_words()
+        return EngineError(prefix + scrub(str(exc), keep))
+
     def execute(self, sql: str, params: list[Any] | None = None) -> None:
         import duckdb
 
         try:
             self.con.execute(sql, params or [])
         except duckdb.Error as exc:
-            raise EngineError(str(exc).strip()) from None
+            raise self.error(exc, sql) from None
 
     def query_arrow(self, sql: str) -> pa.Table:
         import duckdb
@@ -112,10 +140,14 @@ class DuckDBEngine(Engine):
         try:
             return self.con.execute(sql).to_arrow_table()
         except duckdb.Error as exc:
-            raise EngineError(str(exc).strip()) from None
+            raise self.error(exc, sql) from None
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        """All or nothing. A COMMIT that fails (a full disk, a file size limit) rolls back and raises
+        :class:`EngineError`: the tables stay as they were before the transaction."""
+        import duckdb
+
         if getattr(self._local, "in_transaction", False):  # nested scopes join the outer transaction
             yield
             return
@@ -125,10 +157,16 @@ class DuckDBEngine(Engine):
         try:
             yield
         except BaseException:
-            con.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.Error):  # the original error is the one to report
+                con.execute("ROLLBACK")
             raise
         else:
-            con.execute("COMMIT")
+            try:
+                con.execute("COMMIT")
+            except duckdb.Error as exc:
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                raise self.error(exc, prefix="could not commit (nothing was changed): ") from None
         finally:
             self._local.in_transaction = False
 
@@ -182,7 +220,7 @@ class DuckDBEngine(Engine):
         try:
             rows = self.con.execute(f"DESCRIBE {sql}").fetchall()
         except duckdb.Error as exc:
-            raise EngineError(str(exc).strip()) from None
+            raise self.error(exc, sql) from None
         return [ActualColumn(name, exp.DataType.build(dtype, dialect="duckdb", udt=True), null == "YES")
                 for name, dtype, null, *_ in rows]
 
@@ -199,28 +237,49 @@ class DuckDBEngine(Engine):
         with self.transaction():
             for statement in ddl.create_table(contract, schema, temp, replace=True):
                 self.execute(statement)
-            row = self._insert(contract, f"INSERT INTO {ddl.relation(schema, temp)} ({columns}) {sql}")
+            row = self._insert(contract, f"INSERT INTO {ddl.relation(schema, temp)} ({columns}) ", sql)
             self.execute(f"DROP TABLE IF EXISTS {self.relation(contract.layer, contract.table)}")
             self.execute(f"ALTER TABLE {ddl.relation(schema, temp)} RENAME TO {ddl.quote(contract.table)}")
         return BuildStats(rows_written=int(row[0]) if row else None)
 
-    def _insert(self, contract: Contract, sql: str) -> tuple | None:
+    def _insert(self, contract: Contract, insert: str, select: str) -> tuple | None:
+        """Run ``insert + select``, the INSERT of a build. A broken contract constraint is reported
+        by column and row count, never by the offending values (which DuckDB's message quotes)."""
         import duckdb
 
+        sql = insert + select
         try:
             return self.con.execute(sql).fetchone()
         except duckdb.ConstraintException as exc:
             text = str(exc)
             if "NOT NULL constraint failed" in text:
-                column = text.rsplit(".", 1)[-1].strip()
-                raise EngineError(f"column '{column}' is required by the contract, but the model produced "
-                                  "NULL values in it") from None
+                column = text.splitlines()[0].rsplit(".", 1)[-1].strip()
+                rows = self._count(f"SELECT COUNT(*) FROM ({select}) AS m WHERE {ddl.quote(column)} IS NULL")
+                raise EngineError(f"column '{column}' is required by the contract, but the model produced NULL "
+                                  f"in {_rows(rows)}") from None
             if "PRIMARY KEY or UNIQUE constraint" in text or "Duplicate key" in text:
-                raise EngineError(f"primary key ({', '.join(contract.primary_key)}) of the contract is not "
-                                  f"unique in the model's output: {text.splitlines()[0]}") from None
-            raise EngineError(text.strip()) from None
+                key = ", ".join(ddl.quote(c) for c in contract.primary_key)
+                rows = self._count(f"SELECT COUNT(*) FROM (SELECT {key} FROM ({select}) AS m GROUP BY {key} "
+                                   "HAVING COUNT(*) > 1) AS d") if key else None
+                raise EngineError(f"primary key ({', '.join(contract.primary_key)}) of the contract is not unique "
+                                  f"in the model's output: {_rows(rows, 'key value')} repeated") from None
+            raise self.error(exc, sql) from None
         except duckdb.Error as exc:
-            raise EngineError(f"the model failed at run time: {str(exc).strip()}") from None
+            raise self.error(exc, sql, prefix="the model failed at run time: ") from None
+
+    def _count(self, sql: str) -> int | None:
+        """A diagnostic count after a failure (None when even that fails)."""
+        import duckdb
+
+        try:
+            cursor = self._root.cursor()  # outside the failed transaction
+            try:
+                row = cursor.execute(sql).fetchone()
+            finally:
+                cursor.close()
+            return int(row[0]) if row else None
+        except duckdb.Error:
+            return None
 
     def columns(self, layer: str, table: str) -> list[tuple[str, str, bool]]:
         """``(name, DuckDB type, nullable)`` of an existing table or view, in order."""
@@ -232,3 +291,21 @@ class DuckDBEngine(Engine):
 
     def close(self) -> None:
         self._root.close()
+
+
+def _rows(count: int | None, noun: str = "row") -> str:
+    if count is None:
+        return f"some {noun}s"
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def harden(con: duckdb.DuckDBPyConnection) -> None:
+    """Make ``con`` fit to run untrusted SQL: UTC for every cursor, no file, network, extension or
+    ATTACH access, and the configuration locked so no statement can change that back.
+
+    Call it once the connection holds what it needs (schemas created, files attached): from
+    here on it can read and write only the tables of its own database.
+    """
+    con.execute("SET GLOBAL TimeZone='UTC'")
+    con.execute("SET enable_external_access=false")
+    con.execute("SET lock_configuration=true")

@@ -123,8 +123,18 @@ _INT64_FLOAT = "{cast}(ROUND(_f) AS BIGINT)"
 
 
 def _int64_from_string(value: exp.Expression, safe: bool) -> exp.Expression:
-    cast, fail = ("TRY_CAST", "NULL") if safe else ("CAST", "ERROR('Bad int64 value: ' || _s)")
-    return _duckdb(_INT64_STRING.format(cast=cast, fail=fail), _s=value)
+    # BigQuery's own message quotes the value ('Bad int64 value: ann@example.com'); this one names
+    # the expression instead, so no row's data reaches a log, a run result or a lineage event
+    cast, fail = ("TRY_CAST", "NULL") if safe else ("CAST", "ERROR(_msg)")
+    message = exp.Literal.string(f"Bad int64 value in CAST({_source_text(value)} AS INT64): a string that is not "
+                                 "a whole number")
+    return _duckdb(_INT64_STRING.format(cast=cast, fail=fail), _s=value, _msg=message)
+
+
+def _source_text(value: exp.Expression) -> str:
+    """The BigQuery SQL of the expression being cast (the model's own code, never a value)."""
+    inner = value.this if isinstance(value, exp.TryCast) and value.meta.get("kcrm_probe") else value
+    return inner.sql(dialect="bigquery")
 
 
 def _int64_from_float(value: exp.Expression, safe: bool) -> exp.Expression:
@@ -150,6 +160,7 @@ def int64_cast(node: exp.Expression) -> exp.Expression:
         return node  # integers, NUMERIC and BOOL cast the same way in both engines
     # Unknown input type (typically a column): pick the rule from DuckDB's runtime type of the value.
     as_text = exp.TryCast(this=value.copy(), to=exp.DataType.build("VARCHAR"))
+    as_text.meta["kcrm_probe"] = True  # a message names the model's expression, not this probe
     as_float = exp.TryCast(this=value.copy(), to=exp.DataType.build("DOUBLE"))
     return _duckdb(
         "CASE TYPEOF(_v) WHEN 'VARCHAR' THEN _text WHEN 'DOUBLE' THEN _float WHEN 'FLOAT' THEN _float "
