@@ -6,7 +6,9 @@ contract files' digests, the target, the engine) and of the code (this package's
 the size and time of every module, so an editable install that changed the generator does
 not read old output, and the versions of the libraries that shape the output). Every read
 returns a fresh copy, so callers may change what they get. A missing, unreadable or foreign
-entry is rebuilt; failing to write one is not an error: the cache only ever saves time.
+entry is rebuilt, and so is one of the wrong shape: callers pass ``valid``, a test of what they
+will use (a truncated pickle of the right key, an entry written by other code); failing to write
+one is not an error: the cache only ever saves time.
 """
 
 from __future__ import annotations
@@ -66,8 +68,9 @@ MEMORY_ENTRIES = 32
 _memory: dict[tuple[str, str], bytes] = {}
 
 
-def load(state_dir: Path, kind: str, key: str) -> Any | None:
-    """The entry ``key`` of ``kind`` (a fresh copy each call), or None."""
+def load(state_dir: Path, kind: str, key: str, valid: Callable[[Any], bool] | None = None) -> Any | None:
+    """The entry ``key`` of ``kind`` (a fresh copy each call), or None when there is none or it is
+    unreadable, or (with ``valid``) when ``valid(entry)`` is not true."""
     data = _memory.get((kind, key))
     if data is None:
         try:
@@ -76,7 +79,11 @@ def load(state_dir: Path, kind: str, key: str) -> Any | None:
             return None
     try:
         value = pickle.loads(data)  # our own file, under the ignored state folder
-    except Exception:  # truncated or written by other code: as if missing
+        ok = valid is None or bool(valid(value))
+    except Exception:  # truncated, written by other code, or a shape the check chokes on: as if missing
+        ok = False
+    if not ok:
+        _memory.pop((kind, key), None)
         return None
     _remember(kind, key, data)
     return value
@@ -96,10 +103,11 @@ def _remember(kind: str, key: str, data: bytes) -> None:
         del _memory[next(iter(_memory))]
 
 
-def cached(state_dir: Path, kind: str, key: str, build: Callable[[], T]) -> T:
+def cached(state_dir: Path, kind: str, key: str, build: Callable[[], T],
+           valid: Callable[[Any], bool] | None = None) -> T:
     """The output ``build()`` makes for ``key``: from this process, from ``.kcrm/cache/<kind>/``,
-    or built now (and stored)."""
-    value = load(state_dir, kind, key)
+    or built now (and stored). An entry failing ``valid`` (of the wrong shape) is rebuilt and replaced."""
+    value = load(state_dir, kind, key, valid)
     if value is None:
         value = build()
         store(state_dir, kind, key, value)

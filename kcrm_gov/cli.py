@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -25,6 +26,24 @@ def _fail(exc: KcrmGovError) -> None:
     sys.exit(exc.exit_code)
 
 
+def exit_after_writing(exit_code: int, errors: list[KcrmGovError]) -> NoReturn:
+    """End a command whose summary is already printed: report the run results that could not be
+    written (after the summary, on stderr) and exit with ``exit_code``, at least 2 when any failed."""
+    for exc in errors:
+        failures = getattr(exc, "failures", None) or [str(exc)]
+        click.echo(f"error: could not write the run results: {'; '.join(failures)}", err=True)
+    sys.exit(max(exit_code, 2) if errors else exit_code)
+
+
+def _os_reason(exc: OSError) -> str:
+    if not exc.filename or not exc.strerror:
+        return str(exc)
+    path = Path(exc.filename)
+    if isinstance(exc, FileExistsError) and path.exists() and not path.is_dir():
+        return f"{path} is a file, not a folder"
+    return f"{path}: {exc.strerror}"
+
+
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn kcrm-gov errors into a one-line message and the documented exit code."""
 
@@ -34,6 +53,8 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except KcrmGovError as exc:
             _fail(exc)
+        except OSError as exc:  # a read-only or full disk, a file where .kcrm/ should be: a message, not a traceback
+            _fail(KcrmGovError(_os_reason(exc)))
 
     return wrapper
 
@@ -61,6 +82,10 @@ def cli(ctx: click.Context, project_dir: Path | None) -> None:
     Exit codes: 0 success, 1 findings or failures, 2 unusable input or configuration.
     """
     ctx.ensure_object(dict)
+    # google-api-core warns on import that it will drop this Python in future releases: noise around
+    # every BigQuery command's own message, and nothing the user of kcrm-gov can act on
+    warnings.filterwarnings("ignore", message=r"You are using a Python version .* which Google will stop",
+                            category=FutureWarning)
     if project_dir is not None and not project_dir.is_dir():
         _fail(KcrmGovError(f"project folder {project_dir} does not exist"))
     ctx.obj["project_dir"] = project_dir
@@ -206,10 +231,13 @@ def build(ctx: click.Context, selectors: tuple[str, ...], excludes: tuple[str, .
     (see `kcrm-gov seed`) unless --no-seed is given. Run results are written to
     .kcrm/build_results.json.
 
-    Exit codes: 0 all models built, 1 any model failed or was skipped, 2 unusable input.
+    Exit codes: 0 all models built, 1 any model failed or was skipped, 2 unusable input, a
+    warehouse that cannot be reached (no credentials), or run results that could not be written
+    (the summary is printed first).
     """
     from rich.console import Console
 
+    from .artifacts import ArtifactError
     from .build import build as run_build
     from .build import write_run_results
     from .dag import build_dag, select
@@ -249,23 +277,34 @@ def build(ctx: click.Context, selectors: tuple[str, ...], excludes: tuple[str, .
             run = run_build(project, engine, dag, tables, fail_fast=fail_fast, threads=threads or engine.target.threads,
                             listener=lineage.listener(listener), after_build=gate)
             lineage.finish(run)
+    unwritten: list[KcrmGovError] = []  # reported after the summary: a run that happened is never lost
     if gate is not None:
         from .checks.scan import write_test_results
 
         checked = gate.finish()
         counts = checked.counts()
+        try:
+            where = str(write_test_results(project, checked).relative_to(project.root))
+        except ArtifactError as exc:
+            unwritten.append(exc)
+            where = "not written"  # the error follows the summary
         run.notes.append(f"quality checks of {len(checked.tables)} tables: {counts['pass']} passed, {counts['warn']} "
-                         f"warned, {counts['fail']} failed, {counts['error']} errors; results: "
-                         f"{write_test_results(project, checked).relative_to(project.root)}")
-    path = write_run_results(project, run)
+                         f"warned, {counts['fail']} failed, {counts['error']} errors; results: {where}")
     if as_json:
         click.echo(json.dumps(run.to_dict(), indent=2, default=str))
     else:
         _print_run(run, console)
-        console.print(f"run results: {path.relative_to(project.root)}", highlight=False)
+    try:
+        path = write_run_results(project, run)
+    except ArtifactError as exc:
+        unwritten.append(exc)
+        path = None
+    if not as_json:
+        if path is not None:
+            console.print(f"run results: {path.relative_to(project.root)}", highlight=False)
         for note in run.notes:
             console.print(note, highlight=False, markup=False)
-    sys.exit(run.exit_code)
+    exit_after_writing(run.exit_code, unwritten)
 
 
 class _progress:

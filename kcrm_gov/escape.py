@@ -82,6 +82,8 @@ def sql_literal(value: Any) -> exp.Expression:
             raise ValueError(f"{value!r} is not a finite number")
         return exp.Literal.number(int(value) if isinstance(value, float) and value.is_integer() else value)
     if isinstance(value, str):
+        if "\x00" in value:  # the YAML loader refuses it first; no engine reads it in a literal
+            raise ValueError("holds a NUL character")
         return exp.Literal.string(value)
     raise ValueError(f"{value!r} is not a string, number or boolean")
 

@@ -88,8 +88,14 @@ def checks_step(project: Project) -> GateStep:
     try:
         generated = generate_checks(project, "duckdb")
     except KcrmGovError as exc:
-        return GateStep(name="checks", ok=False, summary="the checks cannot be generated", details=[str(exc)],
-                        exit_code=1)
+        from .checks.sodacl import generation_problems
+
+        problems = generation_problems(project) or [exc]
+        return GateStep(name="checks", ok=False,
+                        summary=f"the checks of {len(problems)} contract{'s' if len(problems) != 1 else ''} cannot be "
+                                "generated", details=[str(p) for p in problems], exit_code=1,
+                        annotations=[Annotation(str(p.location.path), p.location.line or 1, p.location.column or 1,
+                                                p.message, "checks") for p in problems if p.location])
     stale = stale_checks(project, generated)
     return GateStep(
         name="checks",

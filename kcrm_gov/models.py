@@ -7,10 +7,10 @@ file, line and column.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import sqlglot
@@ -154,7 +154,8 @@ def read_tables(ast: exp.Expression, where: SourceLocator) -> list[str]:
             continue
         if not source.name or not source.db or source.db not in LAYERS or source.catalog:
             line, col = _position(source)
-            shown = exp.table_(source.name, db=source.db or None, catalog=source.catalog or None).sql(dialect="bigquery")
+            shown = exp.table_(source.name, db=source.db or None,
+                               catalog=source.catalog or None).sql(dialect="bigquery")
             hint = " (it looks like a file: a model reads only contracted tables)" if not source.db and \
                 any(c in source.name for c in "./\\") else ""
             raise ModelError(f"table '{shown}' must be written as <layer>.<table> with a layer of "

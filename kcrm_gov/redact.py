@@ -64,7 +64,7 @@ def _scrub_line(line: str, known: set[str]) -> str:
     def quoted(match: re.Match[str]) -> str:
         text = match.group(0)
         inner = text[1:-1]
-        return text if inner in known or inner.split(".")[-1] in known and inner.replace(".", "").isidentifier() \
+        return text if inner in known or (inner.split(".")[-1] in known and inner.replace(".", "").isidentifier()) \
             else text[0] + REDACTED + text[-1]
 
     def number(match: re.Match[str]) -> str:

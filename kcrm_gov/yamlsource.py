@@ -6,8 +6,8 @@ are built from the same node tree.
 
 Contracts arrive in pull requests, so parsing is bounded before anything is built from the
 text (:func:`bounded_problem`): a file larger than :data:`MAX_BYTES`, nesting deeper than
-:data:`MAX_DEPTH`, more than :data:`MAX_NODES` values, and any anchor or alias are refused
-with the file and line. Aliases are what a "billion laughs" document multiplies; a contract
+:data:`MAX_DEPTH`, more than :data:`MAX_NODES` values, any anchor or alias, and a NUL character
+in a value are refused with the file and line. Aliases are what a "billion laughs" document multiplies; a contract
 never needs one (ODCS has no use for them, and a reviewer should see every value written out).
 """
 
@@ -60,6 +60,10 @@ def bounded_problem(text: str, source: Path) -> ContractError | None:
                                          _at(source, event))
                 if nodes > MAX_NODES:
                     return ContractError(f"more than {MAX_NODES:,} YAML values in one file", _at(source, event))
+            if isinstance(event, yaml.ScalarEvent) and "\x00" in event.value:
+                # no SQL engine reads a NUL inside a string literal: it would cut the value short
+                return ContractError("a value holds a NUL character (\\0), which kcrm-gov does not accept",
+                                     _at(source, event))
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > MAX_DEPTH:

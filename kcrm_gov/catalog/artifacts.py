@@ -4,7 +4,10 @@ The catalog shows what the last build, quality scan and freshness check said abo
 Those artifacts are written by other commands whose formats may grow; this module accepts the
 shapes they write (a list of per-table records, records grouped under a table key, or one run
 holding a ``models`` / ``results`` / ``checks`` list) and ignores what it does not understand:
-a missing, unreadable or unexpected artifact means "never run", never a failed catalog build.
+a missing or unexpected artifact means "never run", never a failed catalog build. An artifact that
+exists but cannot be read (truncated by a full disk, not JSON) is not "never run" either: it is
+recorded in :attr:`Artifacts.unreadable` (by kind) and :attr:`Artifacts.problems`, and the catalog
+says that file is unreadable where the result would be.
 
 * build: ``.kcrm/build_results.json`` and the history in ``.kcrm/runs/*-build-*.json``
   (:func:`kcrm_gov.build.write_run_results`), one :class:`BuildInfo` per table, the newest wins;
@@ -28,6 +31,7 @@ RUNS_DIR = "runs"
 MAX_RUN_FILES = 200  # how far back the build history is searched for a table's last build
 
 PASS, WARN, FAIL, ERROR, UNKNOWN = "pass", "warn", "fail", "error", "unknown"
+BUILD, QUALITY, FRESHNESS = "build", "quality", "freshness"  # the kinds of run artifact
 _OUTCOMES = {
     PASS: ("pass", "passed", "ok", "success", "succeeded", "fresh", "green", "healthy", "within_sla"),
     WARN: ("warn", "warning", "warned", "stale_warn", "yellow", "late"),
@@ -88,6 +92,7 @@ class Artifacts:
     checks_run_at: str | None = None  # when the quality artifact was produced, if it says
     freshness_run_at: str | None = None
     problems: list[str] = field(default_factory=list)  # artifacts that exist but could not be read
+    unreadable: dict[str, str] = field(default_factory=dict)  # build | quality | freshness: why none is shown
 
     @property
     def has_builds(self) -> bool:
@@ -111,7 +116,9 @@ def load_artifacts(state_dir: Path, tables: Iterable[str]) -> Artifacts:
     resolver = _Resolver(known)
     out = Artifacts()
     out.builds = _load_builds(state_dir, resolver, out.problems)
-    data = _read_json(state_dir / TEST_RESULTS, out.problems)
+    if out.problems:
+        out.unreadable[BUILD] = out.problems[0]
+    data = _read_json(state_dir / TEST_RESULTS, out.problems, out.unreadable, QUALITY)
     if data is not None:
         out.checks_run_at = _when(data) if isinstance(data, dict) else None
         fallback = out.checks_run_at or _mtime(state_dir / TEST_RESULTS)
@@ -121,7 +128,7 @@ def load_artifacts(state_dir: Path, tables: Iterable[str]) -> Artifacts:
                 out.checks.setdefault(table, []).append(check)
         for table, checks in out.checks.items():
             out.checks[table] = _latest_per_check(checks)
-    data = _read_json(state_dir / FRESHNESS_RESULTS, out.problems)
+    data = _read_json(state_dir / FRESHNESS_RESULTS, out.problems, out.unreadable, FRESHNESS)
     if data is not None:
         out.freshness_run_at = _when(data) if isinstance(data, dict) else None
         fallback = out.freshness_run_at or _mtime(state_dir / FRESHNESS_RESULTS)
@@ -134,13 +141,21 @@ def load_artifacts(state_dir: Path, tables: Iterable[str]) -> Artifacts:
 
 
 # --- reading ------------------------------------------------------------------------------------
-def _read_json(path: Path, problems: list[str]) -> Any | None:
+def _read_json(path: Path, problems: list[str], unreadable: dict[str, str] | None = None,
+               kind: str | None = None) -> Any | None:
+    """The parsed file; None when it is missing, or unreadable (then recorded in ``problems`` and,
+    under ``kind``, in ``unreadable``)."""
     if not path.is_file():
         return None
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        problems.append(f"{path.name}: unreadable ({exc.__class__.__name__}: {exc})")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        shown = f"{path.parent.parent.name}/{path.parent.name}/{path.name}" if path.parent.name == RUNS_DIR \
+            else f"{path.parent.name}/{path.name}"
+        problem = f"{shown} is unreadable ({exc.__class__.__name__}: {exc})"
+        problems.append(problem)
+        if unreadable is not None and kind is not None:
+            unreadable.setdefault(kind, problem)
         return None
 
 

@@ -25,7 +25,7 @@ from ..contracts import Column, Contract
 from ..errors import ProjectError
 from ..project import Project
 from ..yamlsource import read_yaml
-from .artifacts import ERROR, FAIL, PASS, WARN, Artifacts, CheckInfo, load_artifacts
+from .artifacts import BUILD, ERROR, FAIL, FRESHNESS, PASS, QUALITY, WARN, Artifacts, CheckInfo, load_artifacts
 from .diagram import lineage_svg
 from .graph import ColumnSource, Lineage, declared_sources, load_lineage
 from .history import History, histories
@@ -155,9 +155,23 @@ def _pii_count(contract: Contract) -> int:
     return sum(1 for _, c in contract.all_columns() if _sensitive(c))
 
 
-def _checks_summary(checks: list[CheckInfo] | None) -> str:
+def _no_result(arts: Artifacts, kind: str, build: bool = False) -> str:
+    """The badge of a table without a result of ``kind``: never run, or its results file unreadable."""
+    if kind in arts.unreadable:
+        return badge("unreadable", "unknown", arts.unreadable[kind])
+    return build_badge(None) if build else outcome_badge(None)
+
+
+def _why_none(arts: Artifacts, kind: str) -> str:
+    """Why a table shows no result of ``kind`` (HTML): never run, or which file could not be read."""
+    if kind in arts.unreadable:
+        return esc(arts.unreadable[kind])
+    return NEVER_RUN
+
+
+def _checks_summary(checks: list[CheckInfo] | None, arts: Artifacts | None = None) -> str:
     if not checks:
-        return outcome_badge(None)
+        return _no_result(arts, QUALITY) if arts is not None else outcome_badge(None)
     counts = Counter(c.outcome for c in checks)
     parts = []
     for outcome in (FAIL, ERROR, WARN, PASS):
@@ -387,7 +401,8 @@ def _trust(data: CatalogData, contract: Contract) -> str:
     out.append("### Last freshness check {#freshness}\n")
     fresh = arts.freshness.get(name)
     if fresh is None:
-        out.append(f"<p>{outcome_badge(None)} No freshness result for this table: {NEVER_RUN}.</p>\n")
+        out.append(f"<p>{_no_result(arts, FRESHNESS)} No freshness result for this table: "
+                   f"{_why_none(arts, FRESHNESS)}.</p>\n")
     else:
         bits = [outcome_badge(fresh.outcome), f"checked {_when(fresh.when)}"]
         if fresh.age:
@@ -402,7 +417,8 @@ def _trust(data: CatalogData, contract: Contract) -> str:
     if not checks:
         defined = (data.project.root / CHECKS_DIR / contract.layer / f"{contract.table}.yml").is_file()
         extra = " (checks are defined in the How section)" if defined else ""
-        out.append(f"<p>{outcome_badge(None)} No quality results for this table: {NEVER_RUN}{extra}.</p>\n")
+        out.append(f"<p>{_no_result(arts, QUALITY)} No quality results for this table: "
+                   f"{_why_none(arts, QUALITY)}{extra}.</p>\n")
     else:
         order = {FAIL: 0, ERROR: 1, WARN: 2, PASS: 3}
         ranked = sorted(checks, key=lambda c: (order.get(c.outcome, 4), c.name))
@@ -419,7 +435,8 @@ def _trust(data: CatalogData, contract: Contract) -> str:
         out.append(f"<p>Raw tables are landed by {who}, not built by kcrm-gov: their trust signal is the "
                    "freshness check above.</p>\n")
     elif build is None:
-        out.append(f"<p>{build_badge(None)} This table has no build result: {NEVER_RUN}.</p>\n")
+        out.append(f"<p>{_no_result(arts, BUILD, build=True)} This table has no build result: "
+                   f"{_why_none(arts, BUILD)}.</p>\n")
     else:
         rows = [["Result", build_badge(build.status)], ["When", _when(build.when)],
                 ["Rows written", f"{build.rows:,}" if build.rows is not None else "—"],
@@ -581,10 +598,11 @@ def table_page(data: CatalogData, contract: Contract) -> str:
               f"owner {_team_link(data, here, contract.owner_team)}"]
     if _pii_count(contract):
         glance.append(PII_BADGE + f" {_pii_count(contract)} sensitive columns")
-    glance.append("checks " + _checks_summary(checks))
-    glance.append("freshness " + outcome_badge(fresh.outcome if fresh else None))
+    arts = data.artifacts
+    glance.append("checks " + _checks_summary(checks, arts))
+    glance.append("freshness " + (outcome_badge(fresh.outcome) if fresh else _no_result(arts, FRESHNESS)))
     if contract.layer != "raw":
-        glance.append("build " + build_badge(build.status if build else None))
+        glance.append("build " + (build_badge(build.status) if build else _no_result(arts, BUILD, build=True)))
     parts = [f"# {name}\n", "<p>" + " · ".join(g for g in glance if g) + "</p>\n",
              _what(data, contract, here), _who(data, contract, here), _schema(data, contract, here),
              _trust(data, contract), _lineage(data, contract, here), _how(data, contract), _change(data, contract)]
@@ -604,9 +622,10 @@ def _table_rows(data: CatalogData, here: str, contracts: list[Contract]) -> str:
             str(len(c.columns)),
             (PII_BADGE + f" {_pii_count(c)}") if _pii_count(c) else "0",
             esc(c.status or ""),
-            "—" if c.layer == "raw" else build_badge(build.status if build else None),
-            _checks_summary(data.artifacts.checks.get(c.qualified_name)),
-            outcome_badge(fresh.outcome if fresh else None),
+            "—" if c.layer == "raw" else (build_badge(build.status) if build
+                                          else _no_result(data.artifacts, BUILD, build=True)),
+            _checks_summary(data.artifacts.checks.get(c.qualified_name), data.artifacts),
+            outcome_badge(fresh.outcome) if fresh else _no_result(data.artifacts, FRESHNESS),
         ])
     if not rows:
         return "<p><em>No tables yet.</em></p>\n"
@@ -678,13 +697,15 @@ def _health(data: CatalogData, here: str) -> str:
                             f"checks ({names})")
         if n in arts.freshness and arts.freshness[n].outcome in (FAIL, WARN):
             problems.append(f"- {_table_link(data, here, n)}: freshness {outcome_badge(arts.freshness[n].outcome)}")
-    ran = {"build": bool(arts.builds), "quality checks": bool(arts.checks), "freshness checks": bool(arts.freshness)}
+    ran = {"build": bool(arts.builds) or BUILD in arts.unreadable,
+           "quality checks": bool(arts.checks) or QUALITY in arts.unreadable,
+           "freshness checks": bool(arts.freshness) or FRESHNESS in arts.unreadable}  # unreadable: warned below
     never = [k for k, v in ran.items() if not v]
     if never:
         out.append(f"<p>{outcome_badge(None)} No results yet for: {esc(', '.join(never))} ({NEVER_RUN}).</p>\n")
     if problems:
         out.append("\n".join(problems) + "\n")
-    elif not never:
+    elif not never and not arts.unreadable:
         out.append(f"<p>{badge('all clear', PASS)} Every built table passed its last build, checks and "
                    "freshness.</p>\n")
     if data.lineage.problems:

@@ -28,6 +28,7 @@ class SiteBuild:
     site_dir: Path
     seconds: float
     pages: int
+    warnings: tuple[str, ...] = ()  # run artifacts under .kcrm/ that could not be read (not a strict failure)
 
 
 def quiet_mkdocs_banner() -> None:
@@ -67,7 +68,18 @@ def build_site(root: Path, *, site_dir: Path | None = None, strict: bool = True)
         raise error from None
     out = Path(config.site_dir)
     pages = sum(1 for _ in out.rglob("index.html"))
-    return SiteBuild(site_dir=out, seconds=time.perf_counter() - start, pages=pages)
+    return SiteBuild(site_dir=out, seconds=time.perf_counter() - start, pages=pages,
+                     warnings=_artifact_problems(config))
+
+
+def _artifact_problems(config: object) -> tuple[str, ...]:
+    """The unreadable run artifacts the catalog plugin met in this build."""
+    from .plugin import CatalogPlugin
+
+    for plugin in getattr(config, "plugins", {}).values():
+        if isinstance(plugin, CatalogPlugin) and plugin.data is not None:
+            return tuple(plugin.data.artifacts.problems)
+    return ()
 
 
 def serve_site(root: Path, *, dev_addr: str = "127.0.0.1:8000", strict: bool = False,

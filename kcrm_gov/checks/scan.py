@@ -60,7 +60,6 @@ if TYPE_CHECKING:
 PASS, WARN, FAIL, ERROR = "pass", "warn", "fail", "error"
 MASK = "***"
 SAMPLE_ROWS = 5
-SENSITIVE_CLASSES = ("confidential", "restricted")
 NOW_ENV = "KCRM_GOV_NOW"
 """Environment variable with the time freshness is measured against (``--now``; default: the clock)."""
 SODA_CONFIG = Path("soda") / "config.yml"
@@ -190,12 +189,7 @@ def now_iso() -> str:
 def sensitive_columns(contract: Contract) -> set[str]:
     """Top-level columns whose values never leave the warehouse: PII-tagged or confidential /
     restricted, or holding such a nested field."""
-    out = set()
-    for column in contract.columns:
-        for _, col in column.walk():
-            if col.is_pii or (col.classification or "").lower() in SENSITIVE_CLASSES:
-                out.add(column.name)
-    return out
+    return {column.name for column in contract.columns if column.holds_sensitive}
 
 
 def _jsonable(value: Any) -> Any:
@@ -248,8 +242,8 @@ def data_source_name(layer: str) -> str:
 
 
 def _add_duckdb(scan: Any, engine: Engine, layer: str) -> None:
+    # a cursor of the engine's hardened connection: UTC, no file access, configuration locked
     con = engine.con.cursor()  # type: ignore[attr-defined]  # DuckDBEngine
-    con.execute("SET TimeZone='UTC'")
     name = data_source_name(layer)
     scan.add_duckdb_connection(con, data_source_name=name)
     # add_duckdb_connection takes no schema; it is a documented data source property
@@ -486,13 +480,18 @@ def _scan_group(project: Project, engine: Engine, layer: str, group: list[TableC
     if now is not None:
         scan.add_variables({"NOW": now.astimezone(UTC).isoformat()})
     _add_checks(project, scan, source, group)
+    # Soda's messages quote the failing query's error, which quotes row values: scrubbed, keeping
+    # the checks' own SQL words and the project's names
+    sql = "\n".join(tc.text for tc in group)
     try:
         scan.execute()
     except Exception as exc:  # soda reports its own errors in logs; this is the last resort
-        return {tc.qualified_name: _errored(tc, f"the scan failed: {exc}") for tc in group}, True
+        message = f"the scan failed: {engine.scrubbed(str(exc), sql)}"
+        return {tc.qualified_name: _errored(tc, message) for tc in group}, True
     seconds = round((time.perf_counter() - start) / max(len(group), 1), 3)
     logged = [log for log in scan._logs.logs if str(getattr(log.level, "name", log.level)) == "ERROR"]
-    errors = [log.message + (f" ({log.exception})" if getattr(log, "exception", None) else "") for log in logged]
+    errors = [engine.scrubbed(str(log.message), sql) + (f" ({engine.scrubbed(str(log.exception), sql)})"
+                                                         if getattr(log, "exception", None) else "") for log in logged]
     aborted = any(log.message == _SCAN_ABORTED for log in logged)
     return {tc.qualified_name: _collect(tc, scan, sampler, errors, seconds) for tc in group}, aborted
 
@@ -510,7 +509,12 @@ def _add_checks(project: Project, scan: Any, source: str, group: list[TableCheck
     # text with ${...} is resolved against the scan's variables while parsing
     variables = json.dumps(scan._variables, sort_keys=True, default=str) if any("${" in t for _, t in files) else ""
     key = cache_key([SODA_CORE_VERSION, source, variables, *(f"{path}\n{text}" for path, text in files)])
-    parsed = cache.load(project.state_dir, "sodacl", key)
+    from soda.sodacl.data_source_scan_cfg import DataSourceScanCfg
+
+    # what Soda's parse leaves in scan._sodacl_cfg.data_source_scan_cfgs; any other shape is parsed again
+    parsed = cache.load(project.state_dir, "sodacl", key, valid=lambda value: (
+        isinstance(value, dict) and isinstance(value.get(source), DataSourceScanCfg)
+        and all(isinstance(name, str) and isinstance(cfg, DataSourceScanCfg) for name, cfg in value.items())))
     if parsed is not None:
         scan._sodacl_cfg.data_source_scan_cfgs = parsed
         return
@@ -554,6 +558,9 @@ def _collect(tc: TableChecks, scan: Any, sampler: _Sampler, errors: list[str], s
             item.outcome = _outcome(check)
             item.value = _value(check)
             item.message = _message(check)
+            if spec.kind == "freshness" and any(sensitive.is_sensitive for sensitive in
+                                                (tc.contract.column(c) for c in spec.columns) if sensitive):
+                item.message = "the newest value is not shown: the column is sensitive"
             sample = sampler.samples.get((spec.name, tc.table)) or sampler.samples.get((spec.name, None))
             if sample and item.outcome in (FAIL, WARN):
                 item.sample_columns, item.samples, item.failed_rows = sample
@@ -629,18 +636,23 @@ class BuildQualityGate:
 
 
 def write_test_results(project: Project, run: TestRun) -> Path:
-    """Write ``.kcrm/runs/<time>-test-<id>.json`` and ``.kcrm/test_results.json``; return the first."""
+    """Write ``.kcrm/runs/<time>-test-<id>.json`` and ``.kcrm/test_results.json`` atomically; return the
+    first. Raises :class:`~kcrm_gov.artifacts.ArtifactError` when they cannot be written."""
     from ..artifacts import write_run_artifact
 
     return write_run_artifact(project, run.command, run.run_id, run.started_at, run.to_dict())[0]
 
 
 def parse_now(text: str | None) -> datetime | None:
-    """``--now``: an ISO timestamp (UTC when it has no zone)."""
-    if not text:
+    """``--now``: an ISO timestamp (UTC when it has no zone); None (not given) for the clock. An
+    empty ``--now ''`` is refused: it is a mistake (an unset variable), not "the clock"."""
+    if text is None:
         return None
+    if not text.strip():
+        raise KcrmGovError(f"--now / {NOW_ENV} is empty: give an ISO timestamp (e.g. 2024-01-02T06:00:00Z), or leave "
+                           "it unset to measure from the clock")
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise KcrmGovError(f"--now: '{text}' is not an ISO timestamp (e.g. 2024-01-02T06:00:00Z)") from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)

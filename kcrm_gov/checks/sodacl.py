@@ -66,7 +66,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-
 from sqlglot import exp
 
 from .. import LAYERS, typemap
@@ -166,9 +165,19 @@ class _Dumper(yaml.SafeDumper):
         super().increase_indent(flow, False)
 
 
+_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
+"""Characters YAML reads as line breaks: in a plain, single-quoted or block scalar they are
+normalised on loading, so a string holding one is written double-quoted (escaped)."""
+
+
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    if any(c in value for c in _BREAKS) or (not value.isprintable() and any(
+            not c.isprintable() and c not in "\n\t" for c in value)):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
+    if "\n" in value and value == value.rstrip():  # a block reads back exactly: no trailing whitespace
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value + "\n", style="|")
     if "\n" in value:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value.rstrip() + "\n", style="|")
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
     return dumper.represent_scalar("tag:yaml.org,2002:str", value)
 
 
@@ -423,7 +432,7 @@ class _Builder:
                 path = (*col.yaml_path, "logicalTypeOptions", option)
                 bound = ">=" if op is exp.LT else "<="
                 if temporal:
-                    limit = sql_literal(self.text(value, *path))
+                    limit = sql_literal(_iso_bound(value, col.name, option, self.where(*path)))
                     self.add(f"{kind}: {col.name}", kind, (col.name,), path, FAIL, "failed rows",
                              {"fail condition": self.sql(op(this=column, expression=limit))},
                              f"{col.name} {bound} {value}.")
@@ -755,6 +764,19 @@ class _Builder:
             raise CheckGenerationError(f"the rule's query is not BigQuery SQL: {exc}", where) from None
 
 
+def _iso_bound(value: Any, column: str, option: str, where: Location) -> str:
+    """A date or timestamp bound as ISO text (what the engines compare a DATE or TIMESTAMP with)."""
+    import datetime as dt
+
+    text = value.isoformat() if isinstance(value, dt.date) else str(value)
+    try:
+        dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise CheckGenerationError(f"logicalTypeOptions.{option} of column '{column}' must be an ISO date or "
+                                   f"timestamp, not {value!r}", where) from None
+    return text
+
+
 _SQL_WORDS = ("query", "condition", "expression", "sql", "filter")
 """Configuration keys of a SodaCL check that carry SQL (``fail query``, ``fail condition``,
 ``<metric> expression``, ``filter``...)."""
@@ -867,7 +889,8 @@ def generate_table_checks(contract: Contract, target: Target, types: dict[str, s
     checks = TableChecks(contract=contract, engine=target.type, specs=builder.specs)
     marker = template_marker(checks.text)
     if marker is not None:  # the last line of defence: nothing above should let one through
-        raise CheckGenerationError(f"the generated checks would contain template syntax {marker!r}", contract.location())
+        raise CheckGenerationError(f"the generated checks would contain template syntax {marker!r}",
+                                   contract.location())
     return checks
 
 
@@ -898,6 +921,19 @@ def generate_all(project: Project, target_kind: str = "duckdb", *, target: Targe
             tc.__dict__["text"] = text  # the cached_property, already known
             out.append(tc)
     return out
+
+
+def generation_problems(project: Project, target_kind: str = "duckdb") -> list[CheckGenerationError]:
+    """Every contract's reason it cannot generate checks (one per contract), for reports that list
+    them all; :func:`generate_all` stops at the first."""
+    target = _target_for(project, target_kind)
+    problems = []
+    for contract in project.ordered():
+        try:
+            generate_table_checks(contract, target, {}, project)
+        except CheckGenerationError as exc:
+            problems.append(exc)
+    return problems
 
 
 def _generate(project: Project, target: Target, contracts: list[Contract]) -> dict[str, tuple[list[CheckSpec], str]]:

@@ -57,6 +57,8 @@ def build_command(ctx: click.Context, strict: bool, site_dir: Path | None, quiet
 
     _log_to_stderr(quiet)
     result = build_site(_root(ctx), site_dir=site_dir, strict=strict)
+    for problem in result.warnings:
+        click.echo(f"warning: {problem}: the catalog shows no results from it (the next run replaces it)", err=True)
     click.echo(f"catalog built: {result.pages} pages in {result.seconds:.1f} s -> {result.site_dir}")
 
 

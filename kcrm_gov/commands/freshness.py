@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
+from pathlib import Path
 
 import click
 
-from ..cli import _project, cli, handle_errors
+from ..cli import _project, cli, exit_after_writing, handle_errors
 
 
 @cli.command("freshness")
@@ -30,11 +30,18 @@ def freshness_command(ctx: click.Context, selectors: tuple[str, ...], target: st
     Results go to .kcrm/freshness_results.json (shown by the catalog) and to OpenLineage as
     data-quality assertions.
 
-    Exit codes: 0 all fresh, 1 a warning, 2 a breach, a missing or empty table, or unusable input.
+    Data dated in the future of now (beyond 5 minutes of clock skew) is an error: its age cannot
+    be measured. The value of a sensitive element (PII, confidential, restricted) is never shown,
+    only its age.
+
+    Exit codes: 0 all fresh, 1 a warning, 2 a breach, an error, a missing or empty table, unusable
+    input, a run that could not happen (no warehouse, no credentials) or whose results could not be
+    written (the summary is printed first).
     """
     from rich.console import Console
     from rich.table import Table
 
+    from ..artifacts import ArtifactError
     from ..engines import open_engine
     from ..governance.freshness import emit_lineage, evaluate, parse_now, write_results
 
@@ -50,10 +57,19 @@ def freshness_command(ctx: click.Context, selectors: tuple[str, ...], target: st
         note = emit_lineage(project, engine, run)
     if note:
         run.notes.append(note)
-    path = write_results(project, run)
+    unwritten: list[ArtifactError] = []  # reported after the summary: a run that happened is never lost
+
+    def write() -> Path | None:
+        try:
+            return write_results(project, run)
+        except ArtifactError as exc:
+            unwritten.append(exc)
+            return None
+
     if as_json:
         click.echo(json.dumps(run.to_dict(), indent=2))
-        sys.exit(run.exit_code)
+        write()
+        exit_after_writing(run.exit_code, unwritten)
     console = Console()
     table = Table(title=f"freshness on target '{run.target}' at {run.now}", title_justify="left")
     for name, justify in (("table", "left"), ("status", "left"), ("latest", "left"), ("age", "right"),
@@ -63,7 +79,8 @@ def freshness_command(ctx: click.Context, selectors: tuple[str, ...], target: st
     for r in run.results:
         limits = f"{r.warn_after_hours:g} / {r.threshold_hours:g} h" if r.warn_after_hours else \
             f"- / {r.threshold_hours:g} h"
-        table.add_row(r.table, f"[{colors[r.status]}]{r.status}[/]", r.latest or "", r.age or "", limits,
+        latest = "(sensitive)" if r.latest_hidden else r.latest or ""  # a sensitive element's value is not shown
+        table.add_row(r.table, f"[{colors[r.status]}]{r.status}[/]", latest, r.age or "", limits,
                       f"{r.element or 'last modified'} ({r.element_kind})")
     console.print(table)
     for r in run.results:
@@ -73,7 +90,8 @@ def freshness_command(ctx: click.Context, selectors: tuple[str, ...], target: st
     for n in run.notes:
         console.print(f"note: {n}", highlight=False, markup=False, soft_wrap=True)
     c = run.counts()
+    path = write()
     console.print(f"{len(run.results)} tables: {c['fresh']} fresh, {c['warn']} warn, {c['breach']} breach, "
-                  f"{c['error']} error, {c['unknown']} unknown; results: {path.relative_to(project.root)}",
-                  highlight=False)
-    sys.exit(run.exit_code)
+                  f"{c['error']} error, {c['unknown']} unknown"
+                  + (f"; results: {path.relative_to(project.root)}" if path is not None else ""), highlight=False)
+    exit_after_writing(run.exit_code, unwritten)

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ..cli import _project, cli, handle_errors
+from ..cli import _project, cli, exit_after_writing, handle_errors
 from ._generate import generate
 
 _SELECT_HELP = ("Tables, dbt-style: core.accounts, +core.accounts, stg.hubspot__deals+, layer:core, "
@@ -168,10 +168,12 @@ def test_command(ctx: click.Context, selectors: tuple[str, ...], excludes: tuple
     Results go to .kcrm/test_results.json.
 
     Exit codes: 0 every check passed or only warned, 1 a check failed or could not run,
-    2 unusable input.
+    2 unusable input, a run that could not happen (no warehouse, no credentials) or whose results
+    could not be written (the summary is printed first).
     """
     from rich.console import Console
 
+    from ..artifacts import ArtifactError
     from ..checks.scan import parse_now, run_tests, write_test_results
     from ..engines import open_engine
 
@@ -181,16 +183,25 @@ def test_command(ctx: click.Context, selectors: tuple[str, ...], excludes: tuple
     tables = _selected(project, selectors, excludes)
     with open_engine(project, target, read_only=True) as engine:
         run = run_tests(project, engine, tables, now=now)
-    path = write_test_results(project, run)
+    data = json.loads(json.dumps(run.to_dict(), default=str))
     from ..lineage.events import emit_test_runs
 
-    emit_test_runs(project, engine.target)  # the test run's own OpenLineage runs, with quality facets
+    # the test run's own OpenLineage runs, with quality facets; from this run, not from a results file
+    # that may be an older run's when this one cannot be written
+    emit_test_runs(project, engine.target, data)
     if as_json:
         click.echo(json.dumps(run.to_dict(), indent=2, default=str))
     else:
         print_test_run(run, console)
-        console.print(f"test results: {path.relative_to(project.root)}", highlight=False)
-    sys.exit(run.exit_code)
+    unwritten: list[ArtifactError] = []  # reported after the summary: a run that happened is never lost
+    try:
+        path = write_test_results(project, run)
+    except ArtifactError as exc:
+        unwritten.append(exc)
+    else:
+        if not as_json:
+            console.print(f"test results: {path.relative_to(project.root)}", highlight=False)
+    exit_after_writing(run.exit_code, unwritten)
 
 
 cli.add_command(test_command)

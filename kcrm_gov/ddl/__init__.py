@@ -6,12 +6,12 @@ from these statements.
 
 from __future__ import annotations
 
-from sqlglot import exp
+from ..escape import sql_text
 
 
 def sql_string(text: str | None) -> str:
-    """``text`` as a SQL string literal (quotes escaped by sqlglot)."""
-    return exp.Literal.string(text or "").sql()
+    """``text`` as a DuckDB string literal (quotes escaped by sqlglot; see :mod:`kcrm_gov.escape`)."""
+    return sql_text(text or "", "duckdb")
 
 
 def quote(name: str) -> str:

@@ -31,6 +31,7 @@ from sqlglot import exp
 from .. import typemap
 from ..contracts import CLASSIFICATIONS
 from ..errors import KcrmGovError, Location
+from ..escape import sql_text
 from ..policy_tags import Taxonomy, column_policy_tags
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def ident(name: str) -> str:
 
 def literal(text: str) -> str:
     """A BigQuery string literal (quotes, backslashes and newlines escaped by sqlglot)."""
-    return exp.Literal.string(text).sql(dialect="bigquery")
+    return sql_text(text, "bigquery")
 
 
 def qualified(project: str, dataset: str, table: str) -> str:

@@ -70,6 +70,26 @@ class Engine(ABC):
         """The schema or dataset that holds ``layer``."""
         return self.target.dataset(layer)
 
+    def project_words(self) -> set[str]:
+        """Names that are code, not data: every contract's table and column names and the
+        target's schema names (an error message may repeat them)."""
+        from .. import LAYERS
+
+        words = {self.schema(layer) for layer in LAYERS} | set(LAYERS)
+        for contract in self.project.contracts.values():
+            words.add(contract.table)
+            words.add(contract.qualified_name)
+            for path, col in contract.all_columns():
+                words.update((path, col.name))
+        return words
+
+    def scrubbed(self, message: str, sql: str | None = None) -> str:
+        """``message`` (from the warehouse) with every data value removed: only the SQL's own words
+        and the project's table and column names survive (:func:`kcrm_gov.redact.scrub`)."""
+        from ..redact import scrub, sql_words
+
+        return scrub(message, sql_words(sql, self.kind) | self.project_words())
+
     @abstractmethod
     def relation(self, layer: str, table: str) -> str:
         """The quoted, qualified name of ``layer.table`` in this engine's SQL."""

@@ -99,8 +99,13 @@ class BigQueryEngine(Engine):
                 "service-account key file") from None
 
     # --- error handling ------------------------------------------------------------------------
-    def _error(self, exc: BaseException, what: str) -> EngineError:
-        """The clear message for anything the client raised while doing ``what``."""
+    def _error(self, exc: BaseException, what: str, sql: str | None = None) -> EngineError:
+        """The clear message for anything the client raised while doing ``what`` (running ``sql``),
+        with BigQuery's quotes of row values removed (``Bad int64 value: <the value>``)."""
+        error = self._plain_error(exc, what)
+        return type(error)(self.scrubbed(error.message, sql))
+
+    def _plain_error(self, exc: BaseException, what: str) -> EngineError:
         import concurrent.futures
 
         import requests
@@ -125,7 +130,7 @@ class BigQueryEngine(Engine):
         return EngineError(f"{what}: {exc}")
 
     @contextmanager
-    def _calling(self, what: str) -> Iterator[None]:
+    def _calling(self, what: str, sql: str | None = None) -> Iterator[None]:
         from google.api_core import exceptions as api_exc
         from google.auth import exceptions as auth_exc
 
@@ -135,7 +140,7 @@ class BigQueryEngine(Engine):
             raise
         except (api_exc.GoogleAPIError, auth_exc.GoogleAuthError, OSError) as exc:
             # OSError covers requests' connection errors and (3.11+) concurrent.futures.TimeoutError
-            raise self._error(exc, what) from None
+            raise self._error(exc, what, sql) from None
 
     # --- names ---------------------------------------------------------------------------------
     def relation(self, layer: str, table: str) -> str:
@@ -176,7 +181,7 @@ class BigQueryEngine(Engine):
                                         use_query_cache=not dry_run)
         if params:
             config.query_parameters = [_parameter(self.bq, value) for value in params]
-        with self._calling(what):
+        with self._calling(what, sql):
             job = self.client.query(sql, job_config=config, job_retry=None, retry=self.retry,
                                     timeout=self.api_timeout)
             rows = None if dry_run else job.result(timeout=self.job_timeout, retry=self.retry)
@@ -252,7 +257,8 @@ class BigQueryEngine(Engine):
         try:
             table = data.select([c.name for c in contract.columns]).cast(schema)
         except (KeyError, pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
-            raise EngineError(f"data for {contract.qualified_name} does not fit its contract: {exc}") from None
+            raise EngineError(f"data for {contract.qualified_name} does not fit its contract: "
+                              f"{self.scrubbed(str(exc))}") from None
         buffer = io.BytesIO()
         pq.write_table(table, buffer)
         buffer.seek(0)

@@ -55,7 +55,13 @@ class DuckDBEngine(Engine):
             if read_only and not target.path.exists():
                 raise WarehouseUnavailable(f"the warehouse {target.path} does not exist yet: run `kcrm-gov build` "
                                            "first")
-            target.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                target.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                blocking = next((p for p in target.path.parents if p.exists() and not p.is_dir()), None)
+                reason = f"{blocking} is a file, not a folder" if blocking else (exc.strerror or str(exc))
+                raise WarehouseUnavailable(f"cannot create the folder of the warehouse {target.path}: "
+                                           f"{reason}") from None
             try:
                 self._root = duckdb.connect(str(target.path), read_only=read_only)
             except duckdb.IOException as exc:
@@ -88,17 +94,6 @@ class DuckDBEngine(Engine):
             con = self._local.con = self._root.cursor()
         return con
 
-    def project_words(self) -> set[str]:
-        """Names that are code, not data: every contract's table and column names and the
-        target's schema names (an error message may repeat them)."""
-        words = {self.schema(layer) for layer in LAYERS} | set(LAYERS)
-        for contract in self.project.contracts.values():
-            words.add(contract.table)
-            words.add(contract.qualified_name)
-            words.update(path for path, _ in contract.all_columns())
-            words.update(col.name for _, col in contract.all_columns())
-        return words
-
     @classmethod
     def in_memory(cls, project: Project, target: Target) -> DuckDBEngine:
         """An engine on a fresh in-memory database (check compiles models against it)."""
@@ -121,10 +116,7 @@ class DuckDBEngine(Engine):
     def error(self, exc: BaseException, sql: str | None = None, prefix: str = "") -> EngineError:
         """``exc`` as an :class:`EngineError` whose message holds no data value: only the SQL's own
         words and the project's table and column names survive (:func:`kcrm_gov.redact.scrub`)."""
-        from ..redact import scrub, sql_words
-
-        keep = sql_words(sql, "duckdb") | self.project_words()
-        return EngineError(prefix + scrub(str(exc), keep))
+        return EngineError(prefix + self.scrubbed(str(exc), sql))
 
     def execute(self, sql: str, params: list[Any] | None = None) -> None:
         import duckdb

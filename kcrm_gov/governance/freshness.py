@@ -11,8 +11,16 @@ no element and no build is reported ``unknown``: nothing records when it was loa
 
 **Outcome.** ``fresh`` when age ≤ warnAfter (or ≤ value when there is no warnAfter); ``warn`` when
 warnAfter < age ≤ the breach threshold; ``breach`` when age > the breach threshold, when the table
-is empty or missing; ``error`` when it cannot be queried. Exit code: 0 all fresh, 1 a warning, 2 a
-breach or error.
+is empty or missing; ``error`` when it cannot be queried, or when ``latest`` is in the future of
+``now`` by more than :data:`CLOCK_SKEW_TOLERANCE` (5 minutes): the age cannot be measured then
+(clock skew, a bad source timestamp, or ``--now`` before the data). A DATE element is in the
+future only when its day starts after ``now``. Exit code: 0 all fresh, 1 a warning, 2 a breach or
+error (and 2 when the run could not happen at all: no warehouse, no credentials).
+
+**Sensitive elements.** When the element column is sensitive (tagged ``pii``, or classified
+confidential or restricted) its value never leaves the warehouse: ``latest`` (and the provisional
+window derived from it) is left out of the results, the console, the messages and the lineage
+events; only the age is reported.
 
 **Late-arriving sources** (GA4 restates a day's shard for up to 72 hours). The allowance changes
 the evaluation according to what the element measures:
@@ -58,6 +66,9 @@ EXIT_CODES = {FRESH: 0, UNKNOWN: 0, WARN: 1, BREACH: 2, ERROR: 2}
 LOAD_TIME_COLUMNS = ("_loaded_at", "_fivetran_synced", "loaded_at", "synced_at", "_synced_at", "_ingested_at",
                      "ingested_at", "_airbyte_extracted_at", "_sdc_batched_at")
 RESULTS_FILE = "freshness_results.json"
+CLOCK_SKEW_TOLERANCE = timedelta(minutes=5)
+"""How far ``latest`` may be ahead of ``now`` and still count as now (clocks of the source, the
+warehouse and this machine differ a little); further ahead is an ``error``."""
 _UNIT_HOURS = {"m": 1 / 60, "min": 1 / 60, "minute": 1 / 60, "minutes": 1 / 60, "h": 1.0, "hr": 1.0, "hour": 1.0,
                "hours": 1.0, "d": 24.0, "day": 24.0, "days": 24.0}
 
@@ -108,6 +119,7 @@ class FreshnessResult:
     checked_at: str
     contract: str
     line: int
+    latest_hidden: bool = False  # the element is sensitive: latest is not reported, only the age
 
     @property
     def age(self) -> str | None:
@@ -151,9 +163,13 @@ class FreshnessRun:
 
 
 def parse_now(text: str | None) -> datetime | None:
-    """``--now``: an ISO timestamp (UTC when it has no zone); None for the clock."""
-    if not text:
+    """``--now``: an ISO timestamp (UTC when it has no zone); None (the option not given) for the
+    clock. An empty ``--now ''`` is refused: it is a mistake (an unset variable), not "the clock"."""
+    if text is None:
         return None
+    if not text.strip():
+        raise KcrmGovError("--now is empty: give an ISO timestamp (e.g. 2024-01-02T06:00:00Z), or leave the option "
+                           "out to measure from the clock")
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
@@ -276,17 +292,21 @@ def evaluate(project: Project, engine: Engine, tables: list[str] | None = None, 
 
 def _evaluate_one(project: Project, engine: Engine, contract: Contract, sla: FreshnessSLA,
                   now: datetime) -> FreshnessResult:
+    column = contract.column(sla.element) if sla.element else None
+    hidden = column is not None and column.is_sensitive  # its values never leave the warehouse
+
     def result(status: str, message: str, latest: datetime | None = None, rows: int | None = None) -> FreshnessResult:
         age = None if latest is None else round((now - latest).total_seconds() / 3600, 3)
         provisional = None
-        if latest is not None and sla.allowance_hours and sla.element_kind == "load":
+        if latest is not None and sla.allowance_hours and sla.element_kind == "load" and not hidden:
             provisional = _iso(latest - timedelta(hours=sla.allowance_hours))
         return FreshnessResult(
             table=contract.qualified_name, status=status, element=sla.element, element_kind=sla.element_kind,
-            latest=_iso(latest), age_hours=age, warn_after_hours=sla.warn_hours, error_after_hours=sla.breach_hours,
-            threshold_hours=sla.threshold_hours, late_arrival_allowance_hours=sla.allowance_hours,
-            provisional_since=provisional, rows=rows, message=message, checked_at=_iso(now) or "",
-            contract=str(contract.path), line=sla.line)
+            latest=None if hidden else _iso(latest), age_hours=age, warn_after_hours=sla.warn_hours,
+            error_after_hours=sla.breach_hours, threshold_hours=sla.threshold_hours,
+            late_arrival_allowance_hours=sla.allowance_hours, provisional_since=provisional, rows=rows,
+            message=message, checked_at=_iso(now) or "", contract=str(contract.path), line=sla.line,
+            latest_hidden=hidden and latest is not None)
 
     what = f"MAX({sla.element})" if sla.element else "last modified"
     if not engine.table_exists(contract.layer, contract.table):
@@ -306,8 +326,17 @@ def _evaluate_one(project: Project, engine: Engine, contract: Contract, sla: Fre
         return result(BREACH, f"{what} is NULL on every row", None, rows)
     age = (now - latest).total_seconds() / 3600
     if age < 0:
-        note = f"{what} is {-age:.1f} h in the future (clock skew, or --now before the data)"
-        return result(FRESH, note, latest, rows)
+        # a DATE element counts as the end of its day: today's date is not in the future
+        is_date = column is not None and column.data_type.is_type(exp.DataType.Type.DATE)
+        ahead = (latest - timedelta(days=1) if is_date else latest) - now
+        if ahead > CLOCK_SKEW_TOLERANCE:
+            return result(ERROR, f"{what} is {ahead.total_seconds() / 3600:.1f} h in the future of now: freshness "
+                          "cannot be measured (clock skew, a bad source timestamp, or --now before the data)",
+                          latest, rows)
+        return result(FRESH, f"{what} is {ahead.total_seconds() / 60:.1f} min ahead of now, within the "
+                      f"{CLOCK_SKEW_TOLERANCE.total_seconds() / 60:g} min clock-skew tolerance: current"
+                      if ahead > timedelta(0) else f"{what} is today's date (data through the end of the day)",
+                      latest, rows)
     limit = sla.threshold_hours
     if age > limit:
         extra = (f" (value {sla.breach_hours:g} h + late-arrival allowance {sla.allowance_hours:g} h)"

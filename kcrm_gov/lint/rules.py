@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from .. import LAYERS, typemap
 from ..contracts import API_VERSION, CLASSIFICATIONS, Contract
+from ..escape import template_marker
 from ..identifiers import identifier_problem, label_problem
 from ..project import Project
 from .findings import Finding
@@ -302,6 +303,34 @@ def pii_marking(contract: Contract, project: Project) -> Iterator[Finding]:
         if PII_NAME.search(name) and "pii" not in tags and not nested:
             yield _at(contract, "KG014", f"column '{name}' looks like personal data: tag it pii and classify "
                       "it confidential or restricted (or rename it if it is not personal)", *path)
+
+
+# --- KG015 template syntax ------------------------------------------------------------------------
+PROSE_FIELDS = frozenset({"description", "purpose", "usage", "limitations", "transformDescription", "businessName",
+                          "dataGranularityDescription"})
+"""Fields that are prose for people: rendered (escaped) into the catalog and DDL comments, never
+into checks, so they may quote template syntax."""
+
+
+@rule("KG015", "No template syntax in fields rendered into checks")
+def template_syntax(contract: Contract, project: Project) -> Iterator[Finding]:
+    def walk(node: object, path: tuple[str | int, ...]) -> Iterator[Finding]:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key not in PROSE_FIELDS:
+                    yield from walk(value, (*path, str(key)))
+        elif isinstance(node, list):
+            for i, item in enumerate(node):
+                yield from walk(item, (*path, i))
+        else:
+            marker = template_marker(node, placeholders=bool(path) and path[-1] == "query")
+            if marker is not None:
+                field = ".".join(str(k) for k in path)
+                yield _at(contract, "KG015", f"{field} holds template syntax {marker!r}: Soda Core evaluates check "
+                          "text as a template, so contract text may not contain '${', '{{', '{%' or '{#' (in a "
+                          "quality query only ${table}, ${model} and ${column} are allowed)", *path)
+
+    yield from walk(contract.document.data, ())
 
 
 # --- KG010 unique ids (project-wide) ---------------------------------------------------------------
