@@ -120,6 +120,38 @@ def test_kcrm_folder_replaced_by_a_file_is_a_message_not_a_traceback(mini: Path)
 
 
 # --- a cache entry of the wrong shape is rebuilt -------------------------------------------------
+def test_disk_full_commit_leaves_the_warehouse_as_it_was(mini: Path) -> None:
+    """A real fault, not a mock: the build runs with a file-size limit (RLIMIT_FSIZE, SIGXFSZ ignored)
+    below what DuckDB's write-ahead log needs at COMMIT, as on a full disk the write fails."""
+    import duckdb
+
+    miniproject.write(mini, "models/stg/src__items.sql", miniproject.STG_SQL.replace("TRIM(name)", "UPPER(TRIM(name))"))
+    warehouse = mini / ".kcrm" / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        before = con.execute("SELECT * FROM stg.src__items ORDER BY item_id").fetchall()
+
+    def limited() -> None:
+        import resource
+        import signal
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith("KCRM_GOV_")}
+    result = subprocess.run([KCRM_GOV, "--project-dir", str(mini), "build", "--no-seed"], capture_output=True,
+                            text=True, env=base, timeout=300, preexec_fn=limited)
+    assert_no_traceback(result)
+    assert result.returncode == 2  # the models failed (1), and the run results could not be written (2)
+    output = result.stdout + result.stderr
+    assert "could not commit (nothing was changed)" in output and "File too large" in output
+    assert "1 failed, 1 skipped" in output  # the summary is there, core.items skipped
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("SELECT * FROM stg.src__items ORDER BY item_id").fetchall() == before
+    assert run(mini, "build", "--no-seed").exit_code == 0  # with room again, the same build succeeds
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("SELECT item_name FROM stg.src__items WHERE item_id = 1").fetchone() == ("ALPHA",)
+
+
 def _summary(text: str) -> str:
     return re.search(r"\d+ tables: .* errors", text).group(0)
 

@@ -94,6 +94,10 @@ class DuckDBEngine(Engine):
             con = self._local.con = self._root.cursor()
         return con
 
+    def project_words(self) -> set[str]:
+        # the warehouse's own files are named in I/O errors (a full disk): paths, not data
+        return super().project_words() | ({str(self.path), f"{self.path}.wal"} if self.path else set())
+
     @classmethod
     def in_memory(cls, project: Project, target: Target) -> DuckDBEngine:
         """An engine on a fresh in-memory database (check compiles models against it)."""

@@ -175,6 +175,7 @@ class LineageSink:
         self.lock = threading.Lock()
         self.sent = 0
         self.spooled = 0
+        self.lost = 0  # events neither sent nor spooled (the spool itself failed)
         self.down: str | None = None  # why the transport was given up on, once it failed
 
     @property
@@ -201,7 +202,9 @@ class LineageSink:
                 self.spool.append([Serde.to_json(event)])
                 self.spooled += 1
             except Exception as exc:  # even the spool failing must not break the job
-                log.warning("cannot spool an OpenLineage event: %s", exc)
+                self.lost += 1
+                if self.lost == 1:  # once: a full disk fails every event the same way
+                    log.warning("cannot spool OpenLineage events (%s): this run's events are lost", exc)
             return False
 
     def close(self) -> None:
