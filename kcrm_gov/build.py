@@ -174,39 +174,55 @@ def build(project: Project, engine: Engine, dag: Dag, tables: list[str], *, fail
     def work(table: str) -> ModelResult:
         if listener:
             listener(table, None)
-        result = run_model(project, engine, table)
-        if after_build is not None and result.status == SUCCESS:
-            problem = after_build(table)
-            if problem:
-                result.status, result.error = ERROR, problem
+        return run_model(project, engine, table)
+
+    def test(table: str, result: ModelResult) -> ModelResult:
+        problem = after_build(table) if after_build is not None else None
+        if problem:
+            result.status, result.error = ERROR, problem
         return result
 
+    # A model is done when it is built and, with `after_build`, checked. Its checks wait until every
+    # other table they read (a reference, a quality rule's query) that this build builds is built:
+    # a check must never read a table that is about to change, or not exist yet.
     pending = list(todo)
-    running: dict[Future[ModelResult], str] = {}
+    built: dict[str, ModelResult] = {}  # built, checks still to run
+    running: dict[Future[ModelResult], tuple[str, str]] = {}  # future -> (table, "build" | "test")
+
+    def finish(table: str, result: ModelResult) -> None:
+        results[table] = result  # only this scheduling thread touches results
+        if result.status == ERROR and fail_fast:
+            stop.set()
+        if listener:
+            listener(table, result)
+
     with ThreadPoolExecutor(max_workers=max(1, threads) if engine.concurrent else 1) as pool:
-        while pending or running:
+        while pending or running or built:
             for table in list(pending):
                 if any(u not in results for u in upstream_of(table)):
                     continue  # an upstream model is still to run
                 pending.remove(table)
                 reason = skip_reason(table)
                 if reason:
-                    results[table] = ModelResult(table=table, status=SKIPPED, error=reason)
-                    if listener:
-                        listener(table, results[table])
+                    finish(table, ModelResult(table=table, status=SKIPPED, error=reason))
                     continue
-                running[pool.submit(work, table)] = table
+                running[pool.submit(work, table)] = (table, "build")
+            for table in list(built):
+                if all(t in built or t in results for t in dag.check_waits(table, chosen)):
+                    running[pool.submit(test, table, built.pop(table))] = (table, "test")
             if not running:
+                if built:  # nothing left to build could unblock them: a cycle of checks; run them now
+                    table = next(iter(built))
+                    running[pool.submit(test, table, built.pop(table))] = (table, "test")
                 continue
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
-                table = running.pop(future)
+                table, phase = running.pop(future)
                 result = future.result()
-                results[table] = result  # only this scheduling thread touches results
-                if result.status == ERROR and fail_fast:
-                    stop.set()
-                if listener:
-                    listener(table, result)
+                if phase == "build" and after_build is not None and result.status == SUCCESS:
+                    built[table] = result
+                else:
+                    finish(table, result)
     run.models = [results[t] for t in todo]
     run.finished_at = now_iso()
     run.seconds = round(time.perf_counter() - start, 3)

@@ -12,24 +12,25 @@ from dataclasses import dataclass, field
 
 from .build import compile_model, located
 from .config import Target
-from .dag import DagError, build_dag
 from .enforce import Mismatch, compare_schema, format_mismatches
 from .engines.duckdb import DuckDBEngine
-from .errors import KcrmGovError
+from .errors import KcrmGovError, Location
 from .project import Project
 
 
 @dataclass
 class CompileProblem:
-    table: str
-    path: str
+    """One model that does not compile, or does not match its contract, at its place in a file."""
+
+    table: str  # "-" for a problem of the DAG as a whole
+    location: Location
     message: str
     mismatches: list[Mismatch] = field(default_factory=list)
 
     def __str__(self) -> str:
         if self.mismatches:
-            return f"{self.path}: {self.table} does not match its contract:\n{format_mismatches(self.mismatches)}"
-        return self.message if self.message.startswith(self.path) else f"{self.path}: {self.message}"
+            return f"{self.location}: {self.table} does not match its contract:\n{format_mismatches(self.mismatches)}"
+        return f"{self.location}: {self.message}"
 
 
 @dataclass
@@ -41,10 +42,9 @@ class CompileReport:
 def compile_project(project: Project) -> CompileReport:
     """Compile every model against empty tables made from the contracts."""
     report = CompileReport()
-    try:
-        build_dag(project)
-    except DagError as exc:
-        report.problems = [CompileProblem("-", p.split(":", 1)[0], p) for p in exc.problems]
+    if project.dag.problems:
+        report.problems = [CompileProblem("-", problem.location or Location("?"), problem.message)
+                           for problem in project.dag.problems]
         return report
     engine = DuckDBEngine.in_memory(project, Target(name="compile", type="duckdb"))
     try:
@@ -57,11 +57,11 @@ def compile_project(project: Project) -> CompileReport:
                 sql = compile_model(project, engine, table)
                 mismatches = compare_schema(contract, engine.model_schema(sql), engine.type_text)
             except KcrmGovError as exc:
-                report.problems.append(CompileProblem(table, str(model.path), str(located(project, table, exc))))
+                error = located(project, table, exc)
+                report.problems.append(CompileProblem(table, error.location or model.location(), error.message))
                 continue
             if mismatches:
-                report.problems.append(CompileProblem(table, str(model.path), "", mismatches))
+                report.problems.append(CompileProblem(table, model.location(), "", mismatches))
     finally:
         engine.close()
     return report
-

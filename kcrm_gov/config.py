@@ -55,6 +55,17 @@ class ProjectConfig:
     targets: dict[str, Target]
     lineage_namespace: str = "kcrm-gov"
 
+    def target_of_kind(self, kind: str) -> Target:
+        """The target of engine ``kind`` that generated files are written for: the default target when
+        it is of that kind, else the first of that kind in ``kcrm_gov.yml``, else plain layer names."""
+        default = self.targets.get(self.default_target)
+        if default is not None and default.type == kind:
+            return default
+        for target in self.targets.values():
+            if target.type == kind:
+                return target
+        return Target(name=kind, type=kind, project="project" if kind == "bigquery" else None)
+
     def target(self, name: str | None = None) -> Target:
         """The target called ``name``, or the default (``KCRM_GOV_TARGET`` or the file's)."""
         chosen = name or os.environ.get("KCRM_GOV_TARGET") or self.default_target

@@ -51,6 +51,37 @@ class Column:
     allowed_values: tuple[Any, ...]
     quality: list[dict[str, Any]]
     yaml_path: PathKey
+    options: dict[str, Any] = field(default_factory=dict)  # ODCS logicalTypeOptions (pattern, minimum...)
+    custom: dict[str, Any] = field(default_factory=dict)  # the column's customProperties
+    declared_sources: tuple[str, ...] = ()  # ODCS transformSourceObjects: the tables it is made from
+    transform_description: str | None = None
+    enum_written: bool = False  # allowed values come from ODCS ``enum`` (else the allowedValues property)
+
+    @property
+    def pattern(self) -> str | None:
+        """The regular expression values must match (logicalTypeOptions, else a custom property)."""
+        value = self.options.get("pattern") or self.custom.get("pattern")
+        return str(value) if value else None
+
+    @property
+    def allowed_values_path(self) -> PathKey:
+        """Where the allowed values are written in the file: ``enum`` or the ``allowedValues``
+        custom property."""
+        if self.enum_written:
+            return (*self.yaml_path, "enum")
+        return (*self.yaml_path, "customProperties")
+
+    @property
+    def pattern_path(self) -> PathKey:
+        """Where the pattern is written: ``logicalTypeOptions.pattern`` or a custom property."""
+        if self.options.get("pattern"):
+            return (*self.yaml_path, "logicalTypeOptions", "pattern")
+        return (*self.yaml_path, "customProperties")
+
+    @property
+    def classification_rank(self) -> int:
+        """The position of the classification in :data:`CLASSIFICATIONS` (-1 when unclassified)."""
+        return classification_rank(self.classification)
 
     @property
     def is_pii(self) -> bool:
@@ -144,7 +175,7 @@ class Contract:
     @cached_property
     def properties(self) -> dict[str, Any]:
         """The contract's top-level customProperties as a dict."""
-        return {p.property: p.value for p in self.model.customProperties or [] if p.property}
+        return custom_properties(self.model.customProperties)
 
     @property
     def declared_layer(self) -> str | None:
@@ -190,6 +221,54 @@ class Contract:
                 return item
         return None
 
+    def sla_index(self, name: str) -> int | None:
+        """The position of the slaProperties entry called ``name``."""
+        return next((i for i, item in enumerate(self.model.slaProperties or []) if item.property == name), None)
+
+    @cached_property
+    def freshness(self) -> Freshness | None:
+        """The freshness SLA, parsed once for every consumer (lint, checks, the freshness command,
+        diff, the catalog); None without one. Raises :class:`ContractError` at the SLA's line when it
+        is malformed (see :func:`parse_freshness`)."""
+        return parse_freshness(self)
+
+    @property
+    def highest_classification(self) -> str | None:
+        """The most sensitive classification of any column or nested field."""
+        levels = [c.classification.lower() for _, c in self.all_columns() if c.classification_rank >= 0
+                  and c.classification]
+        return max(levels, key=CLASSIFICATIONS.index) if levels else None
+
+    @cached_property
+    def checks_read(self) -> tuple[str, ...]:
+        """Other tables (``layer.table``) that this table's checks read: the tables its
+        relationships point at (reference checks, same layer) and those its ``type: sql`` quality
+        rules query. A build runs the checks only once those are built too."""
+        found: list[str] = []
+        for _, column in self.all_columns():
+            for ref in column.references:
+                parts = ref.split(".")
+                table = ".".join(parts[-3:-1]) if len(parts) == 3 else f"{self.layer}.{parts[0]}" \
+                    if len(parts) == 2 else None
+                if table and table != self.qualified_name and table not in found:
+                    found.append(table)
+        for query in self._quality_queries():
+            for table in _tables_read(query, self.qualified_name):
+                if table != self.qualified_name and table not in found:
+                    found.append(table)
+        return tuple(found)
+
+    def _quality_queries(self) -> list[str]:
+        rules = [rule for _, column in self.all_columns() for rule in column.quality]
+        obj = self.schema_object
+        rules += [q.model_dump(exclude_none=True, by_alias=True) for q in getattr(obj, "quality", None) or []]
+        return [str(rule["query"]) for rule in rules if str(rule.get("type") or "").lower() == "sql"
+                and isinstance(rule.get("query"), str)]
+
+    def sensitive_columns(self) -> list[tuple[str, Column]]:
+        """Every column and nested field whose values never leave the warehouse."""
+        return [(path, col) for path, col in self.all_columns() if col.is_sensitive]
+
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
 
@@ -205,8 +284,42 @@ class Contract:
         return self.document.location(*keys)
 
 
+def custom_properties(items: Any) -> dict[str, Any]:
+    """ODCS ``customProperties`` (a list of ``{property, value}``, typed or as parsed YAML) as a dict."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key = item.get("property") if isinstance(item, dict) else getattr(item, "property", None)
+        if key:
+            out[str(key)] = item.get("value") if isinstance(item, dict) else getattr(item, "value", None)
+    return out
+
+
+def _tables_read(query: str, own: str) -> list[str]:
+    """The ``layer.table`` names a quality rule's SQL reads (``${table}`` is ``own``); [] when the
+    query does not parse (the check generator reports that, at its line)."""
+    import sqlglot
+    from sqlglot.errors import SqlglotError
+
+    from .errors import KcrmGovError
+    from .escape import OWN_PLACEHOLDER
+    from .models import read_tables
+
+    text = OWN_PLACEHOLDER.sub(lambda m: own if m.group(1) in ("table", "model") else "x", query)
+    try:
+        tree = sqlglot.parse_one(text, read="bigquery")
+        return read_tables(tree, lambda line, col: Location("<query>", line, col))
+    except (SqlglotError, KcrmGovError):
+        return []
+
+
+def classification_rank(level: str | None) -> int:
+    """The sensitivity rank of a classification (0 public … 3 restricted; -1 when unknown)."""
+    text = (level or "").strip().lower()
+    return CLASSIFICATIONS.index(text) if text in CLASSIFICATIONS else -1
+
+
 def _custom(prop: Any) -> dict[str, Any]:
-    return {p.property: p.value for p in prop.customProperties or [] if p.property}
+    return custom_properties(prop.customProperties)
 
 
 def _column(prop: Any, yaml_path: PathKey, source: YamlDocument) -> Column:
@@ -235,11 +348,14 @@ def _column(prop: Any, yaml_path: PathKey, source: YamlDocument) -> Column:
     references = tuple(
         str(r.to) for r in prop.relationships or [] if isinstance(r.to, str)
     )
+    custom = _custom(prop)
     allowed = tuple(e.value for e in prop.enum or []) if prop.enum else ()
     if not allowed:
-        custom_allowed = _custom(prop).get("allowedValues")
+        custom_allowed = custom.get("allowedValues")
         if isinstance(custom_allowed, list):
             allowed = tuple(custom_allowed)
+    options = prop.logicalTypeOptions if isinstance(prop.logicalTypeOptions, dict) else {}
+    sources = prop.transformSourceObjects or []
     return Column(
         name=name,
         data_type=data_type,
@@ -257,6 +373,11 @@ def _column(prop: Any, yaml_path: PathKey, source: YamlDocument) -> Column:
         allowed_values=allowed,
         quality=[q.model_dump(exclude_none=True, by_alias=True) for q in prop.quality or []],
         yaml_path=yaml_path,
+        options=dict(options),
+        custom=custom,
+        declared_sources=tuple(str(s) for s in ([sources] if isinstance(sources, str) else sources)),
+        transform_description=prop.transformDescription,
+        enum_written=bool(prop.enum),
     )
 
 
@@ -267,6 +388,100 @@ def _scalar(prop: Any, yaml_path: PathKey, source: YamlDocument) -> exp.DataType
     if logical in typemap.LOGICAL_DEFAULTS:
         return typemap.parse_bigquery_type(typemap.LOGICAL_DEFAULTS[logical])
     raise typemap.TypeError_(f"no physicalType and no usable logicalType ({logical or 'none'})")
+
+
+FRESHNESS_UNITS: dict[str, float] = {
+    "m": 1 / 60, "min": 1 / 60, "mins": 1 / 60, "minute": 1 / 60, "minutes": 1 / 60,
+    "h": 1.0, "hr": 1.0, "hrs": 1.0, "hour": 1.0, "hours": 1.0,
+    "d": 24.0, "day": 24.0, "days": 24.0,
+}
+"""The one table of SLA units kcrm-gov accepts, in hours."""
+LOAD_TIME_COLUMNS = ("_loaded_at", "_fivetran_synced", "loaded_at", "synced_at", "_synced_at", "_ingested_at",
+                     "ingested_at", "_airbyte_extracted_at", "_sdc_batched_at")
+"""Columns a loader writes when data arrives: a freshness element of this kind measures load time."""
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """A contract's freshness SLA (``slaProperties: [{property: freshness, …}]``), in hours.
+
+    ``element`` is the column whose newest value is measured (``None``: the table's last
+    modification). ``warn_hours`` comes from the SLA's customProperty ``warnAfter`` and
+    ``allowance_hours`` from ``lateArrivalAllowance`` (both in the SLA's unit). ``element_kind`` is
+    ``load`` (the loader's own timestamp, or ``elementKind: load``), ``event`` or ``modified``.
+    """
+
+    table: str
+    element: str | None
+    value: float
+    unit: str
+    hours: float
+    warn_hours: float | None
+    allowance_hours: float | None
+    element_kind: str
+    index: int
+    line: int
+
+    @property
+    def threshold_hours(self) -> float:
+        """Where a breach starts: the value, plus the allowance for event-time elements."""
+        if self.element_kind == "event" and self.allowance_hours:
+            return self.hours + self.allowance_hours
+        return self.hours
+
+    def duration(self, hours: float | None = None) -> str:
+        """A duration as SodaCL writes it (``24h``, ``90m``, ``2d``), in the SLA's own unit when the
+        value is whole in it."""
+        hours = self.hours if hours is None else hours
+        letter = {1 / 60: "m", 1.0: "h", 24.0: "d"}[FRESHNESS_UNITS[self.unit]]
+        amount = hours / FRESHNESS_UNITS[self.unit]
+        if abs(amount - round(amount)) < 1e-9:
+            return f"{round(amount)}{letter}"
+        return f"{round(hours * 60)}m"
+
+
+def _hours_of(value: Any, unit: str, what: str, where: Location) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ContractError(f"{what} needs a positive number, got {value!r}", where)
+    return float(value) * FRESHNESS_UNITS[unit]
+
+
+def parse_freshness(contract: Contract) -> Freshness | None:
+    """The contract's freshness SLA, or None. Raises :class:`ContractError` at the SLA's line for an
+    unknown unit, a value that is not a positive number, or an element that is not a TIMESTAMP or
+    DATE column of this table (written ``<table>.<column>`` or ``<layer>.<table>.<column>``)."""
+    index = contract.sla_index("freshness")
+    if index is None:
+        return None
+    sla = contract.model.slaProperties[index]
+    where = contract.location("slaProperties", index)
+    unit = str(sla.unit or "").strip().lower()
+    if unit not in FRESHNESS_UNITS:
+        raise ContractError(f"freshness unit {sla.unit!r} is not one of {', '.join(FRESHNESS_UNITS)}",
+                            contract.location("slaProperties", index, "unit"))
+    hours = _hours_of(sla.value, unit, "freshness value", contract.location("slaProperties", index, "value"))
+    custom = custom_properties(sla.customProperties)
+    warn = _hours_of(custom["warnAfter"], unit, "warnAfter", where) if custom.get("warnAfter") is not None else None
+    allowance = (_hours_of(custom["lateArrivalAllowance"], unit, "lateArrivalAllowance", where)
+                 if custom.get("lateArrivalAllowance") is not None else None)
+    element: str | None = None
+    kind = "modified"
+    if sla.element:
+        parts = str(sla.element).split(".")
+        named = (parts[-2] if len(parts) >= 2 else None, parts[-3] if len(parts) == 3 else contract.layer)
+        column = contract.column(parts[-1]) if len(parts) in (2, 3) else None
+        at = contract.location("slaProperties", index, "element")
+        if named != (contract.table, contract.layer) or column is None:
+            raise ContractError(f"freshness element '{sla.element}' must name a column of this table as "
+                                f"{contract.table}.<column>", at)
+        if typemap.logical_type_of(column.data_type) not in ("timestamp", "date"):
+            raise ContractError(f"freshness element '{sla.element}' is {column.bigquery_type}; it must be a "
+                                "TIMESTAMP or DATE", at)
+        element = column.name
+        declared = str(custom.get("elementKind") or "").lower()
+        kind = declared if declared in ("load", "event") else ("load" if element in LOAD_TIME_COLUMNS else "event")
+    return Freshness(table=contract.qualified_name, element=element, value=float(sla.value), unit=unit, hours=hours,
+                     warn_hours=warn, allowance_hours=allowance, element_kind=kind, index=index, line=where.line)
 
 
 def _pydantic_location(doc: YamlDocument, loc: tuple[Any, ...]) -> Location:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
+from typing import TYPE_CHECKING
 
 from . import LAYERS
 from .errors import KcrmGovError, Location
-from .project import Project
+
+if TYPE_CHECKING:
+    from .project import Project
 
 # DESIGN.md: which layers each layer may read.
 MAY_READ: dict[str, tuple[str, ...]] = {
@@ -26,26 +29,53 @@ class DagError(KcrmGovError):
 
     exit_code = 1
 
-    def __init__(self, message: str, location: Location | None = None, problems: list[str] | None = None):
-        super().__init__(message, location)
-        self.problems = problems or [str(self)]
+    def __init__(self, problems: list[KcrmGovError]) -> None:
+        text = [str(p) for p in problems]
+        super().__init__(text[0] if len(text) == 1 else f"{len(text)} problems in the DAG:\n  " + "\n  ".join(text))
+        self.problems = problems
 
 
 @dataclass
 class Dag:
-    """Tables and the edges ``upstream -> downstream`` between them."""
+    """Tables and the edges ``upstream -> downstream`` between them, and what is wrong with them.
+
+    One graph for every consumer: :func:`compute_dag` keeps every edge between contracted tables
+    that the models' SQL shows, even when a rule is broken, and lists the problems (each an error
+    with its file, line and column). The build asks for a valid DAG (:meth:`valid`); the catalog,
+    lineage and diff walk what there is.
+    """
 
     upstream: dict[str, list[str]] = field(default_factory=dict)  # table -> tables it reads
     downstream: dict[str, list[str]] = field(default_factory=dict)
+    problems: list[KcrmGovError] = field(default_factory=list)
+    checks_read: dict[str, list[str]] = field(default_factory=dict)
+    """table -> the other tables its quality checks read (references, quality SQL): a build runs a
+    table's checks once those are built too (see :meth:`check_waits`)."""
+
+    def check_waits(self, table: str, building: set[str]) -> list[str]:
+        """The tables of ``building`` that ``table``'s checks must wait for. A table downstream of
+        ``table`` is not waited for (it waits for ``table``): its checks read its last version."""
+        below = self.descendants(table)
+        return [t for t in self.checks_read.get(table, []) if t in building and t not in below and t != table]
+
+    def valid(self) -> Dag:
+        """This DAG, when it has no problem; else :class:`DagError` listing them all."""
+        if self.problems:
+            raise DagError(self.problems)
+        return self
 
     def order(self) -> list[str]:
-        """Every table, upstream before downstream (ties by layer, then name)."""
+        """Every table, upstream before downstream (ties by layer, then name); a cycle's tables last."""
         rank = {layer: i for i, layer in enumerate(LAYERS)}
+        key = lambda t: (rank.get(t.split(".")[0], 99), t)  # noqa: E731
         sorter = TopologicalSorter({t: set(u) for t, u in self.upstream.items()})
-        sorter.prepare()
+        try:
+            sorter.prepare()
+        except CycleError:
+            return sorted(self.upstream, key=key)
         out: list[str] = []
         while sorter.is_active():
-            ready = sorted(sorter.get_ready(), key=lambda t: (rank.get(t.split(".")[0], 99), t))
+            ready = sorted(sorter.get_ready(), key=key)
             out.extend(ready)
             sorter.done(*ready)
         return out
@@ -65,58 +95,70 @@ def _walk(start: str, edges: dict[str, list[str]]) -> set[str]:
         if node not in seen:
             seen.add(node)
             todo.extend(edges.get(node, []))
+    seen.discard(start)
     return seen
 
 
-def build_dag(project: Project) -> Dag:
-    """The DAG of every contract and model, checked against the layer rules.
+def compute_dag(project: Project) -> Dag:
+    """The DAG of every contract and model (read it as ``project.dag``, computed once).
 
-    Raises :class:`DagError` listing every problem: a model without a contract, a non-raw
-    contract without a model, a read the layer rules forbid, an unknown table, a cycle.
+    Problems: a model without a contract, a non-raw contract without a model, a model that
+    cannot be read or reads something it may not (a table function, an unknown table, a layer
+    its layer may not read), a cycle. Edges are kept for every read of a contracted table.
     """
-    problems: list[str] = []
+    problems: list[KcrmGovError] = []
     for name, model in project.models.items():
         if name not in project.contracts:
-            problems.append(f"{model.path}: model {name} has no contract (contracts/{model.layer}/"
-                            f"{model.table}.odcs.yaml)")
+            problems.append(DagProblem(f"model {name} has no contract (contracts/{model.layer}/"
+                                       f"{model.table}.odcs.yaml)", model.location()))
     for name, contract in project.contracts.items():
         if contract.layer != "raw" and name not in project.models:
-            problems.append(f"{contract.path}: contract {name} has no model (models/{contract.layer}/"
-                            f"{contract.table}.sql)")
+            problems.append(DagProblem(f"contract {name} has no model (models/{contract.layer}/"
+                                       f"{contract.table}.sql)", Location(contract.path)))
         if contract.layer == "raw" and name in project.models:
-            problems.append(f"{project.models[name].path}: raw tables are landed by loaders, not built by models")
-    dag = Dag()
-    for name in project.contracts:
+            problems.append(DagProblem("raw tables are landed by loaders, not built by models",
+                                       project.models[name].location()))
+    dag = Dag(problems=problems)
+    for name, contract in project.contracts.items():
         dag.upstream.setdefault(name, [])
         dag.downstream.setdefault(name, [])
+        dag.checks_read[name] = [t for t in contract.checks_read if t in project.contracts]
     for name, model in project.models.items():
         try:
             refs = model.refs
         except KcrmGovError as exc:
-            problems.append(str(exc))
+            problems.append(exc)
             continue
         allowed = MAY_READ.get(model.layer, ())
         for ref in refs:
             layer = ref.split(".", 1)[0]
             if ref not in project.contracts:
-                problems.append(f"{model.ref_location(ref)}: model {name} reads unknown table {ref} "
-                                "(no contract defines it)")
+                problems.append(DagProblem(f"model {name} reads unknown table {ref} (no contract defines it)",
+                                           model.ref_location(ref)))
                 continue
             if layer not in allowed:
                 rule = f"{model.layer} may read {', '.join(allowed)}" if allowed else f"{model.layer} reads nothing"
-                problems.append(f"{model.ref_location(ref)}: layer violation: {name} reads {ref}; {rule}")
-                continue
-            dag.upstream.setdefault(name, []).append(ref)
-            dag.downstream.setdefault(ref, []).append(name)
+                problems.append(DagProblem(f"layer violation: {name} reads {ref}; {rule}", model.ref_location(ref)))
+            if name in dag.upstream and ref not in dag.upstream[name]:
+                dag.upstream[name].append(ref)
+                dag.downstream[ref].append(name)
     try:
         TopologicalSorter({t: set(u) for t, u in dag.upstream.items()}).prepare()
     except CycleError as exc:
         cycle = exc.args[1]
-        problems.append(f"cycle: {' -> '.join(reversed(cycle))}")
-    if problems:
-        raise DagError(problems[0] if len(problems) == 1 else f"{len(problems)} problems in the DAG:\n  "
-                       + "\n  ".join(problems), problems=problems)
+        problems.append(DagProblem(f"cycle: {' -> '.join(reversed(cycle))}"))
     return dag
+
+
+class DagProblem(KcrmGovError):
+    """One thing wrong with the DAG, at its place in a model or contract."""
+
+    exit_code = 1
+
+
+def build_dag(project: Project) -> Dag:
+    """The project's DAG, valid: raises :class:`DagError` listing every problem (see :func:`compute_dag`)."""
+    return project.dag.valid()
 
 
 def select(project: Project, dag: Dag, selectors: Iterable[str] = (), exclude: Iterable[str] = ()) -> list[str]:

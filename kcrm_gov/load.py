@@ -372,6 +372,7 @@ def _check_and_write(project: Project, engine: Engine, contract: Contract,
         _ensure_quarantine(engine, quarantine)
         _write_quarantine(engine, quarantine, load_id, contract, new_columns, staged)
         _append_valid(engine, contract, relation)
+    engine.forget_seed_clock()  # real data now: freshness is measured against the real clock
     return LoadResult(table=contract.qualified_name, files=[str(p) for p, *_ in staged], total=int(total),
                       loaded=int(loaded), quarantined=int(total - loaded), rules={k: int(v) for k, v in rules.items()},
                       new_columns=sorted({c for cols in new_columns.values() for c in cols}), load_id=load_id,

@@ -9,12 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import LAYERS
 from .config import ProjectConfig, find_root, load_config
 from .contracts import CONTRACT_SUFFIX, Contract, load_contract, table_of
 from .errors import ContractError, KcrmGovError, Location, ProjectError
 from .models import Model, load_models
+
+if TYPE_CHECKING:
+    from .dag import Dag
 from .yamlsource import YamlDocument, read_yaml
 
 CONTRACTS_DIR = "contracts"
@@ -94,6 +98,14 @@ class Project:
     def state_dir(self) -> Path:
         """The ignored folder for build outputs: the DuckDB file, run results, events."""
         return self.root / ".kcrm"
+
+    @cached_property
+    def dag(self) -> Dag:
+        """The one table graph (edges plus problems), computed on first use; ``project.dag.valid()``
+        raises when it has problems (see :func:`kcrm_gov.dag.compute_dag`)."""
+        from .dag import compute_dag
+
+        return compute_dag(self)
 
     @cached_property
     def models(self) -> dict[str, Model]:

@@ -118,11 +118,6 @@ def to_duckdb(dt: exp.DataType) -> str:
     return dt.copy().transform(_duckdb_fix).sql(dialect="duckdb")
 
 
-def normalize_duckdb(text: str) -> str:
-    """A DuckDB type name (as DESCRIBE prints it) in the spelling :func:`to_duckdb` uses."""
-    return exp.DataType.build(text, dialect="duckdb", udt=True).sql(dialect="duckdb")
-
-
 def to_arrow(dt: exp.DataType):  # -> pyarrow.DataType (pyarrow imported lazily: it is heavy)
     """The Arrow type that carries values of ``dt`` into either engine without loss."""
     import pyarrow as pa

@@ -90,14 +90,10 @@ def _seed_and_scan(project_dir: Path) -> dict[str, Any]:
                 [owner_id, portal, user, email, first, last, team, active])
         test_run = run_tests(project, engine, [RAW], now=datetime(2024, 2, 1, tzinfo=UTC))
         write_test_results(project, test_run)
-        fresh_run = None
-        try:  # the freshness command's library, when this checkout has it
-            from kcrm_gov.governance.freshness import evaluate, write_results
-        except ImportError:
-            pass
-        else:
-            fresh_run = evaluate(project, engine, [RAW], now=datetime(2024, 2, 1, tzinfo=UTC))
-            write_results(project, fresh_run)
+        from kcrm_gov.governance.freshness import evaluate, write_results
+
+        fresh_run = evaluate(project, engine, [RAW], now=datetime(2024, 2, 1, tzinfo=UTC))
+        write_results(project, fresh_run)
         build_run = RunResult(run_id="catalog-test", command="build", target=engine.target.name,
                               engine=engine.kind, started_at=now_iso())
         engine.ensure_schema("stg")
@@ -412,6 +408,22 @@ def test_search_in_headless_chromium(served_site: str, tmp_path: Path) -> None:
         hits = web.wait("const a = [...document.querySelectorAll('.md-search-result__item a')];"
                         "return a.length ? a.map(x => x.href) : null;")
         assert any("tables/stg/hubspot__contacts/" in h for h in hits), hits
+        # a table by its bare name: its page is the first result (issue 13), not one that merely mentions it
+        for word, page in (("accounts", "tables/core/accounts/"), ("users", "tables/core/users/")):
+            typed = web.s("POST", "/execute/sync", {"script": "return document.querySelector("
+                                                              "'input.md-search__input').value.length;", "args": []})
+            web.s("POST", f"/element/{query}/value", {"text": "\ue003" * typed + word})  # backspaces, then the word
+            first = ("const a = document.querySelector('.md-search-result__item a');"
+                     f"return a && a.href.includes({json.dumps('/' + page)}) ? a.href : null;")
+            try:
+                web.wait(first, timeout=10)
+                time.sleep(1.0)  # the results of the last keystroke, not of a prefix typed on the way
+                assert web.s("POST", "/execute/sync", {"script": first, "args": []})
+            except AssertionError:
+                shown = web.s("POST", "/execute/sync", {"script": "return [...document.querySelectorAll("
+                                                                  "'.md-search-result__item a')].map(x => x.href)"
+                                                                  ".slice(0, 5);", "args": []})
+                raise AssertionError(f"searching {word!r}: the first result is not {page}: {shown}") from None
         ARTIFACTS.mkdir(exist_ok=True)
         png = base64.b64decode(web.s("GET", "/screenshot"))
         shot = ARTIFACTS / "catalog-search.png"

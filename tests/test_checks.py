@@ -478,7 +478,7 @@ def test_generate_checks_check_and_the_gate_detect_a_stale_file(built: Path, tmp
     assert "stale: checks/raw/src__orders.yml: changed" in result.output
     assert "stale: checks/raw/gone.yml: orphaned" in result.output
 
-    from kcrm_gov.gate import checks_step
+    from kcrm_gov.gate.steps import checks_step
 
     step = checks_step(Project.load(root))
     assert not step.ok and step.exit_code == 1

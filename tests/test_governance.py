@@ -81,6 +81,9 @@ def base_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = Project.load(root)
     write_checks(project, generate_checks(project, "duckdb"), complete=True)
     write_codeowners(project)
+    from kcrm_gov.governance.servers import write_servers
+
+    write_servers(project)  # the generated servers blocks, as `kcrm-gov generate servers` writes them
     _git(root, "init", "-q", "-b", "main")
     _git(root, "config", "user.email", "ci@kcrm.io")
     _git(root, "config", "user.name", "CI")

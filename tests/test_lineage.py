@@ -144,8 +144,8 @@ def test_build_emits_parent_and_child_runs_that_validate(mini: Path) -> None:
     complete = jobs["core.items"][1]
     parent = complete["run"]["facets"]["parent"]
     assert parent["run"]["runId"] == parent_id and parent["job"]["name"] == "kcrm-gov.build"
-    # datasets: the documented duckdb:// namespace, schema.table names
-    namespace = f"duckdb://{__import__('socket').gethostname()}{(mini / '.kcrm' / 'warehouse.duckdb').resolve()}"
+    # datasets: the documented duckdb://kcrm-gov/{project}/{target} namespace, schema.table names
+    namespace = "duckdb://kcrm-gov/mini/local"
     [output] = complete["outputs"]
     assert (output["namespace"], output["name"]) == (namespace, "core.items")
     assert [(i["namespace"], i["name"]) for i in complete["inputs"]] == [(namespace, "stg.src__items")]

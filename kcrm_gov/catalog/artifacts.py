@@ -11,14 +11,19 @@ says that file is unreadable where the result would be.
 
 * build: ``.kcrm/build_results.json`` and the history in ``.kcrm/runs/*-build-*.json``
   (:func:`kcrm_gov.build.write_run_results`), one :class:`BuildInfo` per table, the newest wins;
-* quality: ``.kcrm/test_results.json`` (Soda scan results), a list of :class:`CheckInfo` per table;
-* freshness: ``.kcrm/freshness_results.json``, one :class:`FreshnessInfo` per table.
+* quality: ``.kcrm/test_results.json`` (Soda scan results) and the history in ``.kcrm/runs/*-test-*.json``,
+  a list of :class:`CheckInfo` per table from the newest run that tested that table;
+* freshness: ``.kcrm/freshness_results.json`` and the history in ``.kcrm/runs/*-freshness-*.json``, one
+  :class:`FreshnessInfo` per table from the newest run that measured it.
+
+A selective run (``kcrm-gov test -s core.accounts``) rewrites the latest file with that table alone;
+the other tables keep the result of the last run that covered them, found in the history.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +33,7 @@ BUILD_RESULTS = "build_results.json"
 TEST_RESULTS = "test_results.json"
 FRESHNESS_RESULTS = "freshness_results.json"
 RUNS_DIR = "runs"
-MAX_RUN_FILES = 200  # how far back the build history is searched for a table's last build
+MAX_RUN_FILES = 200  # how far back a history (build, test, freshness) is searched for a table's last run
 
 PASS, WARN, FAIL, ERROR, UNKNOWN = "pass", "warn", "fail", "error", "unknown"
 BUILD, QUALITY, FRESHNESS = "build", "quality", "freshness"  # the kinds of run artifact
@@ -94,10 +99,6 @@ class Artifacts:
     problems: list[str] = field(default_factory=list)  # artifacts that exist but could not be read
     unreadable: dict[str, str] = field(default_factory=dict)  # build | quality | freshness: why none is shown
 
-    @property
-    def has_builds(self) -> bool:
-        return bool(self.builds)
-
 
 def outcome_of(value: Any) -> str:
     """Normalise an outcome word (or a boolean ``passed``) to pass / warn / fail / error / unknown."""
@@ -118,26 +119,90 @@ def load_artifacts(state_dir: Path, tables: Iterable[str]) -> Artifacts:
     out.builds = _load_builds(state_dir, resolver, out.problems)
     if out.problems:
         out.unreadable[BUILD] = out.problems[0]
-    data = _read_json(state_dir / TEST_RESULTS, out.problems, out.unreadable, QUALITY)
-    if data is not None:
-        out.checks_run_at = _when(data) if isinstance(data, dict) else None
-        fallback = out.checks_run_at or _mtime(state_dir / TEST_RESULTS)
-        for table, record, inherited in _table_records(data, resolver):
-            check = _check(record, inherited or fallback)
-            if check is not None:
-                out.checks.setdefault(table, []).append(check)
-        for table, checks in out.checks.items():
-            out.checks[table] = _latest_per_check(checks)
-    data = _read_json(state_dir / FRESHNESS_RESULTS, out.problems, out.unreadable, FRESHNESS)
-    if data is not None:
-        out.freshness_run_at = _when(data) if isinstance(data, dict) else None
-        fallback = out.freshness_run_at or _mtime(state_dir / FRESHNESS_RESULTS)
-        for table, record, inherited in _table_records(data, resolver):
-            info = _freshness(record, inherited or fallback)
-            previous = out.freshness.get(table)
-            if info is not None and (previous is None or (info.when or "") >= (previous.when or "")):
-                out.freshness[table] = info
+    out.checks, out.checks_run_at = _newest_per_table(state_dir, TEST_RESULTS, "test", resolver, out, QUALITY,
+                                                      _checks_of_run)
+    out.freshness, out.freshness_run_at = _newest_per_table(state_dir, FRESHNESS_RESULTS, "freshness", resolver,
+                                                            out, FRESHNESS, _freshness_of_run)
     return out
+
+
+def _checks_of_run(data: Any, resolve: _Resolver, fallback: str | None) -> dict[str, list[CheckInfo]]:
+    """The checks of each table in one test run (the latest result of each check)."""
+    found: dict[str, list[CheckInfo]] = {}
+    for table, record, inherited in _table_records(data, resolve):
+        check = _check(record, inherited or fallback)
+        if check is not None:
+            found.setdefault(table, []).append(check)
+    return {table: _latest_per_check(checks) for table, checks in found.items()}
+
+
+def _freshness_of_run(data: Any, resolve: _Resolver, fallback: str | None) -> dict[str, FreshnessInfo]:
+    """The freshness of each table in one freshness run (its newest measurement)."""
+    found: dict[str, FreshnessInfo] = {}
+    for table, record, inherited in _table_records(data, resolve):
+        info = _freshness(record, inherited or fallback)
+        previous = found.get(table)
+        if info is not None and (previous is None or (info.when or "") >= (previous.when or "")):
+            found[table] = info
+    return found
+
+
+def _newest_per_table(state_dir: Path, latest_name: str, command: str, resolve: _Resolver, out: Artifacts,
+                      kind: str, parse: Callable[[Any, _Resolver, str | None], dict[str, Any]]
+                      ) -> tuple[dict[str, Any], str | None]:
+    """Per table, what the newest run of ``command`` that covered it recorded; and when the latest ran.
+
+    Reads ``latest_name`` (the last run, whatever it selected) and then the history under ``runs/``,
+    newest first, so a selective run does not hide the other tables' results. A run's time is the
+    one it records (finished or started), else its file's modification time; between runs of the same
+    time the one read first (the latest file, then the newer history file) wins. When the latest file
+    is unreadable, a result older than it is not shown (that run may have replaced it): the table says
+    the file is unreadable instead.
+    """
+    latest = state_dir / latest_name
+    files = [latest]
+    runs = state_dir / RUNS_DIR
+    if runs.is_dir():
+        files.extend(sorted((p for p in runs.glob("*.json") if f"-{command}-" in p.name), reverse=True)
+                     [:MAX_RUN_FILES])
+    found: dict[str, Any] = {}
+    order: dict[str, tuple[int, float, str]] = {}
+    latest_at: str | None = None
+    cutoff: float | None = None  # the modification time of an unreadable latest file
+    for path in files:
+        data = _read_json(path, out.problems, out.unreadable, kind)
+        if data is None:
+            if path == latest and latest.is_file():
+                try:
+                    cutoff = latest.stat().st_mtime
+                except OSError:
+                    cutoff = float("inf")
+            continue
+        ran_at = _when(data) if isinstance(data, dict) else None
+        if path == latest:
+            latest_at = ran_at
+        ran = ran_at or _mtime(path)
+        key = _order(ran)
+        for table, result in parse(data, resolve, ran).items():
+            if table not in found or key > order[table]:
+                found[table], order[table] = result, key
+        if resolve.known <= set(found) and cutoff is None:
+            break
+    if cutoff is not None:
+        found = {t: r for t, r in found.items() if order[t][0] and order[t][1] > cutoff}
+    return found, latest_at
+
+
+def _order(when: str | None) -> tuple[int, float, str]:
+    """A sort key for a recorded time: ISO 8601 times by instant, after any time that is not ISO."""
+    text = (when or "").strip()
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return 0, 0.0, text
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return 1, moment.timestamp(), text
 
 
 # --- reading ------------------------------------------------------------------------------------

@@ -23,13 +23,15 @@ from typing import Any
 from .. import LAYERS
 from ..contracts import Column, Contract
 from ..errors import ProjectError
+from ..lineage.columns import DIRECT, Source
 from ..project import Project
 from ..yamlsource import read_yaml
 from .artifacts import BUILD, ERROR, FAIL, FRESHNESS, PASS, QUALITY, WARN, Artifacts, CheckInfo, load_artifacts
 from .diagram import lineage_svg
-from .graph import ColumnSource, Lineage, declared_sources, load_lineage
+from .graph import Lineage, load_lineage
 from .history import History, histories
 from .templates import (
+    NO_SLA_BADGE,
     PII_BADGE,
     Urls,
     badge,
@@ -47,7 +49,6 @@ OVERVIEW_MARKER = "<!-- kcrm-gov:overview -->"
 GLOSSARY_FILE = Path("catalog") / "glossary.yml"
 METRICS_FILE = Path("catalog") / "metrics.yml"
 CHECKS_DIR = "checks"
-SENSITIVE = ("confidential", "restricted")
 NEVER_RUN = "never run"
 
 LAYER_INFO: dict[str, tuple[str, str]] = {  # DESIGN.md: what each layer holds, and what it may read
@@ -147,12 +148,8 @@ def nav_children(data: CatalogData) -> dict[str, list[tuple[str, str]]]:
 
 
 # --- shared helpers -----------------------------------------------------------------------------
-def _sensitive(column: Column) -> bool:
-    return column.is_pii or (column.classification or "").lower() in SENSITIVE
-
-
 def _pii_count(contract: Contract) -> int:
-    return sum(1 for _, c in contract.all_columns() if _sensitive(c))
+    return sum(1 for _, c in contract.all_columns() if c.is_sensitive)
 
 
 def _no_result(arts: Artifacts, kind: str, build: bool = False) -> str:
@@ -160,6 +157,19 @@ def _no_result(arts: Artifacts, kind: str, build: bool = False) -> str:
     if kind in arts.unreadable:
         return badge("unreadable", "unknown", arts.unreadable[kind])
     return build_badge(None) if build else outcome_badge(None)
+
+
+def _has_freshness_sla(contract: Contract) -> bool:
+    """Whether the contract declares a freshness SLA (without one, ``kcrm-gov freshness`` never measures it)."""
+    return contract.sla("freshness") is not None
+
+
+def _freshness_badge(arts: Artifacts, contract: Contract) -> str:
+    """The table's last freshness outcome; "no SLA" when it has none to measure, else never run or unreadable."""
+    if not _has_freshness_sla(contract):
+        return NO_SLA_BADGE
+    fresh = arts.freshness.get(contract.qualified_name)
+    return outcome_badge(fresh.outcome) if fresh else _no_result(arts, FRESHNESS)
 
 
 def _why_none(arts: Artifacts, kind: str) -> str:
@@ -237,15 +247,27 @@ def _when(text: str | None) -> str:
 
 
 def _sla_text(contract: Contract) -> list[str]:
+    """Each SLA as written; the freshness SLA as every other part of kcrm-gov reads it (``Contract.freshness``)."""
+    from ..contracts import FRESHNESS_UNITS
+    from ..errors import ContractError
+
     out = []
     for item in contract.model.slaProperties or []:
         value = f"{item.value}" + (f" {item.unit}" if item.unit else "")
-        extra = {p.property: p.value for p in item.customProperties or [] if p.property}
         words = [f"<strong>{esc(item.property)}</strong>: {esc(value)}"]
-        if item.element:
+        if item.property == "freshness":
+            try:
+                sla = contract.freshness
+            except ContractError as exc:
+                words.append(f"(not usable: {esc(exc.message)})")
+                sla = None
+            if sla is not None:
+                words.append(f"measured on {code(item.element)}" if sla.element else "measured on the last build")
+                if sla.warn_hours is not None:  # in the unit the SLA is written in
+                    warn = sla.warn_hours / FRESHNESS_UNITS[sla.unit]
+                    words.append(f"(warn after {esc(f'{warn:g} {item.unit}')})")
+        elif item.element:
             words.append(f"measured on {code(item.element)}")
-        if "warnAfter" in extra:
-            words.append(f"(warn after {esc(extra['warnAfter'])}" + (f" {esc(item.unit)})" if item.unit else ")"))
         line = " ".join(words)
         if item.description:
             line += f" — {inline(item.description)}"
@@ -361,7 +383,7 @@ def _schema_rows(data: CatalogData, contract: Contract, here: str) -> tuple[list
         if column.is_pii:
             classification += " " + PII_BADGE
         description = inline(column.description) or "<em>Not described.</em>"
-        if column.allowed_values and not _sensitive(column):
+        if column.allowed_values and not column.is_sensitive:
             description += "<br><small>Allowed: " + ", ".join(code(v) for v in column.allowed_values) + "</small>"
         rows.append([name, bq, duck, "yes" if column.required else "", key_cell(column), classification,
                      description])
@@ -400,7 +422,10 @@ def _trust(data: CatalogData, contract: Contract) -> str:
     out.append("\n".join(f"- {line}" for line in sla) + "\n" if sla else "<p><em>No SLA declared.</em></p>\n")
     out.append("### Last freshness check {#freshness}\n")
     fresh = arts.freshness.get(name)
-    if fresh is None:
+    if not _has_freshness_sla(contract):
+        out.append(f"<p>{NO_SLA_BADGE} This table has no freshness SLA: <code>kcrm-gov freshness</code> does "
+                   "not measure it.</p>\n")
+    elif fresh is None:
         out.append(f"<p>{_no_result(arts, FRESHNESS)} No freshness result for this table: "
                    f"{_why_none(arts, FRESHNESS)}.</p>\n")
     else:
@@ -448,12 +473,13 @@ def _trust(data: CatalogData, contract: Contract) -> str:
     return "\n".join(out)
 
 
-def _show_source(data: CatalogData, here: str, source: ColumnSource) -> str:
+def _show_source(data: CatalogData, here: str, source: Source) -> str:
     """A column-lineage input: a link to the column, and how it is used unless it is a plain copy."""
-    if source.direct and source.how in (None, "IDENTITY"):
-        return _column_link(data, here, source.ref)
-    how = (source.how or "").lower() or "indirect"
-    return _column_link(data, here, source.ref) + f" <small>({esc(how)}{'' if source.direct else ', indirect'})</small>"
+    direct = source.type == DIRECT
+    if direct and source.subtype == "IDENTITY":
+        return _column_link(data, here, source.qualified)
+    how = source.subtype.lower().replace("_", " ")
+    return _column_link(data, here, source.qualified) + f" <small>({esc(how)}{'' if direct else ', indirect'})</small>"
 
 
 def _lineage(data: CatalogData, contract: Contract, here: str) -> str:
@@ -487,23 +513,19 @@ def _lineage(data: CatalogData, contract: Contract, here: str) -> str:
     if contract.layer == "raw":
         out.append("<p>Raw columns come straight from the source system.</p>\n")
         return "\n".join(out)
-    derived = lineage.columns.get(name)
     rows: list[list[str]] = []
-    if lineage.column_source == "sql" and derived is not None:
+    if lineage.has_columns(name):
         for column in contract.columns:
-            sources = derived.get(column.name, [])
-            _, text = declared_sources(contract, column.yaml_path)
-            ordered = sorted(sources, key=lambda s: (not s.direct, s.ref))
             rows.append([data_urls(data).a(here, here, column.name, anchor=column_anchor(column.name), is_code=True),
-                         "<br>".join(_show_source(data, here, s) for s in ordered)
+                         "<br>".join(_show_source(data, here, s) for s in lineage.inputs(name, column.name))
                          or "<em>computed (no column input)</em>",
-                         inline(text)])
+                         inline(column.transform_description)])
         out.append("<p>Derived from the model's SQL. <em>Indirect</em> inputs decide which rows or values, "
                    "not the value itself (filters, windows, conditions).</p>\n")
         out.append(html_table(["Column", "← from", "Transformation (declared)"], rows, css="kg-lineage"))
         return "\n".join(out)
     for column in contract.columns:
-        objects, text = declared_sources(contract, column.yaml_path)
+        objects, text = column.declared_sources, column.transform_description
         if not objects and not text:
             continue
         rows.append([data_urls(data).a(here, here, column.name, anchor=column_anchor(column.name), is_code=True),
@@ -519,19 +541,11 @@ def _lineage(data: CatalogData, contract: Contract, here: str) -> str:
 
 
 def _bigquery_ddl(project: Project, contract: Contract) -> str:
+    from ..ddl import bigquery as bq_ddl
+
+    target = project.config.target_of_kind("bigquery")
     try:
-        from ..ddl import bigquery as bq_ddl
-    except ImportError:
-        return "-- the BigQuery DDL generator is not available in this version of kcrm-gov"
-    create = getattr(bq_ddl, "create_table", None)
-    if create is None:
-        return "-- the BigQuery DDL generator is not available in this version of kcrm-gov"
-    targets = [t for t in project.config.targets.values() if t.type == "bigquery"]
-    target = next((t for t in targets if t.name == "prod"), targets[0] if targets else None)
-    gcp_project = target.project if target and target.project else "PROJECT"
-    dataset = target.dataset(contract.layer) if target else contract.layer
-    try:
-        return str(create(contract, gcp_project, dataset))
+        return bq_ddl.create_table(contract, target.project or "PROJECT", target.dataset(contract.layer))
     except Exception as exc:  # the page explains; `kcrm-gov check` is where DDL problems fail
         return f"-- BigQuery DDL cannot be generated for this contract: {exc}"
 
@@ -593,14 +607,13 @@ def table_page(data: CatalogData, contract: Contract) -> str:
     name = contract.qualified_name
     build = data.artifacts.builds.get(name)
     checks = data.artifacts.checks.get(name)
-    fresh = data.artifacts.freshness.get(name)
     glance = [f"Layer {code(contract.layer)}", f"v{esc(contract.version or '?')}", esc(contract.status or ""),
               f"owner {_team_link(data, here, contract.owner_team)}"]
     if _pii_count(contract):
         glance.append(PII_BADGE + f" {_pii_count(contract)} sensitive columns")
     arts = data.artifacts
     glance.append("checks " + _checks_summary(checks, arts))
-    glance.append("freshness " + (outcome_badge(fresh.outcome) if fresh else _no_result(arts, FRESHNESS)))
+    glance.append("freshness " + _freshness_badge(arts, contract))
     if contract.layer != "raw":
         glance.append("build " + (build_badge(build.status) if build else _no_result(arts, BUILD, build=True)))
     parts = [f"# {name}\n", "<p>" + " · ".join(g for g in glance if g) + "</p>\n",
@@ -614,7 +627,6 @@ def _table_rows(data: CatalogData, here: str, contracts: list[Contract]) -> str:
     rows = []
     for c in contracts:
         build = data.artifacts.builds.get(c.qualified_name)
-        fresh = data.artifacts.freshness.get(c.qualified_name)
         rows.append([
             _table_link(data, here, c.qualified_name),
             inline(c.description),
@@ -625,7 +637,7 @@ def _table_rows(data: CatalogData, here: str, contracts: list[Contract]) -> str:
             "—" if c.layer == "raw" else (build_badge(build.status) if build
                                           else _no_result(data.artifacts, BUILD, build=True)),
             _checks_summary(data.artifacts.checks.get(c.qualified_name), data.artifacts),
-            outcome_badge(fresh.outcome) if fresh else _no_result(data.artifacts, FRESHNESS),
+            _freshness_badge(data.artifacts, c),
         ])
     if not rows:
         return "<p><em>No tables yet.</em></p>\n"
@@ -664,8 +676,9 @@ def _health(data: CatalogData, here: str) -> str:
         pii = sum(_pii_count(c) for c in contracts)
         built = Counter(arts.builds[n].status for n in names if n in arts.builds)
         checks = Counter(ch.outcome for n in names for ch in arts.checks.get(n, []))
-        fresh = Counter(arts.freshness[n].outcome for n in names if n in arts.freshness)
-        totals.update({"tables": len(contracts), "columns": columns, "pii": pii})
+        with_sla = [c.qualified_name for c in contracts if _has_freshness_sla(c)]
+        fresh = Counter(arts.freshness[n].outcome for n in with_sla if n in arts.freshness)
+        totals.update({"tables": len(contracts), "columns": columns, "pii": pii, "with_sla": len(with_sla)})
         totals.update({f"build_{k}": v for k, v in built.items()})
         totals.update({f"check_{k}": v for k, v in checks.items()})
         totals.update({f"fresh_{k}": v for k, v in fresh.items()})
@@ -678,7 +691,7 @@ def _health(data: CatalogData, here: str) -> str:
         rows.append([data_urls(data).a(here, layer_uri(layer), layer), str(len(contracts)), str(columns), str(pii),
                      "—" if layer == "raw" or not contracts else counts(built, ("success", "error", "skipped")),
                      counts(checks, (FAIL, ERROR, WARN, PASS)) if contracts else "—",
-                     counts(fresh, (FAIL, WARN, PASS)) if contracts else "—"])
+                     "—" if not contracts else (counts(fresh, (FAIL, WARN, PASS)) if with_sla else NO_SLA_BADGE)])
     out = ["## The warehouse, layer by layer {#layers}\n",
            f"<p>{totals['tables']} tables, {totals['columns']} columns and nested fields, "
            f"{totals['pii']} personal or sensitive columns.</p>\n",
@@ -695,11 +708,12 @@ def _health(data: CatalogData, here: str) -> str:
             names = ", ".join(inline(ch.name) for ch in failing[:3]) + (" …" if len(failing) > 3 else "")
             problems.append(f"- {_table_link(data, here, n)}: {badge(f'{len(failing)} failing', FAIL)} "
                             f"checks ({names})")
-        if n in arts.freshness and arts.freshness[n].outcome in (FAIL, WARN):
+        if n in arts.freshness and arts.freshness[n].outcome in (FAIL, WARN) and _has_freshness_sla(c):
             problems.append(f"- {_table_link(data, here, n)}: freshness {outcome_badge(arts.freshness[n].outcome)}")
     ran = {"build": bool(arts.builds) or BUILD in arts.unreadable,
            "quality checks": bool(arts.checks) or QUALITY in arts.unreadable,
-           "freshness checks": bool(arts.freshness) or FRESHNESS in arts.unreadable}  # unreadable: warned below
+           "freshness checks": bool(arts.freshness) or FRESHNESS in arts.unreadable
+           or not totals["with_sla"]}  # unreadable: warned below; no SLA anywhere: nothing to run
     never = [k for k, v in ran.items() if not v]
     if never:
         out.append(f"<p>{outcome_badge(None)} No results yet for: {esc(', '.join(never))} ({NEVER_RUN}).</p>\n")
@@ -799,10 +813,10 @@ def pii_page(data: CatalogData) -> str:
         rows = []
         for c in data.project.layer(layer):
             for path, column in c.all_columns():
-                if not _sensitive(column):
+                if not column.is_sensitive:
                     continue
                 total += 1
-                if lineage.column_source == "sql":
+                if lineage.columns is not None:
                     flows = lineage.flows_from(f"{c.qualified_name}.{path}")
                     flow = "<br>".join(_column_link(data, here, f) for f in flows) or "not read by any model"
                 else:
@@ -817,7 +831,7 @@ def pii_page(data: CatalogData) -> str:
             out.append(f"## {layer} {{#{layer}}}\n")
             out.append(html_table(["Column", "Classification", "Flows to", "Owner", "Description"], rows,
                                   css="kg-pii-register"))
-    if lineage.column_source != "sql":
+    if lineage.columns is None:
         out.insert(2, f"<p><em>{esc((lineage.column_note or 'column lineage unavailable').capitalize())}: "
                       "flows are shown as downstream tables.</em></p>\n")
     out.insert(2, f"<p>{total} columns.</p>\n")

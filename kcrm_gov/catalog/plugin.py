@@ -15,10 +15,17 @@ in-memory files (``File.generated``): nothing is written into ``docs/``.
 
 Navigation: each ``layers/<layer>/index.md`` entry of ``nav`` becomes a section holding that layer's
 table pages, and the source and team pages follow ``sources/index.md`` and ``teams/index.md``.
+
+Search: a table is found by its bare name (``accounts``) as well as its full one (``core.accounts``).
+The search index splits words on ``.`` and ``_`` too (:data:`SEARCH_SEPARATOR`, given to
+mkdocs-material's ``search`` plugin unless ``mkdocs.yml`` sets its own ``separator``), and each table
+page is boosted in search by how short its name is (:func:`search_boost`), so that ``users`` lists
+``core.users`` before ``stg.zendesk__users``, whose title holds ``users`` too.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -27,16 +34,34 @@ from mkdocs.config import config_options as opt
 from mkdocs.config.base import Config
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
-from mkdocs.plugins import BasePlugin, get_plugin_logger
+from mkdocs.plugins import BasePlugin, event_priority, get_plugin_logger
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 from ..errors import KcrmGovError
 from .diagram import STYLES as DIAGRAM_STYLES
-from .pages import OVERVIEW_MARKER, CatalogData, collect, nav_children, overview, render_site
+from .pages import OVERVIEW_MARKER, CatalogData, collect, nav_children, overview, render_site, table_uri
 from .templates import CSS_URI, STYLESHEET, Urls
 
 log = get_plugin_logger(__name__)
+
+# mkdocs-material's recommended separator without its camelCase rule (which would split "HubSpot"):
+# whitespace, punctuation, "_" and "." (not before a digit, so 1.0.0 stays whole), and escaped < >.
+SEARCH_SEPARATOR = r'[\s\-_,:!=\[\]()"`/]+|\.(?!\d)|&[lg]t;'
+_NAME_WORDS = re.compile(r"[._\-\s]+")
+
+
+def search_boost(table: str) -> float:
+    """The search boost of the page of ``layer.table``: 1.25 for a one-word name, less for longer ones.
+
+    mkdocs-material's search does not weigh a title by its length, so every table whose name holds
+    the word searched for (``users``: ``core.users``, ``raw.zendesk__users``, ``stg.zendesk__users``)
+    would score the same; the shorter the name, the closer it is to exactly what was typed. The boost
+    only breaks such ties: a title match outweighs any number of matches in the text a thousandfold,
+    so it barely moves table pages against the other pages for anything else.
+    """
+    words = [w for w in _NAME_WORDS.split(table.split(".", 1)[-1]) if w]
+    return round(1 + 0.25 / max(1, len(words)), 3)
 
 
 class CatalogConfig(Config):
@@ -52,13 +77,19 @@ class CatalogPlugin(BasePlugin[CatalogConfig]):
         self.data: CatalogData | None = None
         self.root: Path | None = None
         self.seconds = 0.0
+        self.boosts: dict[str, float] = {}  # src_uri of a table page: its search boost
 
     # --- configuration ------------------------------------------------------------------------
+    @event_priority(50)  # before mkdocs-material's search plugin fills in its default separator
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         base = Path(config.config_file_path).parent if config.config_file_path else Path.cwd()
         self.root = (base / (self.config.project_dir or ".")).resolve()
         if CSS_URI not in config.extra_css:
             config.extra_css.append(CSS_URI)
+        for name, plugin in config.plugins.items():
+            search = getattr(plugin, "config", None)
+            if name.rsplit("/", 1)[-1] == "search" and getattr(search, "separator", "") is None:
+                search.separator = SEARCH_SEPARATOR  # type: ignore[union-attr]
         return config
 
     def _project_root(self) -> Path:
@@ -84,6 +115,7 @@ class CatalogPlugin(BasePlugin[CatalogConfig]):
                 raise PluginError(f"kcrm-gov-catalog: docs/{uri} would hide the generated page of the same "
                                   "name; remove or rename it")
             files.append(File.generated(config, uri, content=markdown))
+        self.boosts = {table_uri(c.qualified_name): search_boost(c.qualified_name) for c in self.data.contracts()}
         if files.get_file_from_path(CSS_URI) is None:
             files.append(File.generated(config, CSS_URI, content=STYLESHEET + DIAGRAM_STYLES))
         self._expand_nav(config, nav_children(self.data))
@@ -101,6 +133,11 @@ class CatalogPlugin(BasePlugin[CatalogConfig]):
         return files
 
     def on_page_markdown(self, markdown: str, /, *, page: Page, config: MkDocsConfig, files: Files) -> str | None:
+        boost = self.boosts.get(page.file.src_uri)
+        if boost is not None:  # mkdocs-material's search reads the boost of a page from its meta
+            search = page.meta.setdefault("search", {})
+            if isinstance(search, dict):
+                search.setdefault("boost", boost)
         if OVERVIEW_MARKER in markdown and self.data is not None:
             return markdown.replace(OVERVIEW_MARKER, overview(self.data, page.file.src_uri))
         return markdown

@@ -18,6 +18,8 @@ STYLESHEET = """\
 .kg-warn { background: #f9a825; color: #1a1a1a; }
 .kg-fail, .kg-error { background: #c62828; color: #fff; }
 .kg-never, .kg-unknown, .kg-skipped { background: #757575; color: #fff; }
+.kg-none { background: transparent; color: var(--md-default-fg-color--light);
+  box-shadow: inset 0 0 0 1px currentColor; }
 .kg-class-public { background: #e0f2f1; color: #004d40; }
 .kg-class-internal { background: #e3f2fd; color: #0d47a1; }
 .kg-class-confidential { background: #fff3e0; color: #e65100; }
@@ -67,6 +69,7 @@ def badge(text: str, kind: str, title: str | None = None) -> str:
 
 
 PII_BADGE = badge("PII", "pii", "Personal data (tagged pii): values are never shown in the catalog")
+NO_SLA_BADGE = badge("no SLA", "none", "The contract declares no freshness SLA: there is nothing to measure")
 
 
 def outcome_badge(outcome: str | None) -> str:

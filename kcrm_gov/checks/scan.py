@@ -243,7 +243,7 @@ def data_source_name(layer: str) -> str:
 
 def _add_duckdb(scan: Any, engine: Engine, layer: str) -> None:
     # a cursor of the engine's hardened connection: UTC, no file access, configuration locked
-    con = engine.con.cursor()  # type: ignore[attr-defined]  # DuckDBEngine
+    con = engine.cursor()  # type: ignore[attr-defined]  # DuckDBEngine: closed with the engine
     name = data_source_name(layer)
     scan.add_duckdb_connection(con, data_source_name=name)
     # add_duckdb_connection takes no schema; it is a documented data source property
@@ -613,11 +613,13 @@ class BuildQualityGate:
         from soda.__version__ import SODA_CORE_VERSION
 
         soda_offline(project.state_dir)  # once, before models run on worker threads
-        now = now or parse_now(os.environ.get(NOW_ENV))
+        from ..clock import measure_time
+
+        now, clock_note = measure_time(engine, now or parse_now(os.environ.get(NOW_ENV)))
         self.project, self.engine, self.now = project, engine, now
         self.run = TestRun(run_id=str(uuid.uuid4()), command="test", target=engine.target.name, engine=engine.kind,
                            started_at=now_iso(), now=now.isoformat() if now else None,
-                           soda_core_version=SODA_CORE_VERSION)
+                           soda_core_version=SODA_CORE_VERSION, notes=[clock_note] if clock_note else [])
         self._start = time.perf_counter()
 
     def __call__(self, table: str) -> str | None:

@@ -5,40 +5,8 @@ deal_id``, ``reference: owner_id -> hubspot__owners.owner_id``, ``quality: churn
 so scan results map back to the contract (:class:`CheckSpec` keeps the kind, column and the
 line of the rule in the contract file).
 
-What a contract turns into:
-
-============================  ==================================================================
-contract                      SodaCL
-============================  ==================================================================
-columns and their types       ``schema`` check: ``when required column missing`` (every
-                              top-level column) and ``when wrong column type`` spelled as the
-                              target engine's information schema reports it
-the table                     ``row_count > 0``
-``required``                  ``missing_count(col) = 0``
-``primaryKey`` (composite)    ``duplicate_count(a, b) = 0``
-``unique``                    ``duplicate_count(col) = 0``
-``enum`` / allowedValues      ``failed rows``: ``col IS NOT NULL AND NOT col IN (<literals>)``
-pattern                       ``failed rows``: ``NOT REGEXP_MATCHES(col, <literal>)`` (logicalTypeOptions
-                              ``pattern`` or customProperty ``pattern``; a search, anchor it)
-minimum / maximum             ``valid min`` / ``valid max`` (dates and timestamps: a
-                              ``failed rows`` condition, since Soda compares those as numbers)
-minLength / maxLength         ``valid min length`` / ``valid max length``
-nested fields (STRUCT,         ``failed rows`` per ``required`` / ``enum`` field, any depth:
-ARRAY<STRUCT>)                ``parent IS NOT NULL AND parent.field IS NULL``, array elements
-                              through ``EXISTS (SELECT 1 FROM UNNEST(…))`` (in each engine's SQL)
-``relationships``             ``values in (col) must exist in <table> (col)`` (same layer)
-SLA ``freshness``             ``freshness(<element>)``: ``fail: when > <value><unit>`` and
-                              ``warn: when > <warnAfter><unit>``
-``quality`` (library)         nullValues → ``missing_count``, duplicateValues → ``duplicate_count``,
-                              rowCount → ``row_count`` (``unit: percent`` → the ``_percent``
-                              metric); missingValues / invalidValues (lists, patterns) → ``failed
-                              rows`` when none may match, else a metric ``query`` counting them
-``quality`` (``type: sql``)   ``SELECT COUNT(*) FROM ${table} WHERE <cond>`` with ``mustBe: 0``
-                              → ``failed rows`` with ``fail condition`` (samples of the bad rows);
-                              any other query → a user-defined metric with its ``query``
-``quality`` (custom, soda)    its ``implementation`` as written, if it carries no SQL
-``severity``                  error (default) → ``fail``; warning / info → ``warn``
-============================  ==================================================================
+What a contract turns into is :data:`CHECK_TABLE` (the docs' table, docs/governance/checks.md,
+is generated from it by ``kcrm-gov generate docs``).
 
 **Contract text is never evaluated.** Values (allowed values, patterns, date bounds) reach the
 checks only as SQL literals built by sqlglot (:mod:`kcrm_gov.escape`), never as Soda's own
@@ -71,13 +39,44 @@ from sqlglot import exp
 from .. import LAYERS, typemap
 from ..cache import cache_key, cached
 from ..config import Target
-from ..errors import KcrmGovError, Location
+from ..errors import ContractError, KcrmGovError, Location
 from ..escape import OWN_PLACEHOLDER, TemplateSyntaxRefused, soda_text, sql_literal, template_marker
 from ..identifiers import identifier_problem
 
 if TYPE_CHECKING:
     from ..contracts import Column, Contract
     from ..project import Project
+
+CHECK_TABLE: tuple[tuple[str, str], ...] = (
+    ("the columns and their types", "`schema`: fails when a column is missing or its type differs from the "
+     "contract's, spelled as the engine's information schema reports it"),
+    ("the table", "`row_count > 0`"),
+    ("`required: true`", "`missing_count(col) = 0`"),
+    ("`primaryKey` (one or more columns)", "`duplicate_count(a, b) = 0`"),
+    ("`unique: true`", "`duplicate_count(col) = 0`"),
+    ("`enum` / customProperty `allowedValues`", "`failed rows` with `fail condition: NOT col IS NULL AND NOT col IN "
+     "('a', 'b')`: the values as SQL literals (never Soda's `valid values`, which it pastes into SQL unescaped)"),
+    ("`logicalTypeOptions.pattern` (or customProperty `pattern`)", "`failed rows`: `NOT REGEXP_MATCHES(col, "
+     "'<pattern>')` on DuckDB, `REGEXP_CONTAINS` on BigQuery (a search: anchor it with `^…$`)"),
+    ("`minimum` / `maximum`", "`valid min` / `valid max`; on dates and timestamps (an ISO date or timestamp) a "
+     "`failed rows` condition `col < '<bound>'`"),
+    ("`minLength` / `maxLength`", "`valid min length` / `valid max length`"),
+    ("`relationships` (same layer)", "`values in (col) must exist in <table> (<col>)`"),
+    ("`required` / allowed values of a nested field (STRUCT, ARRAY&lt;STRUCT&gt;)", "`failed rows` in the engine's "
+     "nested SQL (`EXISTS (SELECT 1 FROM UNNEST(…))` for arrays); a required field is missing only where its "
+     "parent is present"),
+    ("the `freshness` SLA", "`freshness(<element>)`: fail after the SLA's value, warn after its `warnAfter`"),
+    ("`quality` rules of `type: library`", "`nullValues` → `missing_count`, `duplicateValues` → `duplicate_count`, "
+     "`rowCount` → `row_count` (`unit: percent` → the `_percent` metric); `missingValues` / `invalidValues` "
+     "(value lists, patterns) → `failed rows` when none may match, else a metric `query` counting them"),
+    ("`quality` rules of `type: sql`", "`SELECT COUNT(*) FROM ${table} WHERE …` with `mustBe: 0` → `failed rows` "
+     "(sample rows of the breach); any other query → a user-defined metric; the query may read only contracted "
+     "tables, as a model"),
+    ("`quality` rules of `type: custom, engine: soda`", "the `implementation` as written, when it carries no SQL"),
+    ("`severity`", "`error` (the default) fails the run; `warning` / `info` only warn"),
+)
+"""What each contract element turns into, as ``(in the contract, the generated SodaCL check)``:
+the one description of the generator, rendered into the docs."""
 
 CHECKS_DIR = "checks"
 GENERATED_MARK = "# Generated by kcrm-gov from "
@@ -90,9 +89,6 @@ _OPERATORS = (("mustBe", "="), ("mustNotBe", "!="), ("mustBeGreaterThan", ">"),
               ("mustBeBetween", "between"), ("mustNotBeBetween", "not between"))
 _NEGATION = {"=": "!=", "!=": "=", ">": "<=", ">=": "<", "<": ">=", "<=": ">",
              "between": "not between", "not between": "between"}
-_UNITS = {"m": "m", "min": "m", "minute": "m", "minutes": "m", "h": "h", "hour": "h", "hours": "h",
-          "d": "d", "day": "d", "days": "d"}
-_MINUTES = {"m": 1, "h": 60, "d": 1440}
 
 
 class CheckGenerationError(KcrmGovError):
@@ -231,47 +227,6 @@ def _metric_check(metric: str, op: str, value: str, severity: str) -> tuple[str,
     return metric, {"warn": f"when {_NEGATION[op]} {value}"}
 
 
-def _duration(value: Any, unit: str | None, where: Location, what: str) -> str:
-    """A SodaCL freshness duration (``24h``, ``90m``) from a value and an SLA unit."""
-    letter = _UNITS.get(str(unit or "").strip().lower())
-    if letter is None or isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise CheckGenerationError(f"{what}: needs a positive number and a unit (m, h or d), "
-                                   f"got {value!r} {unit!r}", where)
-    if float(value).is_integer():
-        return f"{int(value)}{letter}"
-    minutes = value * _MINUTES[letter]
-    return f"{round(minutes)}m"
-
-
-def _custom(props: list[Any] | None) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for p in props or []:
-        if isinstance(p, dict) and p.get("property"):
-            out[str(p["property"])] = p.get("value")
-    return out
-
-
-def _raw_property(contract: Contract, column: Column) -> dict[str, Any]:
-    """The column's mapping as written in the contract (for options the typed model drops)."""
-    node: Any = contract.document.data
-    for key in column.yaml_path:
-        node = node[key]
-    return node if isinstance(node, dict) else {}
-
-
-def _target_for(project: Project, kind: str) -> Target:
-    """The target the committed checks are generated for: the default target when it is of
-    ``kind``, else the first target of that kind in ``kcrm_gov.yml``, else plain layer names."""
-    targets = project.config.targets
-    default = targets.get(project.config.default_target)
-    if default is not None and default.type == kind:
-        return default
-    for target in targets.values():
-        if target.type == kind:
-            return target
-    return Target(name=kind, type=kind, project="project" if kind == "bigquery" else None)
-
-
 def _relation(target: Target, layer: str, table: str) -> exp.Table:
     """The table's qualified name in the target's SQL (what ``${table}`` becomes)."""
     if target.type == "bigquery":
@@ -404,20 +359,17 @@ class _Builder:
 
     def column_values(self) -> None:
         for col in self.contract.columns:
-            raw = _raw_property(self.contract, col)
-            options = raw.get("logicalTypeOptions") if isinstance(raw.get("logicalTypeOptions"), dict) else {}
-            custom = _custom(raw.get("customProperties"))
+            options = col.options
             column = exp.column(col.name)
             if col.allowed_values:
-                path = (*col.yaml_path, "enum") if raw.get("enum") else (*col.yaml_path, "customProperties")
+                path = col.allowed_values_path
                 condition = exp.and_(exp.not_(column.is_(exp.null())),
                                      exp.not_(column.isin(*self.literals(list(col.allowed_values), *path))))
                 self.add(f"allowed_values: {col.name}", "allowed_values", (col.name,), path, FAIL, "failed rows",
                          {"fail condition": self.sql(condition)}, f"{col.name} is one of the allowed values.")
-            pattern = options.get("pattern") or custom.get("pattern")
+            pattern = col.pattern
             if pattern:
-                path = (*col.yaml_path, "logicalTypeOptions", "pattern") if options.get("pattern") else \
-                    (*col.yaml_path, "customProperties")
+                path = col.pattern_path
                 regex = self.text(pattern, *path)
                 condition = exp.and_(exp.not_(column.is_(exp.null())),
                                      exp.not_(exp.RegexpLike(this=column, expression=sql_literal(regex))))
@@ -471,8 +423,8 @@ class _Builder:
                                   "where its parent is present.", lambda value, parent: exp.and_(
                                       exp.not_(parent.copy().is_(exp.null())), value.copy().is_(exp.null()))))
                 if leaf.allowed_values:
-                    allowed = self.literals(list(leaf.allowed_values), *leaf.yaml_path, "enum")
-                    rules.append(("allowed_values", (*leaf.yaml_path, "enum"), f"{dotted} is one of the allowed "
+                    allowed = self.literals(list(leaf.allowed_values), *leaf.allowed_values_path)
+                    rules.append(("allowed_values", leaf.allowed_values_path, f"{dotted} is one of the allowed "
                                   "values.", lambda value, parent, allowed=allowed: exp.and_(
                                       exp.not_(value.copy().is_(exp.null())),
                                       exp.not_(value.copy().isin(*(a.copy() for a in allowed))))))
@@ -506,24 +458,21 @@ class _Builder:
 
     def freshness(self) -> None:
         c = self.contract
-        sla = c.sla("freshness")
+        try:
+            sla = c.freshness
+        except ContractError as exc:
+            raise CheckGenerationError(exc.message, exc.location) from None
         if sla is None:
             return
-        index = next(i for i, s in enumerate(c.model.slaProperties) if s.property == "freshness")
-        path = ("slaProperties", index)
-        element = sla.element or ""
-        table, _, column = element.rpartition(".")
-        col = c.column(column)
-        if (table and table.split(".")[-1] != c.table) or col is None:
-            raise CheckGenerationError(f"freshness element '{element}' must name a column of this table as "
-                                       f"{c.table}.<column>", self.where(*path, "element"))
-        fail = _duration(sla.value, sla.unit, self.where(*path), "freshness")
-        warn_after = _custom([p.model_dump() for p in sla.customProperties or []]).get("warnAfter")
-        if warn_after is None:
+        if sla.element is None:
+            return  # the table's last modification: measured by `kcrm-gov freshness`, not by a SodaCL check
+        path = ("slaProperties", sla.index)
+        column, fail = sla.element, sla.duration()
+        if sla.warn_hours is None:
             key, config = f"freshness({column}) < {fail}", {}
         else:
-            warn = _duration(warn_after, sla.unit, self.where(*path, "customProperties"), "freshness warnAfter")
-            key, config = f"freshness({column})", {"warn": f"when > {warn}", "fail": f"when > {fail}"}
+            key, config = f"freshness({column})", {"warn": f"when > {sla.duration(sla.warn_hours)}",
+                                                   "fail": f"when > {fail}"}
         self.add(f"freshness: {column}", "freshness", (column,), path, FAIL, key, config,
                  f"The newest {column} is less than {fail} old"
                  + (f" (a warning after {config['warn'][7:]})." if config else "."))
@@ -898,11 +847,11 @@ def generate_all(project: Project, target_kind: str = "duckdb", *, target: Targe
                  tables: list[str] | None = None) -> list[TableChecks]:
     """The checks of every contract (or of ``tables``), layer by layer, for one engine.
 
-    ``target`` defaults to the project's target of that kind (see :func:`_target_for`).
+    ``target`` defaults to the project's target of that kind (see :meth:`ProjectConfig.target_of_kind`).
     """
     if target_kind not in ENGINE_KINDS:
         raise CheckGenerationError(f"unknown engine '{target_kind}' (known: {', '.join(ENGINE_KINDS)})")
-    target = target or _target_for(project, target_kind)
+    target = target or project.config.target_of_kind(target_kind)
     everything = project.ordered()
     # Checks of one table read other contracts (references), so the key covers every contract.
     key = cache_key([target.type, *(f"{layer}={target.dataset(layer)}" for layer in LAYERS), str(target.project),
@@ -926,7 +875,7 @@ def generate_all(project: Project, target_kind: str = "duckdb", *, target: Targe
 def generation_problems(project: Project, target_kind: str = "duckdb") -> list[CheckGenerationError]:
     """Every contract's reason it cannot generate checks (one per contract), for reports that list
     them all; :func:`generate_all` stops at the first."""
-    target = _target_for(project, target_kind)
+    target = project.config.target_of_kind(target_kind)
     problems = []
     for contract in project.ordered():
         try:

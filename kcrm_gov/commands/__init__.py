@@ -1,16 +1,6 @@
-"""CLI command modules. Each module adds its commands to ``kcrm_gov.cli.cli`` when imported.
+"""CLI command modules: each parses options, calls the library and prints.
 
-Keep command modules thin: parse options, call the library, print. Import heavy libraries
-inside the command functions so `kcrm-gov --help` stays fast.
+Commands are plain ``click`` commands; :mod:`kcrm_gov.cli` adds them to the ``kcrm-gov`` group.
+What they share (options, error handling, progress displays) is in :mod:`.options`. Heavy libraries
+are imported inside the command functions so `kcrm-gov --help` stays fast.
 """
-
-from __future__ import annotations
-
-import importlib
-import pkgutil
-
-
-def register_all() -> None:
-    """Import every command module in this package (each registers itself on the group)."""
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        importlib.import_module(f"{__name__}.{info.name}")

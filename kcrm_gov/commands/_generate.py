@@ -6,9 +6,9 @@ Import it with ``from kcrm_gov.commands._generate import generate`` and add subc
 
 from __future__ import annotations
 
-from ..cli import cli
+import click
 
 
-@cli.group()
+@click.group()
 def generate() -> None:
     """Generate files from the contracts (checks, DDL...)."""

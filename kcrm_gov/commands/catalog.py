@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..cli import cli, handle_errors
+from .options import handle_errors
 
 
 def _root(ctx: click.Context) -> Path:
@@ -30,7 +30,7 @@ def _log_to_stderr(quiet: bool) -> None:
     logger.setLevel(logging.WARNING if quiet else logging.INFO)
 
 
-@cli.group()
+@click.group()
 def catalog() -> None:
     """The data catalog: an mkdocs-material site generated from the contracts.
 

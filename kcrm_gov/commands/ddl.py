@@ -7,18 +7,17 @@ from pathlib import Path
 
 import click
 
-from ..cli import _project, handle_errors
 from ._generate import generate
-from .quality import _SELECT_HELP, _selected
+from .options import handle_errors, json_option, project_from, select_only, selected_tables, target_option
 
 
 @generate.command("ddl")
-@click.option("--target", "-t", help="Target from kcrm_gov.yml: its engine decides the dialect "
+@target_option(help="Target from kcrm_gov.yml: its engine decides the dialect "
               "(local: DuckDB, prod: BigQuery).")
-@click.option("--select", "-s", "selectors", multiple=True, help=_SELECT_HELP)
+@select_only
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Write one file per table under this folder instead of printing.")
-@click.option("--json", "as_json", is_flag=True, help="Print the files as JSON ({path: text}).")
+@json_option(help="Print the files as JSON ({path: text}).")
 @click.pass_context
 @handle_errors
 def ddl_command(ctx: click.Context, target: str | None, selectors: tuple[str, ...], out_dir: Path | None,
@@ -33,8 +32,8 @@ def ddl_command(ctx: click.Context, target: str | None, selectors: tuple[str, ..
     """
     from ..ddl.render import ddl_files
 
-    project = _project(ctx)
-    files = ddl_files(project, project.config.target(target), _selected(project, selectors))
+    project = project_from(ctx)
+    files = ddl_files(project, project.config.target(target), selected_tables(project, selectors))
     if as_json:
         click.echo(json.dumps({f.path: f.text for f in files}, indent=2))
     elif out_dir is None:

@@ -7,17 +7,24 @@ from pathlib import Path
 
 import click
 
-from ..cli import _project, cli, exit_after_writing, handle_errors
+from .options import (
+    exit_after_writing,
+    handle_errors,
+    json_option,
+    now_option,
+    project_from,
+    selected_tables,
+    target_option,
+)
 
 
-@cli.command("freshness")
+@click.command("freshness")
 @click.option("--select", "-s", "selectors", multiple=True,
               help="Tables, dbt-style: raw.ga4__events, layer:raw, source:hubspot (default: every contract "
                    "with a freshness SLA).")
-@click.option("--target", "-t", help="Target from kcrm_gov.yml (default: local, or KCRM_GOV_TARGET).")
-@click.option("--now", "now_text", metavar="TIMESTAMP",
-              help="Measure ages from this time instead of the clock (ISO, e.g. 2024-01-02T06:00:00Z).")
-@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@target_option()
+@now_option
+@json_option("the results")
 @click.pass_context
 @handle_errors
 def freshness_command(ctx: click.Context, selectors: tuple[str, ...], target: str | None, now_text: str | None,
@@ -42,18 +49,20 @@ def freshness_command(ctx: click.Context, selectors: tuple[str, ...], target: st
     from rich.table import Table
 
     from ..artifacts import ArtifactError
+    from ..clock import measure_time
     from ..engines import open_engine
     from ..governance.freshness import emit_lineage, evaluate, parse_now, write_results
 
     now = parse_now(now_text)
-    project = _project(ctx)
+    project = project_from(ctx)
     tables = None
     if selectors:
-        from ..dag import build_dag, select
-
-        tables = select(project, build_dag(project), selectors)
+        tables = selected_tables(project, selectors)
     with open_engine(project, target, read_only=True) as engine:
+        now, clock_note = measure_time(engine, now)
         run = evaluate(project, engine, tables, now=now)
+        if clock_note:
+            run.notes.insert(0, clock_note)
         note = emit_lineage(project, engine, run)
     if note:
         run.notes.append(note)

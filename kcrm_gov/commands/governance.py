@@ -7,15 +7,15 @@ from pathlib import Path
 
 import click
 
-from ..cli import _project, cli, handle_errors
 from ._generate import generate
+from .options import handle_errors, json_option, project_from, target_option
 
 
-@cli.command("diff")
+@click.command("diff")
 @click.option("--base", metavar="REF",
               help="Git ref to compare with (default: the merge base of HEAD and main, else origin/main). "
                    "The merge base of HEAD and REF is used, as a pull request compares.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option("the report")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "text"]), default="markdown", show_default=True,
               help="markdown: a pull-request comment; text: one line per change.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
@@ -39,7 +39,7 @@ def diff_command(ctx: click.Context, base: str | None, as_json: bool, fmt: str, 
     """
     from ..governance.diff import diff, to_markdown, to_text
 
-    project = _project(ctx, strict=False)
+    project = project_from(ctx, strict=False)
     report = diff(project.root, base, impact=not no_impact, head=project)
     markdown = to_markdown(report)
     if output is not None:
@@ -66,7 +66,7 @@ def generate_codeowners_command(ctx: click.Context, check_only: bool) -> None:
     """
     from ..governance.codeowners import stale_codeowners, write_codeowners
 
-    project = _project(ctx)
+    project = project_from(ctx)
     if check_only:
         stale = stale_codeowners(project)
         if stale is not None:
@@ -82,7 +82,7 @@ def generate_codeowners_command(ctx: click.Context, check_only: bool) -> None:
 @generate.command("airflow-dag")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the DAG file (default: stdout).")
-@click.option("--target", "-t", default="prod", show_default=True, help="Target the tasks build.")
+@target_option(default="prod", show_default=True, help="Target the tasks build.")
 @click.option("--schedule", default="0 5 * * *", show_default=True, help="Cron schedule of the build DAG.")
 @click.option("--freshness-schedule", default="0 * * * *", show_default=True,
               help="Cron schedule of the freshness DAG.")
@@ -100,7 +100,7 @@ def generate_airflow_dag_command(ctx: click.Context, out: Path | None, target: s
     """
     from ..governance.airflow import render_airflow_dag
 
-    project = _project(ctx)
+    project = project_from(ctx)
     text = render_airflow_dag(project, target=target, schedule=schedule, freshness_schedule=freshness_schedule,
                               dag_id=dag_id)
     if out is None:

@@ -7,11 +7,11 @@ import sys
 
 import click
 
-from ..cli import _project, cli, handle_errors
 from ..errors import KcrmGovError
+from .options import handle_errors, json_option, project_from, target_option
 
 
-@cli.group()
+@click.group()
 def lineage() -> None:
     """OpenLineage: publish the project's lineage, show it, resend spooled events.
 
@@ -20,8 +20,8 @@ def lineage() -> None:
 
 
 @lineage.command()
-@click.option("--target", "-t", help="Target whose dataset names to use (default: the default target).")
-@click.option("--json", "as_json", is_flag=True, help="Print a summary as JSON.")
+@target_option(help="Target whose dataset names to use (default: the default target).")
+@json_option("a summary")
 @click.pass_context
 @handle_errors
 def publish(ctx: click.Context, target: str | None, as_json: bool) -> None:
@@ -36,7 +36,7 @@ def publish(ctx: click.Context, target: str | None, as_json: bool) -> None:
     from ..lineage.events import EventFactory
     from ..lineage.transport import LineageSink
 
-    project = _project(ctx)
+    project = project_from(ctx)
     sink = LineageSink(project)
     if not sink.enabled:
         raise KcrmGovError(f"lineage is off ({sink.config.describe()}): nothing to publish")
@@ -58,7 +58,7 @@ def publish(ctx: click.Context, target: str | None, as_json: bool) -> None:
 
 
 @lineage.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option("the result")
 @click.pass_context
 @handle_errors
 def flush(ctx: click.Context, as_json: bool) -> None:
@@ -71,7 +71,7 @@ def flush(ctx: click.Context, as_json: bool) -> None:
     """
     from ..lineage.transport import flush_spool
 
-    project = _project(ctx)
+    project = project_from(ctx)
     result = flush_spool(project)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
@@ -87,7 +87,7 @@ def flush(ctx: click.Context, as_json: bool) -> None:
 @click.option("--depth", type=click.IntRange(min=1), help="How many hops to follow each way (default: all).")
 @click.option("--indirect", is_flag=True, help="Column level: also show INDIRECT sources (conditions, "
               "windows, subquery filters).")
-@click.option("--json", "as_json", is_flag=True, help="Print the lineage as JSON.")
+@json_option("the lineage")
 @click.pass_context
 @handle_errors
 def show(ctx: click.Context, name: str, depth: int | None, indirect: bool, as_json: bool) -> None:
@@ -100,7 +100,7 @@ def show(ctx: click.Context, name: str, depth: int | None, indirect: bool, as_js
 
     from ..lineage.graph import render_tree, show_lineage
 
-    project = _project(ctx)
+    project = project_from(ctx)
     report = show_lineage(project, name, depth=depth, indirect=indirect)
     if as_json:
         click.echo(json.dumps(report, indent=2))

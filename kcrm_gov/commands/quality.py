@@ -9,28 +9,26 @@ from typing import Any
 
 import click
 
-from ..cli import _project, cli, exit_after_writing, handle_errors
 from ._generate import generate
-
-_SELECT_HELP = ("Tables, dbt-style: core.accounts, +core.accounts, stg.hubspot__deals+, layer:core, "
-                "source:hubspot, tag:pii (default: every table).")
-
-
-def _selected(project: Any, selectors: tuple[str, ...], excludes: tuple[str, ...] = ()) -> list[str]:
-    """The selected tables in DAG order; every contract, layer by layer, when nothing is selected."""
-    if not selectors and not excludes:
-        return [c.qualified_name for c in project.ordered()]
-    from ..dag import build_dag, select
-
-    return select(project, build_dag(project), selectors, excludes)
+from .options import (
+    exit_after_writing,
+    handle_errors,
+    json_option,
+    now_option,
+    project_from,
+    select_only,
+    select_options,
+    selected_tables,
+    target_option,
+)
 
 
 @generate.command("checks")
-@click.option("--select", "-s", "selectors", multiple=True, help=_SELECT_HELP)
+@select_only
 @click.option("--check", "check_only", is_flag=True,
               help="Write nothing; exit 1 listing the stale files with a unified diff.")
-@click.option("--json", "as_json", is_flag=True, help="Print what changed (or is stale) as JSON.")
-@click.option("--target", "-t", help="Generate for this target of kcrm_gov.yml (its engine's types and "
+@json_option("what changed (or is stale)")
+@target_option(help="Generate for this target of kcrm_gov.yml (its engine's types and "
               "dataset names) instead of the committed local ones; needs --out.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Write <layer>/<table>.yml under this folder instead of checks/ (e.g. to run "
@@ -50,8 +48,8 @@ def generate_checks_command(ctx: click.Context, selectors: tuple[str, ...], chec
     from ..checks import generate_checks, stale_checks, write_checks
     from ..checks.sodacl import CHECKS_DIR
 
-    project = _project(ctx)
-    tables = _selected(project, selectors)
+    project = project_from(ctx)
+    tables = selected_tables(project, selectors)
     if target is not None or out_dir is not None:
         if out_dir is None:
             raise click.UsageError("checks/ holds the committed checks of the local target: give --out DIR "
@@ -149,13 +147,10 @@ def print_test_run(run: Any, console: Any) -> None:
 
 
 @click.command("test")
-@click.option("--select", "-s", "selectors", multiple=True, help=_SELECT_HELP)
-@click.option("--exclude", "excludes", multiple=True, help="Tables to leave out (same syntax as --select).")
-@click.option("--target", "-t", help="Target from kcrm_gov.yml (default: local, or KCRM_GOV_TARGET).")
-@click.option("--now", "now_text", metavar="TIMESTAMP", envvar="KCRM_GOV_NOW",
-              help="Measure freshness against this time instead of the clock (ISO, e.g. 2024-01-02T06:00:00Z; "
-                   "env KCRM_GOV_NOW, which `build --test` reads too).")
-@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@select_options
+@target_option()
+@now_option
+@json_option("the results")
 @click.pass_context
 @handle_errors
 def test_command(ctx: click.Context, selectors: tuple[str, ...], excludes: tuple[str, ...], target: str | None,
@@ -175,14 +170,18 @@ def test_command(ctx: click.Context, selectors: tuple[str, ...], excludes: tuple
 
     from ..artifacts import ArtifactError
     from ..checks.scan import parse_now, run_tests, write_test_results
+    from ..clock import measure_time
     from ..engines import open_engine
 
     now = parse_now(now_text)
     console = Console(stderr=as_json)
-    project = _project(ctx)
-    tables = _selected(project, selectors, excludes)
+    project = project_from(ctx)
+    tables = selected_tables(project, selectors, excludes)
     with open_engine(project, target, read_only=True) as engine:
+        now, clock_note = measure_time(engine, now)
         run = run_tests(project, engine, tables, now=now)
+        if clock_note:
+            run.notes.insert(0, clock_note)
     data = json.loads(json.dumps(run.to_dict(), default=str))
     from ..lineage.events import emit_test_runs
 
@@ -204,4 +203,3 @@ def test_command(ctx: click.Context, selectors: tuple[str, ...], excludes: tuple
     exit_after_writing(run.exit_code, unwritten)
 
 
-cli.add_command(test_command)

@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 from sqlglot import exp
 
 from .. import typemap
-from ..contracts import CLASSIFICATIONS
 from ..errors import KcrmGovError, Location
 from ..escape import sql_text
 from ..policy_tags import Taxonomy, column_policy_tags
@@ -114,17 +113,10 @@ def _column(column: Column, depth: int, nested_required: bool, top: bool = True)
 
 
 # --- table clauses ------------------------------------------------------------------------------
-def highest_classification(contract: Contract) -> str | None:
-    """The most sensitive classification of any column or nested field."""
-    levels = [c.classification.lower() for _, c in contract.all_columns()
-              if c.classification and c.classification.lower() in CLASSIFICATIONS]
-    return max(levels, key=CLASSIFICATIONS.index) if levels else None
-
-
 def table_labels(contract: Contract) -> dict[str, str]:
     """The labels every BigQuery table of the contract carries."""
     raw = {"layer": contract.layer, "domain": contract.model.domain, "owner": contract.owner_team,
-           "classification": highest_classification(contract)}
+           "classification": contract.highest_classification}
     return {k: label_value(str(v)) for k, v in raw.items() if v}
 
 

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..errors import KcrmGovError
@@ -142,6 +143,18 @@ class Engine(ABC):
     def replace_table(self, contract: Contract, sql: str) -> BuildStats:
         """Build ``sql`` into a temporary relation created from the contract's DDL, then replace the
         live table atomically. On any error the live table is left as it was."""
+
+    # --- the seeded sources' clock ------------------------------------------------------------------
+    def seed_clock(self) -> datetime | None:
+        """When the synthetic sources seeded into this warehouse were last synced, or None (a
+        warehouse holding loaded or production data measures against the real clock)."""
+        return None
+
+    def record_seed_clock(self, clock: datetime) -> None:  # noqa: B027 - only the embedded engine keeps one
+        """Remember that the raw layer holds synthetic sources last synced at ``clock``."""
+
+    def forget_seed_clock(self) -> None:  # noqa: B027
+        """Real data was loaded: from now on the real clock applies."""
 
     def dry_run(self, sql: str) -> int | None:
         """Bytes ``sql`` would scan, where the engine can tell (BigQuery); None otherwise."""

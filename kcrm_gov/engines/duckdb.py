@@ -20,6 +20,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
@@ -79,6 +80,8 @@ class DuckDBEngine(Engine):
                               "rename the file (for example to warehouse.duckdb)")
         self._schemas: set[str] = set()
         self._schema_lock = threading.Lock()
+        self._cursor_lock = threading.Lock()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
         if not read_only:
             # every layer's schema exists before any transaction starts: a schema created inside
             # one cursor's transaction is invisible to the others until it commits
@@ -91,8 +94,16 @@ class DuckDBEngine(Engine):
         """This thread's connection: the main one, or a cursor of it (each has its own transaction)."""
         con = getattr(self._local, "con", None)
         if con is None:  # a cursor inherits the global settings harden() fixed
-            con = self._local.con = self._root.cursor()
+            con = self._local.con = self.cursor()
         return con
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A new cursor of the warehouse connection, closed with the engine (an open cursor keeps the
+        database open in this process, with the configuration :func:`harden` locked)."""
+        cursor = self._root.cursor()
+        with self._cursor_lock:
+            self._cursors.append(cursor)
+        return cursor
 
     def project_words(self) -> set[str]:
         # the warehouse's own files are named in I/O errors (a full disk): paths, not data
@@ -113,7 +124,11 @@ class DuckDBEngine(Engine):
         name = self.schema(layer)
         with self._schema_lock:  # concurrent CREATE SCHEMA on one catalog is a write-write conflict
             if name not in self._schemas:
-                self._root.cursor().execute(f"CREATE SCHEMA IF NOT EXISTS {ddl.quote(name)}")
+                cursor = self._root.cursor()
+                try:
+                    cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {ddl.quote(name)}")
+                finally:
+                    cursor.close()
                 self._schemas.add(name)
 
     # --- statements ----------------------------------------------------------------------------
@@ -285,7 +300,30 @@ class DuckDBEngine(Engine):
             [self.schema(layer), table]).fetchall()
         return [(name, dtype, nullable == "YES") for name, dtype, nullable in rows]
 
+    # --- the seeded sources' clock ------------------------------------------------------------------
+    SEED_TABLE = "_kcrm_seed"
+    """One row in the raw schema: when the synthetic sources seeded here were last synced."""
+
+    def seed_clock(self) -> datetime | None:
+        if not self.table_exists("raw", self.SEED_TABLE):
+            return None
+        row = self.con.execute(f"SELECT max(synced_until) FROM {self.relation('raw', self.SEED_TABLE)}").fetchone()
+        value = row[0] if row else None
+        return value if isinstance(value, datetime) else None
+
+    def record_seed_clock(self, clock: datetime) -> None:
+        relation = self.relation("raw", self.SEED_TABLE)
+        with self.transaction():
+            self.execute(f"CREATE OR REPLACE TABLE {relation} (synced_until TIMESTAMPTZ NOT NULL)")
+            self.execute(f"INSERT INTO {relation} VALUES (CAST({ddl.sql_string(clock.isoformat())} AS TIMESTAMPTZ))")
+
+    def forget_seed_clock(self) -> None:
+        self.execute(f"DROP TABLE IF EXISTS {self.relation('raw', self.SEED_TABLE)}")
+
     def close(self) -> None:
+        for cursor in self._cursors:
+            with contextlib.suppress(Exception):  # already closed by its user
+                cursor.close()
         self._root.close()
 
 

@@ -54,49 +54,25 @@ from typing import Any
 
 from sqlglot import exp
 
-from ..contracts import Contract
+from ..contracts import Contract, Freshness
 from ..engines.base import Engine, EngineError
-from ..errors import KcrmGovError
+from ..errors import ContractError, KcrmGovError
 from ..project import Project
 
 log = logging.getLogger(__name__)
 
 FRESH, WARN, BREACH, ERROR, UNKNOWN = "fresh", "warn", "breach", "error", "unknown"
 EXIT_CODES = {FRESH: 0, UNKNOWN: 0, WARN: 1, BREACH: 2, ERROR: 2}
-LOAD_TIME_COLUMNS = ("_loaded_at", "_fivetran_synced", "loaded_at", "synced_at", "_synced_at", "_ingested_at",
-                     "ingested_at", "_airbyte_extracted_at", "_sdc_batched_at")
 RESULTS_FILE = "freshness_results.json"
 CLOCK_SKEW_TOLERANCE = timedelta(minutes=5)
 """How far ``latest`` may be ahead of ``now`` and still count as now (clocks of the source, the
 warehouse and this machine differ a little); further ahead is an ``error``."""
-_UNIT_HOURS = {"m": 1 / 60, "min": 1 / 60, "minute": 1 / 60, "minutes": 1 / 60, "h": 1.0, "hr": 1.0, "hour": 1.0,
-               "hours": 1.0, "d": 24.0, "day": 24.0, "days": 24.0}
 
 
 class FreshnessError(KcrmGovError):
     """A freshness SLA that cannot be evaluated as written."""
 
     exit_code = 2
-
-
-@dataclass
-class FreshnessSLA:
-    """A contract's freshness SLA in hours."""
-
-    table: str
-    element: str | None  # the column (None: last-modified time)
-    breach_hours: float
-    warn_hours: float | None
-    allowance_hours: float | None
-    element_kind: str  # load | event | modified
-    line: int = 0
-
-    @property
-    def threshold_hours(self) -> float:
-        """Where a breach starts: the value, plus the allowance for event-time elements."""
-        if self.element_kind == "event" and self.allowance_hours:
-            return self.breach_hours + self.allowance_hours
-        return self.breach_hours
 
 
 @dataclass
@@ -181,45 +157,18 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _hours(value: Any, unit: Any, what: str, contract: Contract, line: int) -> float:
-    factor = _UNIT_HOURS.get(str(unit or "").strip().lower())
-    if factor is None or isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise FreshnessError(f"{what} needs a positive number and a unit (m, h or d), got {value!r} {unit!r}",
-                             _loc(contract, line))
-    return float(value) * factor
+def sla_of(contract: Contract) -> Freshness | None:
+    """The contract's freshness SLA (:attr:`Contract.freshness`, parsed once for every consumer);
+    raises :class:`FreshnessError` at its line when it is malformed."""
+    try:
+        return contract.freshness
+    except ContractError as exc:
+        raise FreshnessError(exc.message, exc.location) from None
 
 
-def _loc(contract: Contract, line: int) -> Any:
-    from ..errors import Location
-
-    return Location(contract.path, line or 1, 1)
-
-
-def sla_of(contract: Contract) -> FreshnessSLA | None:
-    """The contract's freshness SLA in hours, or None when it has none (raises on a malformed one)."""
-    sla = contract.sla("freshness")
-    if sla is None:
-        return None
-    index = next(i for i, s in enumerate(contract.model.slaProperties) if s.property == "freshness")
-    line = contract.location("slaProperties", index).line
-    custom = {p.property: p.value for p in sla.customProperties or [] if p.property}
-    breach = _hours(sla.value, sla.unit, "freshness value", contract, line)
-    warn = _hours(custom["warnAfter"], sla.unit, "warnAfter", contract, line) if custom.get("warnAfter") else None
-    allowance = (_hours(custom["lateArrivalAllowance"], sla.unit, "lateArrivalAllowance", contract, line)
-                 if custom.get("lateArrivalAllowance") else None)
-    element = None
-    kind = "modified"
-    if sla.element:
-        table, _, column = str(sla.element).rpartition(".")
-        if (table and table.split(".")[-1] != contract.table) or contract.column(column) is None:
-            raise FreshnessError(f"freshness element '{sla.element}' must name a column of {contract.qualified_name}",
-                                 _loc(contract, line))
-        element = column
-        declared = str(custom.get("elementKind") or "").lower()
-        kind = declared if declared in ("load", "event") else ("load" if column in LOAD_TIME_COLUMNS else "event")
-    if warn is not None and warn >= breach:
-        warn = None  # a warning after the breach says nothing
-    return FreshnessSLA(contract.qualified_name, element, breach, warn, allowance, kind, line)
+def _warn_hours(sla: Freshness) -> float | None:
+    """The warning threshold, when it comes before the breach (a warning after it says nothing)."""
+    return sla.warn_hours if sla.warn_hours is not None and sla.warn_hours < sla.hours else None
 
 
 def _as_datetime(value: Any) -> datetime | None:
@@ -256,7 +205,7 @@ def _last_build(project: Project, table: str) -> datetime | None:
 
 
 def _latest(project: Project, engine: Engine, contract: Contract,
-            sla: FreshnessSLA) -> tuple[datetime | None, int | None]:
+            sla: Freshness) -> tuple[datetime | None, int | None]:
     """``(latest time, rows)`` of the table (rows None when only metadata was read)."""
     if sla.element is not None:
         relation = engine.relation(contract.layer, contract.table)
@@ -290,7 +239,7 @@ def evaluate(project: Project, engine: Engine, tables: list[str] | None = None, 
     return run
 
 
-def _evaluate_one(project: Project, engine: Engine, contract: Contract, sla: FreshnessSLA,
+def _evaluate_one(project: Project, engine: Engine, contract: Contract, sla: Freshness,
                   now: datetime) -> FreshnessResult:
     column = contract.column(sla.element) if sla.element else None
     hidden = column is not None and column.is_sensitive  # its values never leave the warehouse
@@ -302,8 +251,8 @@ def _evaluate_one(project: Project, engine: Engine, contract: Contract, sla: Fre
             provisional = _iso(latest - timedelta(hours=sla.allowance_hours))
         return FreshnessResult(
             table=contract.qualified_name, status=status, element=sla.element, element_kind=sla.element_kind,
-            latest=None if hidden else _iso(latest), age_hours=age, warn_after_hours=sla.warn_hours,
-            error_after_hours=sla.breach_hours, threshold_hours=sla.threshold_hours,
+            latest=None if hidden else _iso(latest), age_hours=age, warn_after_hours=_warn_hours(sla),
+            error_after_hours=sla.hours, threshold_hours=sla.threshold_hours,
             late_arrival_allowance_hours=sla.allowance_hours, provisional_since=provisional, rows=rows,
             message=message, checked_at=_iso(now) or "", contract=str(contract.path), line=sla.line,
             latest_hidden=hidden and latest is not None)
@@ -339,16 +288,17 @@ def _evaluate_one(project: Project, engine: Engine, contract: Contract, sla: Fre
                       latest, rows)
     limit = sla.threshold_hours
     if age > limit:
-        extra = (f" (value {sla.breach_hours:g} h + late-arrival allowance {sla.allowance_hours:g} h)"
-                 if limit != sla.breach_hours else "")
+        extra = (f" (value {sla.hours:g} h + late-arrival allowance {sla.allowance_hours:g} h)"
+                 if limit != sla.hours else "")
         return result(BREACH, f"{what} is {age:.1f} h old: over the {limit:g} h SLA{extra}", latest, rows)
-    if age > sla.breach_hours:  # event-time element, within the allowance
-        return result(WARN, f"{what} is {age:.1f} h old: late, past the {sla.breach_hours:g} h SLA but within the "
+    if age > sla.hours:  # event-time element, within the allowance
+        return result(WARN, f"{what} is {age:.1f} h old: late, past the {sla.hours:g} h SLA but within the "
                       f"{sla.allowance_hours:g} h late-arrival allowance", latest, rows)
-    if sla.warn_hours is not None and age > sla.warn_hours:
-        return result(WARN, f"{what} is {age:.1f} h old: over the {sla.warn_hours:g} h warning threshold "
+    warn = _warn_hours(sla)
+    if warn is not None and age > warn:
+        return result(WARN, f"{what} is {age:.1f} h old: over the {warn:g} h warning threshold "
                       f"(breach at {limit:g} h)", latest, rows)
-    return result(FRESH, f"{what} is {age:.1f} h old (warn after {sla.warn_hours or limit:g} h, breach after "
+    return result(FRESH, f"{what} is {age:.1f} h old (warn after {_warn_hours(sla) or limit:g} h, breach after "
                   f"{limit:g} h)", latest, rows)
 
 

@@ -72,7 +72,6 @@ from openlineage.client.facet_v2 import (
 from openlineage.client.uuid import generate_new_uuid
 
 from .. import __version__
-from ..contracts import CLASSIFICATIONS
 from .columns import LineageError, ModelLineage, model_lineage
 from .naming import DatasetNamer
 from .quality import TableQuality, load_results
@@ -176,10 +175,8 @@ def tags_facet(contract: Contract) -> tags_dataset.TagsDatasetFacet:
     """Layer, the table's highest classification, each column's classification and PII, contract tags."""
     tag = tags_dataset.TagsDatasetFacetFields
     tags = [tag(key="layer", value=contract.layer, source="KCRM_GOV")]
-    levels = [c.classification for _, c in contract.all_columns() if c.classification in CLASSIFICATIONS]
-    if levels:
-        top = max(levels, key=CLASSIFICATIONS.index)
-        tags.append(tag(key="classification", value=str(top), source="KCRM_GOV"))
+    if contract.highest_classification:
+        tags.append(tag(key="classification", value=contract.highest_classification, source="KCRM_GOV"))
     for path, column in contract.all_columns():
         if column.classification:
             tags.append(tag(key="classification", value=column.classification, source="CONTRACT", field=path))
@@ -262,7 +259,7 @@ class EventFactory:
     def __init__(self, project: Project, target: Target) -> None:
         self.project = project
         self.target = target
-        self.namer = DatasetNamer(target)
+        self.namer = DatasetNamer(target, project.config.name)
         self.namespace = project.config.lineage_namespace
         self._static: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()

@@ -1,16 +1,80 @@
-"""Lineage as a graph for people: upstream and downstream of a table or of one column."""
+"""Lineage as a graph: upstream and downstream of a table or of one column.
+
+Tables are walked on the project's one DAG (``project.dag``). Columns are walked on the one
+:class:`ColumnGraph`, which ``kcrm-gov lineage show``, ``kcrm-gov diff`` (the columns a change
+reaches) and the catalog (column lineage, the PII register's flows) all use, with one rule for
+nested fields: an input field and a column are connected when one's path is the other's, or a
+prefix of it (``event_params`` read whole reaches from ``event_params.value.int_value``, and the
+field reaches from the whole column).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import LAYERS
-from .columns import DIRECT, LineageError, Source, column_lineage, project_lineage
+from .columns import DIRECT, LineageError, ModelLineage, Source, project_lineage
 
 if TYPE_CHECKING:
     from rich.tree import Tree
 
     from ..project import Project
+
+
+def overlaps(a: str, b: str) -> bool:
+    """Whether two dotted column paths name the same data: equal, or one a field of the other."""
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".")
+
+
+@dataclass
+class ColumnGraph:
+    """Column lineage of every model, as one graph walked in both directions."""
+
+    models: dict[str, ModelLineage] = field(default_factory=dict)  # table -> its model's column lineage
+    readers: dict[tuple[str, str], list[tuple[str, str, Source]]] = field(default_factory=dict)
+    """``(table, top-level column) -> [(reading table, its output column, the input)]``."""
+
+    @classmethod
+    def of(cls, models: dict[str, ModelLineage]) -> ColumnGraph:
+        graph = cls(models=models)
+        for table, lineage in sorted(models.items()):
+            for out, sources in lineage.columns.items():
+                for source in sources:
+                    graph.readers.setdefault((source.table, source.top_column), []).append((table, out, source))
+        return graph
+
+    def inputs(self, table: str, column: str, *, indirect: bool = False) -> list[Source]:
+        """What the output ``column`` of ``table`` is computed from (one hop)."""
+        lineage = self.models.get(table)
+        sources = lineage.columns.get(column.split(".", 1)[0], []) if lineage else []
+        return [s for s in sources if indirect or s.type == DIRECT]
+
+    def consumers(self, table: str, path: str, *, indirect: bool = False) -> list[tuple[str, str, Source]]:
+        """The output columns computed from ``table``'s column (or nested field) ``path``, one hop."""
+        return [(t, c, s) for t, c, s in self.readers.get((table, path.split(".", 1)[0]), [])
+                if overlaps(s.column, path) and (indirect or s.type == DIRECT)]
+
+    def downstream(self, table: str, paths: Iterable[str], *, indirect: bool = False) -> list[str]:
+        """Every ``layer.table.column`` whose values derive from ``table``'s ``paths``, transitively,
+        in the order they are reached (breadth first)."""
+        seen: list[str] = []
+        todo = [(table, path) for path in paths]
+        while todo:
+            t, path = todo.pop(0)
+            for reader, column, _ in self.consumers(t, path, indirect=indirect):
+                name = f"{reader}.{column}"
+                if name not in seen:
+                    seen.append(name)
+                    todo.append((reader, column))
+        return seen
+
+
+def column_graph(project: Project, tables: Iterable[str] | None = None) -> ColumnGraph:
+    """The column lineage of every model (or of ``tables``) as a :class:`ColumnGraph` (cached on
+    disk per model by :mod:`.columns`; a model whose lineage cannot be derived is left out)."""
+    return ColumnGraph.of(project_lineage(project, tables))
 
 
 def resolve(project: Project, name: str) -> tuple[str, str | None]:
@@ -36,51 +100,41 @@ def show_lineage(project: Project, name: str, *, depth: int | None = None, indir
     table, column = resolve(project, name)
     limit = depth if depth is not None else 10_000
     if column is None:
-        downstream_of: dict[str, list[str]] = {}
-        for model_name, model in sorted(project.models.items()):
-            for ref in model.refs:
-                downstream_of.setdefault(ref, []).append(model_name)
+        dag = project.dag
 
         def up(t: str, level: int, seen: frozenset[str]) -> list[dict[str, Any]]:
-            model = project.models.get(t)
-            if model is None or level >= limit:
+            if level >= limit:
                 return []
             return [{"name": r, "upstream": up(r, level + 1, seen | {r}) if r not in seen else []}
-                    for r in model.refs]
+                    for r in dag.upstream.get(t, [])]
 
         def down(t: str, level: int, seen: frozenset[str]) -> list[dict[str, Any]]:
             if level >= limit:
                 return []
             return [{"name": d, "downstream": down(d, level + 1, seen | {d}) if d not in seen else []}
-                    for d in downstream_of.get(t, [])]
+                    for d in sorted(dag.downstream.get(t, []))]
 
         return {"name": table, "table": table, "column": None, "level": "table",
                 "upstream": up(table, 0, frozenset({table})), "downstream": down(table, 0, frozenset({table}))}
 
     top = column.split(".", 1)[0]
+    graph = column_graph(project)
     contract = project.contracts[table]
-    if contract.column(top) is None and top not in column_lineage(project, table):
+    lineage = graph.models.get(table)
+    if contract.column(top) is None and (lineage is None or top not in lineage.columns):
         known = ", ".join(c.name for c in contract.columns)
         raise LineageError(f"{table} has no column '{top}' (columns: {known})")
-    everything = project_lineage(project)
-    readers: dict[tuple[str, str], list[tuple[str, str, Source]]] = {}
-    for model_name, lineage in everything.items():
-        for out, sources in lineage.columns.items():
-            for s in sources:
-                if indirect or s.type == DIRECT:
-                    readers.setdefault((s.table, s.top_column), []).append((model_name, out, s))
+
+    def node(s: Source, **extra: Any) -> dict[str, Any]:
+        return {"type": s.type, "subtype": s.subtype, "masking": s.masking, "how": _label(s), **extra}
 
     def up_col(t: str, c: str, level: int, seen: frozenset[str]) -> list[dict[str, Any]]:
-        lineage = everything.get(t)
-        if lineage is None or level >= limit:
+        if level >= limit:
             return []
         out = []
-        for s in lineage.columns.get(c, []):
-            if not indirect and s.type != DIRECT:
-                continue
+        for s in graph.inputs(t, c, indirect=indirect):
             key = f"{s.table}.{s.top_column}"
-            out.append({"name": s.qualified, "table": s.table, "column": s.column, "type": s.type,
-                        "subtype": s.subtype, "masking": s.masking, "how": _label(s),
+            out.append({"name": s.qualified, "table": s.table, "column": s.column, **node(s),
                         "upstream": up_col(s.table, s.top_column, level + 1, seen | {key}) if key not in seen else []})
         return out
 
@@ -88,17 +142,16 @@ def show_lineage(project: Project, name: str, *, depth: int | None = None, indir
         if level >= limit:
             return []
         out = []
-        for model_name, col, s in sorted(readers.get((t, c), []), key=lambda r: (r[0], r[1])):
-            key = f"{model_name}.{col}"
-            out.append({"name": key, "table": model_name, "column": col, "from": s.column, "type": s.type,
-                        "subtype": s.subtype, "masking": s.masking, "how": _label(s),
-                        "downstream": down_col(model_name, col, level + 1, seen | {key}) if key not in seen else []})
+        for reader, col, s in sorted(graph.consumers(t, c, indirect=indirect), key=lambda r: (r[0], r[1])):
+            key = f"{reader}.{col}"
+            out.append({"name": key, "table": reader, "column": col, "from": s.column, **node(s),
+                        "downstream": down_col(reader, col, level + 1, seen | {key}) if key not in seen else []})
         return out
 
     start = f"{table}.{top}"
     return {"name": f"{table}.{column}", "table": table, "column": column, "level": "column",
             "upstream": up_col(table, top, 0, frozenset({start})),
-            "downstream": down_col(table, top, 0, frozenset({start}))}
+            "downstream": down_col(table, column, 0, frozenset({start}))}
 
 
 def render_tree(report: dict[str, Any]) -> Tree:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from .. import LAYERS, typemap
 from ..contracts import API_VERSION, CLASSIFICATIONS, Contract
+from ..errors import ContractError, KcrmGovError
 from ..escape import template_marker
 from ..identifiers import identifier_problem, label_problem
 from ..project import Project
@@ -34,6 +35,26 @@ class ProjectRule:
     title: str
     check_project: ProjectCheck
 
+
+@dataclass(frozen=True)
+class BuiltinRule:
+    """A rule applied by the loader or the upstream schema rather than a function here."""
+
+    id: str
+    title: str
+    why: str
+
+
+BUILTIN_RULES = (
+    BuiltinRule("KG000", "The file can be read as an ODCS contract at all",
+                "A file that is not YAML, has a duplicate key, an anchor or alias, a NUL character, is larger than "
+                "1 MiB or nested more than 64 levels deep, or is not a data contract cannot be checked further. "
+                "Exit code 2."),
+    BuiltinRule("ODCS001", "The contract is valid ODCS v3 (the upstream JSON Schema)",
+                "The contract is the standard, not a private dialect: DataHub, datacontract-cli and Soda read the "
+                "same file."),
+)
+"""Rules applied before the registered ones: reading the file (KG000) and the ODCS JSON Schema."""
 
 RULES: list[Rule] = []
 PROJECT_RULES: list[ProjectRule] = []
@@ -81,6 +102,10 @@ def _at(contract: Contract, rule_id: str, message: str, *keys: str | int) -> Fin
 # --- KG001 naming ----------------------------------------------------------------------------------
 @rule("KG001", "Table names follow the layer's naming convention")
 def naming(contract: Contract, project: Project) -> Iterator[Finding]:
+    """`raw` and `stg` tables are `<source>__<object>` with a source from `catalog/sources.yml`; `core`, `enr` and
+    `marts` tables are named by business entity (no `__`); `retl` tables are `<destination>__<object>`. The
+    contract's `name` is `<layer>.<table>`, its `id` `kcrm.<layer>.<table>`, its one schema object is named after
+    the file. A reader must find a table from its name alone."""
     table, layer = contract.table, contract.layer
     problem = identifier_problem(table)
     if problem:
@@ -121,6 +146,7 @@ def naming(contract: Contract, project: Project) -> Iterator[Finding]:
 # --- KG002 / KG003 ownership -----------------------------------------------------------------------
 @rule("KG002", "An owner team is named and known in catalog/teams.yml")
 def owner_team(contract: Contract, project: Project) -> Iterator[Finding]:
+    """`team.name` must be a key of `catalog/teams.yml`. Every table needs a team that answers for it."""
     team = contract.owner_team
     if not team:
         yield _at(contract, "KG002", "no owner team: set team.name to a team of catalog/teams.yml", "team")
@@ -131,6 +157,8 @@ def owner_team(contract: Contract, project: Project) -> Iterator[Finding]:
 
 @rule("KG003", "A data steward is named and is a steward of the owner team")
 def steward(contract: Contract, project: Project) -> Iterator[Finding]:
+    """A `team.members` entry with `role: data steward` whose username is a steward of the team in
+    `catalog/teams.yml`. Stewards approve changes (CODEOWNERS is generated from them)."""
     stewards = contract.stewards
     if not stewards:
         yield _at(contract, "KG003", "no data steward: add a team member with role 'data steward'", "team")
@@ -151,6 +179,8 @@ def steward(contract: Contract, project: Project) -> Iterator[Finding]:
 # --- KG004 descriptions ----------------------------------------------------------------------------
 @rule("KG004", "The contract, its table and every column are described")
 def descriptions(contract: Contract, project: Project) -> Iterator[Finding]:
+    """`description.purpose`, `usage` and `limitations`, the table's description and every column's (nested fields
+    included). The catalog is only as good as these."""
     desc = contract.document.data.get("description")
     for part in ("purpose", "usage", "limitations"):
         if not isinstance(desc, dict) or not str(desc.get(part) or "").strip():
@@ -166,6 +196,8 @@ def descriptions(contract: Contract, project: Project) -> Iterator[Finding]:
 # --- KG005 classification --------------------------------------------------------------------------
 @rule("KG005", "Every column is classified; PII is confidential or restricted")
 def classification(contract: Contract, project: Project) -> Iterator[Finding]:
+    """`classification` is one of public, internal, confidential, restricted. A column tagged `pii` must be
+    confidential or restricted: policy tags and the catalog's PII register are driven by it."""
     for path, prop in _props(contract):
         name, level = prop.get("name"), prop.get("classification")
         if not level:
@@ -182,6 +214,8 @@ def classification(contract: Contract, project: Project) -> Iterator[Finding]:
 # --- KG006 primary key -----------------------------------------------------------------------------
 @rule("KG006", "A primary key is declared, required, with positions 1..n")
 def primary_key(contract: Contract, project: Project) -> Iterator[Finding]:
+    """At least one `primaryKey: true` column, positions 1..n, every key column `required`. Duplicate checks,
+    reference checks and the loader's de-duplication all need it."""
     keyed = [(path, p) for path, p in _props(contract) if p.get("primaryKey") and len(path) == 4]
     if not keyed:
         yield _at(contract, "KG006", "no primary key: mark the key column(s) with primaryKey: true", "schema", 0)
@@ -198,26 +232,22 @@ def primary_key(contract: Contract, project: Project) -> Iterator[Finding]:
 # --- KG007 SLA -------------------------------------------------------------------------------------
 @rule("KG007", "Raw tables carry a freshness SLA on an existing timestamp column")
 def sla(contract: Contract, project: Project) -> Iterator[Finding]:
-    freshness = contract.sla("freshness")
-    if freshness is None:
-        if contract.layer == "raw":
-            yield _at(contract, "KG007", "raw table without a freshness SLA (slaProperties: property: "
-                      "freshness, element: <table>.<loader sync column>)", "slaProperties")
+    """`slaProperties` holds `property: freshness` with a positive `value`, a unit (m, h, d) and an `element` naming
+    a TIMESTAMP or DATE column of the table as `<table>.<column>`. The scheduled freshness check reads it. Other
+    layers may declare one too; when they do, it must be well-formed."""
+    try:
+        freshness = contract.freshness  # the one parser every consumer uses
+    except ContractError as exc:
+        yield Finding.at(exc.location or contract.location("slaProperties"), "KG007", exc.message)
         return
-    index = next(i for i, s in enumerate(contract.model.slaProperties) if s.property == "freshness")
-    element = freshness.element or ""
-    table, _, column = element.partition(".")
-    col = contract.column(column)
-    if table != contract.table or col is None:
-        yield _at(contract, "KG007", f"freshness element '{element}' must name a column of this table "
-                  f"as {contract.table}.<column>", "slaProperties", index, "element")
-    elif typemap.logical_type_of(col.data_type) not in ("timestamp", "date"):
-        yield _at(contract, "KG007", f"freshness element '{element}' is {col.bigquery_type}; it must be a "
-                  "TIMESTAMP or DATE", "slaProperties", index, "element")
-    if not isinstance(freshness.value, (int, float)) or freshness.value <= 0 or \
-            (freshness.unit or "").lower() not in ("h", "d", "m", "hour", "hours", "day", "days"):
-        yield _at(contract, "KG007", "freshness needs a positive numeric value and a unit (m, h or d)",
-                  "slaProperties", index)
+    if contract.layer != "raw":
+        return
+    if freshness is None:
+        yield _at(contract, "KG007", "raw table without a freshness SLA (slaProperties: property: "
+                  "freshness, element: <table>.<loader sync column>)", "slaProperties")
+    elif freshness.element is None:
+        yield _at(contract, "KG007", "a raw table's freshness SLA names its loader's sync column as element "
+                  f"({contract.table}.<column>)", "slaProperties", freshness.index)
 
 
 # --- KG008 version ---------------------------------------------------------------------------------
@@ -226,6 +256,8 @@ SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]
 
 @rule("KG008", "The contract version is a semantic version")
 def version(contract: Contract, project: Project) -> Iterator[Finding]:
+    """`version` is MAJOR.MINOR.PATCH (the breaking-change gate compares them); `apiVersion` is v3.2.0 in every
+    contract."""
     if not SEMVER.match(str(contract.version or "")):
         yield _at(contract, "KG008", f"version '{contract.version}' is not a semantic version "
                   "(MAJOR.MINOR.PATCH)", "version")
@@ -237,6 +269,8 @@ def version(contract: Contract, project: Project) -> Iterator[Finding]:
 # --- KG009 layer -----------------------------------------------------------------------------------
 @rule("KG009", "The layer property matches the contract's folder")
 def layer(contract: Contract, project: Project) -> Iterator[Finding]:
+    """`customProperties: [{property: layer, value: <folder>}]`; the folder is one of raw, stg, core, enr, retl,
+    marts. Layer read-rules are enforced from it."""
     if contract.layer not in LAYERS:
         yield _at(contract, "KG009", f"folder '{contract.layer}' is not a layer ({', '.join(LAYERS)})")
         return
@@ -255,6 +289,9 @@ def layer(contract: Contract, project: Project) -> Iterator[Finding]:
 # --- KG011 identifiers -----------------------------------------------------------------------------
 @rule("KG011", "Column names and labels are safe SQL identifiers")
 def identifiers(contract: Contract, project: Project) -> Iterator[Finding]:
+    """Column names are lower-case `[a-z_][a-z0-9_]*`, at most 128 characters, not a reserved word of BigQuery or
+    DuckDB, not repeated; label values (layer, domain, owner team, tags) are valid BigQuery labels. Quotes,
+    backticks, semicolons and spaces never reach generated SQL."""
     for path, prop in _props(contract):
         problem = identifier_problem(prop.get("name"))
         if problem:
@@ -278,6 +315,8 @@ def identifiers(contract: Contract, project: Project) -> Iterator[Finding]:
 # --- KG013 types -----------------------------------------------------------------------------------
 @rule("KG013", "Each column's physical type is a BigQuery type that agrees with its logical type")
 def types(contract: Contract, project: Project) -> Iterator[Finding]:
+    """`physicalType` is a BigQuery type (INT64, STRING, NUMERIC, TIMESTAMP, STRUCT with `properties`, ARRAY with
+    `items`...) and `logicalType` is the ODCS type it belongs to. Every engine's DDL is generated from it."""
     for (_, column), (path, _) in zip(contract.all_columns(), _props(contract), strict=False):
         actual = typemap.logical_type_of(column.data_type)
         declared = column.logical_type
@@ -296,6 +335,8 @@ PII_NAME = re.compile(r"(^|_)(email|email_address|phone|phone_number|mobile|firs
 
 @rule("KG014", "Columns that look like personal data are marked pii")
 def pii_marking(contract: Contract, project: Project) -> Iterator[Finding]:
+    """A column whose name ends in email, phone, first/last name, address, comment, note or body must be tagged
+    `pii` (or renamed if it is not personal). Unmarked PII would leak into the catalog and sample rows."""
     for path, prop in _props(contract):
         name = str(prop.get("name") or "")
         tags = [str(t).lower() for t in prop.get("tags") or []]
@@ -314,6 +355,10 @@ into checks, so they may quote template syntax."""
 
 @rule("KG015", "No template syntax in fields rendered into checks")
 def template_syntax(contract: Contract, project: Project) -> Iterator[Finding]:
+    """Soda Core renders check text as a Jinja template, so a contract string that reached a check could run code.
+    `${`, `{{`, `{%` and `{#` are refused in every field rendered into checks (prose fields such as `description`
+    may quote them); a quality `query` may use kcrm-gov's own `${table}`, `${model}` and `${column}`. See
+    [Security](security.md)."""
     def walk(node: object, path: tuple[str | int, ...]) -> Iterator[Finding]:
         if isinstance(node, dict):
             for key, value in node.items():
@@ -336,6 +381,7 @@ def template_syntax(contract: Contract, project: Project) -> Iterator[Finding]:
 # --- KG010 unique ids (project-wide) ---------------------------------------------------------------
 @project_rule("KG010", "Contract ids are unique")
 def unique_ids(project: Project) -> Iterator[Finding]:
+    """Lineage and the catalog identify a contract by its id."""
     first: dict[str, Contract] = {}
     for contract in project.ordered():
         if contract.id is None:
@@ -350,6 +396,8 @@ def unique_ids(project: Project) -> Iterator[Finding]:
 # --- KG012 relationships (project-wide) ------------------------------------------------------------
 @project_rule("KG012", "Relationships point at existing columns of the same layer")
 def relationships(project: Project) -> Iterator[Finding]:
+    """A `relationships: [{to: table.column}]` must name a column of a contract (in the same layer when
+    unqualified). Reference checks are generated from it."""
     for contract in project.ordered():
         for path, prop in _props(contract):
             for i, rel in enumerate(prop.get("relationships") or []):
@@ -364,3 +412,41 @@ def relationships(project: Project) -> Iterator[Finding]:
                 if target is None or target.column(column) is None:
                     yield _at(contract, "KG012", f"column '{prop.get('name')}' references '{to}', which is not "
                               "a column of any contract", *path, "relationships", i, "to")
+
+
+# --- KG017 declared lineage (project-wide) ---------------------------------------------------------
+@project_rule("KG017", "Declared column sources agree with the SQL")
+def declared_lineage(project: Project) -> Iterator[Finding]:
+    """``transformSourceObjects`` say which tables a column is made from; the model's SQL says it
+    too (column lineage, :class:`kcrm_gov.lineage.graph.ColumnGraph`). Two things may not happen:
+    the SQL computes the column from a table the contract does not declare, and the contract
+    declares a table the model does not read at all. (A declared table the model reads only to
+    join or filter is fine: lineage of the value does not show it.)"""
+    from ..lineage.graph import column_graph
+
+    declaring = [c for c in project.ordered() if c.qualified_name in project.models
+                 and any(col.declared_sources for col in c.columns)]
+    if not declaring:
+        return
+    graph = column_graph(project, [c.qualified_name for c in declaring])
+    for contract in declaring:
+        name = contract.qualified_name
+        if name not in graph.models:
+            continue  # the model cannot be analysed: `check` reports why
+        try:
+            reads = set(project.models[name].refs)
+        except KcrmGovError:
+            continue
+        for column in contract.columns:
+            declared = set(column.declared_sources)
+            if not declared:
+                continue
+            where = (*column.yaml_path, "transformSourceObjects")
+            computed = sorted({s.table for s in graph.inputs(name, column.name)} - declared)
+            if computed:
+                yield _at(contract, "KG017", f"column '{column.name}' is computed from {', '.join(computed)} in "
+                          f"{project.models[name].path}, which transformSourceObjects does not declare", *where)
+            unread = sorted(declared - reads)
+            if unread:
+                yield _at(contract, "KG017", f"column '{column.name}' declares {', '.join(unread)} in "
+                          f"transformSourceObjects, but {project.models[name].path} does not read it", *where)

@@ -71,10 +71,6 @@ def date(days: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
     return pa.array(np.asarray(days, dtype=np.int32), type=pa.int32(), mask=mask).view(pa.date32())
 
 
-def days_of(micros: np.ndarray) -> np.ndarray:
-    return np.floor_divide(micros, US_PER_DAY)
-
-
 def ints(values: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
     return pa.array(np.asarray(values, dtype=np.int64), type=pa.int64(), mask=mask)
 
@@ -163,10 +159,6 @@ def between(rng: np.random.Generator, lo: np.ndarray | int, hi: np.ndarray | int
     hi_a = np.maximum(np.asarray(hi, dtype=np.int64), lo_a + 1)
     size = n if n is not None else np.broadcast(lo_a, hi_a).shape
     return lo_a + (rng.random(size) * (hi_a - lo_a)).astype(np.int64)
-
-
-def lower_ascii(arr: pa.Array) -> pa.Array:
-    return pc.utf8_lower(arr)
 
 
 def slug(arr: pa.Array) -> pa.Array:

@@ -4,7 +4,8 @@ Visitors are HubSpot contacts (who browse before and after they become contacts)
 anonymous visitors who never convert. Before sign-up a hit has no ``user_id``; from
 sign-up on gtag sets ``user_id`` to the K CRM user id (the lower-case email, the same value
 Mixpanel uses as ``distinct_id``). ``_loaded_at`` is when the day's shard was written:
-the next night, or up to 3 days later for restated days.
+the next night, or up to 3 days later for restated days, and never after the last loader sync
+(``SYNC_END``): the sources hold nothing from the future of their own clock.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pyarrow.compute as pc
 from .common import (
     PERIOD_END,
     PERIOD_START,
+    SYNC_END,
     US_PER_DAY,
     US_PER_HOUR,
     Shape,
@@ -200,6 +202,8 @@ def events(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
     late = rng.random(n) < 0.06  # restated shards: up to 3 days after the day ends
     loaded = ((day + 1) * US_PER_DAY + rng.integers(2 * US_PER_HOUR, 6 * US_PER_HOUR, n)
               + np.where(late, rng.integers(US_PER_HOUR, 3 * US_PER_DAY - 6 * US_PER_HOUR, n), 0))
+    # nothing is loaded after the last sync: the days restated later have not been re-exported yet
+    loaded = np.minimum(loaded, SYNC_END - US_PER_HOUR)
     prev = rng.random(n) < 0.25
     return shape({
         "event_date": event_date,

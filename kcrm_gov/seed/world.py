@@ -169,11 +169,6 @@ class World:
         return len(self.con_id)
 
     @cached_property
-    def country_table(self) -> dict[str, pa.Array]:
-        return {key: pa.array([c[key] for c in COUNTRIES]) for key in
-                ("code", "name", "cur", "tld", "cont", "sub", "legal", "tz", "lang", "phone")}
-
-    @cached_property
     def app_users(self) -> np.ndarray:
         """Contacts who signed up to the product, sorted."""
         return np.flatnonzero(self.con_signup >= 0)

@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -105,6 +106,10 @@ def seed(project: Project, engine: Engine, scale: float = 1.0, seed: int = 42, p
         results.append(SeedResult(contract.qualified_name, rows, time.perf_counter() - started))
     if progress:
         progress("", len(contracts), len(contracts))
+    if any(r.rows for r in results):
+        from .common import SYNC_END
+
+        engine.record_seed_clock(datetime.fromtimestamp(SYNC_END / 1_000_000, UTC))
     return results
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
-from ..gate import Annotation, GateResult
+from . import Annotation, GateResult
 
 FORMATS = ("text", "json", "github", "junit")
 

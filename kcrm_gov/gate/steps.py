@@ -1,58 +1,18 @@
-"""``kcrm-gov check``: the one gate CI runs, made of independent steps."""
+"""The steps of the gate, each a function of the project returning a :class:`~kcrm_gov.gate.GateStep`."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from .project import Project
+from . import Annotation, GateStep
 
-
-@dataclass(frozen=True)
-class Annotation:
-    """One problem at a place in a file (``--format github`` and ``junit`` print these)."""
-
-    path: str
-    line: int
-    column: int
-    message: str
-    title: str = ""
-
-
-@dataclass
-class GateStep:
-    """The outcome of one step of the gate."""
-
-    name: str
-    ok: bool
-    summary: str
-    details: list[str] = field(default_factory=list)
-    exit_code: int = 0
-    annotations: list[Annotation] = field(default_factory=list)  # where each problem is (for --format)
-
-
-@dataclass
-class GateResult:
-    steps: list[GateStep] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return all(s.ok for s in self.steps)
-
-    @property
-    def exit_code(self) -> int:
-        return max((s.exit_code for s in self.steps), default=0)
-
-    def to_dict(self) -> dict[str, object]:
-        return {"ok": self.ok, "exit_code": self.exit_code,
-                "steps": [{"name": s.name, "ok": s.ok, "summary": s.summary, "details": s.details,
-                           "annotations": [vars(a) for a in s.annotations]}
-                          for s in self.steps]}
+if TYPE_CHECKING:
+    from ..project import Project
 
 
 def lint_step(project: Project) -> GateStep:
     """Contracts are valid ODCS v3 and meet the governance rules."""
-    from .lint import lint_project
+    from ..lint import lint_project
 
     report = lint_project(project)
     findings = report.all()
@@ -68,7 +28,7 @@ def lint_step(project: Project) -> GateStep:
 
 def compile_step(project: Project) -> GateStep:
     """Every model compiles against the contracts and its output matches its own contract."""
-    from .compile import compile_project
+    from ..compile import compile_project
 
     report = compile_project(project)
     return GateStep(
@@ -77,18 +37,21 @@ def compile_step(project: Project) -> GateStep:
         summary=f"{report.models} models, {len(report.problems)} problems",
         details=[str(p) for p in report.problems],
         exit_code=1 if report.problems else 0,
+        annotations=[Annotation(str(p.location.path), p.location.line or 1, p.location.column or 1,
+                                str(p).split(": ", 1)[-1], "compile")
+                     for p in report.problems],
     )
 
 
 def checks_step(project: Project) -> GateStep:
     """The committed SodaCL files under checks/ are what the contracts generate."""
-    from .checks import generate_checks, stale_checks
-    from .errors import KcrmGovError
+    from ..checks import generate_checks, stale_checks
+    from ..errors import KcrmGovError
 
     try:
         generated = generate_checks(project, "duckdb")
     except KcrmGovError as exc:
-        from .checks.sodacl import generation_problems
+        from ..checks.sodacl import generation_problems
 
         problems = generation_problems(project) or [exc]
         return GateStep(name="checks", ok=False,
@@ -104,12 +67,14 @@ def checks_step(project: Project) -> GateStep:
                 + (" (run `kcrm-gov generate checks`)" if stale else ""),
         details=[f"{item}\n{item.diff.rstrip()}" for item in stale],
         exit_code=1 if stale else 0,
+        annotations=[Annotation(item.path.as_posix(), 1, 1, f"{item.reason}: run `kcrm-gov generate checks`",
+                                "checks") for item in stale],
     )
 
 
 def codeowners_step(project: Project) -> GateStep:
     """The committed .github/CODEOWNERS is what the contracts' stewards generate."""
-    from .governance.codeowners import stale_codeowners
+    from ..governance.codeowners import stale_codeowners
 
     stale = stale_codeowners(project)
     return GateStep(
@@ -125,14 +90,14 @@ def codeowners_step(project: Project) -> GateStep:
 
 def versions_step(project: Project, base: str) -> GateStep:
     """Every contract change since ``base`` carries the version bump its kind requires."""
-    from .errors import KcrmGovError
-    from .governance.diff import BREAKING, diff
+    from ..errors import KcrmGovError
+    from ..governance.diff import BREAKING, diff
 
     try:
         report = diff(project.root, base, impact=False, head=project)
     except KcrmGovError as exc:
         return GateStep(name="versions", ok=False, summary=f"cannot compare with {base}", details=[str(exc)],
-                        exit_code=exc.exit_code)
+                        exit_code=exc.exit_code, annotations=[Annotation.at(exc.location, exc.message, "versions")])
     counts = report.counts()
     violations = report.violations
     return GateStep(
@@ -147,34 +112,22 @@ def versions_step(project: Project, base: str) -> GateStep:
     )
 
 
-STEPS = [lint_step, compile_step, checks_step, codeowners_step]
+def servers_step(project: Project) -> GateStep:
+    """Every contract's `servers` block is what the targets of kcrm_gov.yml generate."""
+    from ..governance.servers import stale_servers
+
+    stale = stale_servers(project)
+    return GateStep(
+        name="servers",
+        ok=not stale,
+        summary=f"{len(project.contracts)} contracts, {len(stale)} with a missing or stale servers block"
+                + (" (run `kcrm-gov generate servers`)" if stale else ""),
+        details=[f"{item}\n{item.diff.rstrip()}" for item in stale],
+        exit_code=1 if stale else 0,
+        annotations=[Annotation(item.path.as_posix(), item.line, 1, str(item).split(": ", 1)[1], "servers")
+                     for item in stale],
+    )
 
 
-def run_gate(project: Project, base: str | None = None) -> GateResult:
-    """Run every step of the gate on ``project``; compiling needs readable contracts.
-
-    With ``base`` (a git ref), the diff's version rules are a step too.
-    """
-    result = GateResult(steps=[lint_step(project)])
-    if result.steps[0].exit_code == 2:
-        return result
-    result.steps.extend(step(project) for step in STEPS[1:])
-    if base is not None:
-        result.steps.append(versions_step(project, base))
-    for step in result.steps:
-        if not step.ok and not step.annotations:
-            step.annotations = [annotation_of(detail, step.name) for detail in step.details]
-    return result
-
-
-_POINTER = re.compile(r"^(?P<path>[^\s:][^:\n]*?\.(?:ya?ml|sql|json|toml|py|md)|CODEOWNERS|\.github/CODEOWNERS)"
-                      r"(?::(?P<line>\d+))?(?::(?P<col>\d+))?:\s*(?P<message>.*)", re.DOTALL)
-
-
-def annotation_of(detail: str, step: str) -> Annotation:
-    """Where a step's detail line points: ``path:line:col: message`` or ``path: message`` (else no file)."""
-    m = _POINTER.match(detail.strip())
-    if not m:
-        return Annotation("", 0, 0, detail.strip(), step)
-    return Annotation(m.group("path"), int(m.group("line") or 1), int(m.group("col") or 1),
-                      m.group("message").strip(), step)
+STEPS = [lint_step, compile_step, checks_step, servers_step, codeowners_step]
+"""The steps every run of the gate takes, in order (then versions with --base, then any extra steps)."""

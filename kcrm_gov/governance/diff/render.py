@@ -1,0 +1,98 @@
+"""The report for people: a pull-request comment (markdown) and a terminal listing (text)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .model import ADDITIVE, BREAKING, DOCUMENTATION, IMPLEMENTATION, DiffReport
+
+_ICONS = {BREAKING: "🔴", ADDITIVE: "🟢", DOCUMENTATION: "📝", IMPLEMENTATION: "⚙️"}
+
+
+def _md(text: Any) -> str:
+    """Text safe in a markdown table cell or list item (one line, no column separators)."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(report: DiffReport) -> str:
+    """The report as a pull-request comment (GitHub-flavoured markdown)."""
+    counts = report.counts()
+    lines = ["## kcrm-gov contract diff", ""]
+    lines.append(f"Compared with {report.base}.")
+    lines.append("")
+    if not report.tables:
+        lines += ["No contract or model changed.", ""]
+        return "\n".join(lines)
+    verdict = "✅ version rules met" if report.ok else f"❌ {len(report.violations)} version rule(s) broken"
+    lines.append(f"**{verdict}** · {counts[BREAKING]} breaking · {counts[ADDITIVE]} additive · "
+                 f"{counts[DOCUMENTATION]} documentation · {counts[IMPLEMENTATION]} implementation")
+    lines += ["", "| table | change | version | required | |", "|---|---|---|---|---|"]
+    for t in report.tables:
+        v = t.version
+        ver = "—" if v is None else f"{v.before or '—'} → {v.after or '(removed)'}"
+        req = "—" if v is None else v.required
+        mark = "" if v is None else ("✅" if v.ok else "❌")
+        lines.append(f"| `{t.table}` | {_ICONS[t.kind]} {t.kind} | {ver} | {req} | {mark} |")
+    if report.violations:
+        lines += ["", "### Version rules broken", ""]
+        for v in report.violations:
+            lines.append(f"- `{v.table}` ({v.path}:{v.line}): {_md(v.message)}")
+    breaking = [t for t in report.tables if t.kind == BREAKING]
+    if breaking:
+        lines += ["", "### Breaking changes and their impact", ""]
+        for t in breaking:
+            lines.append(f"#### `{t.table}`")
+            lines.append("")
+            for c in t.changes:
+                if c.kind == BREAKING:
+                    lines.append(f"- 🔴 {_md(c.message)} ({c.path}:{c.line})")
+            imp = t.impact
+            if imp is not None:
+                lines.append("")
+                lines.append(f"- **Downstream tables** ({len(imp.tables)}): "
+                             + (", ".join(f"`{x}`" for x in imp.tables) or "none"))
+                if imp.columns:
+                    lines.append(f"- **Downstream columns** ({len(imp.columns)}): "
+                                 + ", ".join(f"`{x}`" for x in imp.columns))
+                elif not imp.column_level:
+                    lines.append("- **Downstream columns**: column lineage not available (table-level impact)")
+                lines.append("- **Reverse-ETL syncs reached**: " + (", ".join(f"`{x}`" for x in imp.retl) or "none"))
+                lines.append("- **Marts reached**: " + (", ".join(f"`{x}`" for x in imp.marts) or "none"))
+                who = ", ".join(f"{a.mention} ({a.name}, {a.team}: {a.reason})" for a in imp.approvers)
+                lines.append(f"- **Approvals required**: {who or 'no steward named'}")
+                for note in imp.notes:
+                    lines.append(f"- _{_md(note)}_")
+            lines.append("")
+    others = [c for c in report.changes if c.kind != BREAKING]
+    if others:
+        lines += ["", "<details><summary>Non-breaking changes "
+                  f"({len(others)})</summary>", ""]
+        for c in others:
+            lines.append(f"- {_ICONS[c.kind]} `{c.table}`: {_md(c.message)}")
+        lines += ["", "</details>"]
+    if report.notes:
+        lines += [""] + [f"> {_md(n)}" for n in report.notes]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def to_text(report: DiffReport) -> str:
+    """A compact terminal rendering: one line per change, then the version verdicts."""
+    out = [f"compared with {report.base}"]
+    for t in report.tables:
+        for c in t.changes:
+            out.append(f"{c.path}:{c.line}: {c.kind.upper()} {c.table}: {c.message}")
+        if t.impact:
+            imp = t.impact
+            out.append(f"  impact: {len(imp.tables)} downstream tables"
+                       + (f", {len(imp.columns)} columns" if imp.columns else "")
+                       + (f", retl: {', '.join(imp.retl)}" if imp.retl else "")
+                       + (f", marts: {', '.join(imp.marts)}" if imp.marts else ""))
+            out.append("  approvers: " + (", ".join(f"{a.mention} ({a.team})" for a in imp.approvers) or "none"))
+    for v in report.violations:
+        out.append(f"{v.path}:{v.line}: VERSION {v.table}: {v.message}")
+    c = report.counts()
+    out.append(f"{c[BREAKING]} breaking, {c[ADDITIVE]} additive, {c[DOCUMENTATION]} documentation, "
+               f"{c[IMPLEMENTATION]} implementation; "
+               + ("version rules met" if report.ok else f"{len(report.violations)} version rule(s) broken"))
+    return "\n".join(out)
