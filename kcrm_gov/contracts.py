@@ -138,15 +138,18 @@ class Contract:
 
     @property
     def id(self) -> str | None:
-        return self.model.id
+        value = self.model.id
+        return str(value) if value is not None else None
 
     @property
     def version(self) -> str | None:
-        return self.model.version
+        value = self.model.version
+        return str(value) if value is not None else None
 
     @property
     def status(self) -> str | None:
-        return self.model.status
+        value = self.model.status
+        return str(value) if value is not None else None
 
     @property
     def schema_object(self) -> Any | None:

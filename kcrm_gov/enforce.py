@@ -52,14 +52,14 @@ def compare_schema(contract: Contract, actual: list[ActualColumn],
         if actual_type != expected:
             out.append(Mismatch(column.name, expected, actual_type, "type differs: cast it in the model"))
     names = {c.name for c in contract.columns}
-    for column in actual:
-        if column.name not in names:
-            out.append(Mismatch(column.name, "-", type_text(column.data_type), "not in the contract"))
+    for output in actual:
+        if output.name not in names:
+            out.append(Mismatch(output.name, "-", type_text(output.data_type), "not in the contract"))
     seen: set[str] = set()
-    for column in actual:
-        if column.name in seen:
-            out.append(Mismatch(column.name, "-", "-", "the model outputs this column twice"))
-        seen.add(column.name)
+    for output in actual:
+        if output.name in seen:
+            out.append(Mismatch(output.name, "-", "-", "the model outputs this column twice"))
+        seen.add(output.name)
     return out
 
 

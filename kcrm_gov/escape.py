@@ -67,7 +67,7 @@ def soda_text(text: str) -> str:
     return text
 
 
-def sql_literal(value: Any) -> exp.Expression:
+def sql_literal(value: Any) -> exp.Expr:
     """A contract value as a sqlglot literal node: strings, numbers, booleans and NULL.
 
     Render it with ``node.sql(dialect=...)``: each dialect's generator escapes it as that engine

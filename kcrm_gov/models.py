@@ -77,10 +77,10 @@ class Model:
         """Where the model first names ``ref`` (``layer.table``)."""
         return self.location(*_position(_find_table(self.ast, ref)))
 
-    def render(self, table_for: callable) -> exp.Query:  # type: ignore[valid-type]
+    def render(self, table_for: Callable[[str, str], exp.Table]) -> exp.Query:
         """A copy of the AST with every ``layer.table`` replaced by ``table_for(layer, table)``."""
 
-        def swap(node: exp.Expression) -> exp.Expression:
+        def swap(node: exp.Expr) -> exp.Expr:
             # CTE references carry no layer, so only real tables match
             if isinstance(node, exp.Table) and node.db in LAYERS and not node.catalog:
                 replacement = table_for(node.db, node.name)
@@ -91,7 +91,9 @@ class Model:
                 return replacement
             return node
 
-        return self.ast.copy().transform(swap)
+        rendered = self.ast.copy().transform(swap)
+        assert isinstance(rendered, exp.Query)  # swapping tables keeps the statement a query
+        return rendered
 
     def output_columns(self, contracts: dict[str, Contract]) -> list[str]:
         """The model's output column names, with ``SELECT *`` expanded from the contracts.
@@ -106,7 +108,7 @@ class Model:
                 raise ModelError(f"unknown table '{ref}' (no contract defines it)",
                                  self.location(*_position(_find_table(self.ast, ref))))
         try:
-            qualified = qualify(self.ast.copy(), schema=schema, dialect="bigquery",
+            qualified = qualify(self.ast.copy(), schema=dict(schema), dialect="bigquery",
                                 validate_qualify_columns=True, identify=False)
         except OptimizeError as exc:
             line, col = _line_col(str(exc))
@@ -124,7 +126,7 @@ SourceLocator = Callable[[int, int], Location]
 """Builds the location of a line and column in the SQL's file."""
 
 
-def read_tables(ast: exp.Expression, where: SourceLocator) -> list[str]:
+def read_tables(ast: exp.Expr, where: SourceLocator) -> list[str]:
     """The ``layer.table`` names that ``ast`` reads, in order of first appearance.
 
     This is the allow-list that keeps a model (or a contract's quality SQL) a pure query over
@@ -166,10 +168,10 @@ def read_tables(ast: exp.Expression, where: SourceLocator) -> list[str]:
     return found
 
 
-def _sources(ast: exp.Expression) -> list[exp.Expression]:
+def _sources(ast: exp.Expr) -> list[exp.Expr]:
     """Every relation the statement reads: FROM and JOIN sources and any table node, wherever
     it hides (an UNNEST of a subquery, a function argument, a PIVOT)."""
-    out: list[exp.Expression] = []
+    out: list[exp.Expr] = []
     seen: set[int] = set()
     for node in ast.walk():
         candidate = None
@@ -183,7 +185,7 @@ def _sources(ast: exp.Expression) -> list[exp.Expression]:
     return out
 
 
-def _describe(node: exp.Expression) -> str:
+def _describe(node: exp.Expr) -> str:
     """How a refused FROM source is named in the message."""
     inner = node.this if isinstance(node, (exp.Table, exp.Lateral)) else node
     if isinstance(inner, exp.Func):
@@ -205,12 +207,12 @@ def schema_of(contracts: dict[str, Contract], refs: list[str]) -> dict[str, dict
     return out
 
 
-def _find_table(ast: exp.Expression, ref: str) -> exp.Expression | None:
+def _find_table(ast: exp.Expr, ref: str) -> exp.Expr | None:
     layer, table = ref.split(".", 1)
     return next((t for t in ast.find_all(exp.Table) if t.db == layer and t.name == table), None)
 
 
-def _position(node: exp.Expression | None) -> tuple[int, int]:
+def _position(node: exp.Expr | None) -> tuple[int, int]:
     if node is None:
         return 0, 0
     for candidate in node.walk():

@@ -27,7 +27,7 @@ LOGICAL_DEFAULTS: dict[str, str] = {
 
 T = exp.DataType.Type
 # sqlglot type -> the ODCS logicalType it belongs to (used to check that both agree).
-_LOGICAL_OF: dict[exp.DataType.Type, str] = {
+_LOGICAL_OF: dict[T, str] = {  # type: ignore[valid-type]
     T.TEXT: "string", T.VARCHAR: "string", T.JSON: "string", T.BINARY: "string",
     T.BIGINT: "integer", T.INT: "integer", T.SMALLINT: "integer", T.TINYINT: "integer",
     T.DOUBLE: "number", T.FLOAT: "number", T.DECIMAL: "number", T.BIGDECIMAL: "number",
@@ -107,7 +107,7 @@ def to_bigquery(dt: exp.DataType) -> str:
     return dt.sql(dialect="bigquery")
 
 
-def _duckdb_fix(node: exp.Expression) -> exp.Expression:
+def _duckdb_fix(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.DataType) and node.this in (T.DECIMAL, T.BIGDECIMAL) and not node.expressions:
         return exp.DataType.build(_DUCKDB_DECIMAL, dialect="duckdb")
     return node

@@ -140,8 +140,8 @@ def parse_yaml(text: str, source: Path) -> YamlDocument:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Location(source, mark.line + 1, mark.column + 1) if mark else Location(source)
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise ContractError(f"malformed YAML: {problem}", where) from None
+        reason = exc.problem or exc.context or "invalid YAML"
+        raise ContractError(f"malformed YAML: {reason}", where) from None
     except yaml.YAMLError as exc:
         raise ContractError(f"malformed YAML: {exc}", Location(source)) from None
     finally:

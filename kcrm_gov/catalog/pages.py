@@ -668,7 +668,7 @@ def layers_index(data: CatalogData) -> str:
 def _health(data: CatalogData, here: str) -> str:
     arts = data.artifacts
     rows = []
-    totals = Counter()
+    totals: Counter[str] = Counter()
     for layer in LAYERS:
         contracts = data.project.layer(layer)
         names = [c.qualified_name for c in contracts]
@@ -698,16 +698,16 @@ def _health(data: CatalogData, here: str) -> str:
            html_table(["Layer", "Tables", "Columns", "Sensitive", "Last build", "Quality checks", "Freshness"],
                       rows, css="kg-health")]
     out.append("## Health at a glance {#health}\n")
-    problems = []
+    problems: list[str] = []
     for c in data.contracts():
         n = c.qualified_name
         if n in arts.builds and arts.builds[n].status != "success":
             problems.append(f"- {_table_link(data, here, n)}: build {build_badge(arts.builds[n].status)}")
         failing = [ch for ch in arts.checks.get(n, []) if ch.outcome in (FAIL, ERROR)]
         if failing:
-            names = ", ".join(inline(ch.name) for ch in failing[:3]) + (" …" if len(failing) > 3 else "")
+            shown = ", ".join(inline(ch.name) for ch in failing[:3]) + (" …" if len(failing) > 3 else "")
             problems.append(f"- {_table_link(data, here, n)}: {badge(f'{len(failing)} failing', FAIL)} "
-                            f"checks ({names})")
+                            f"checks ({shown})")
         if n in arts.freshness and arts.freshness[n].outcome in (FAIL, WARN) and _has_freshness_sla(c):
             problems.append(f"- {_table_link(data, here, n)}: freshness {outcome_badge(arts.freshness[n].outcome)}")
     ran = {"build": bool(arts.builds) or BUILD in arts.unreadable,

@@ -181,11 +181,12 @@ class CatalogPlugin(BasePlugin[CatalogConfig]):
                 extra = [{t: c} for t, c in children.get(uri, []) if c not in listed] if isinstance(uri, str) else []
                 if not extra:
                     out.append(item)
-                elif i == 0 and uri.endswith("index.md"):  # a section's index page: its children follow it
+                elif i == 0 and isinstance(uri, str) and uri.endswith("index.md"):
+                    # a section's index page: its children follow it
                     out.append(item)
                     out.extend(extra)
                 else:  # a page that becomes a section: itself first, then its children
-                    path = Path(uri)
+                    path = Path(str(uri))
                     out.append({title or (path.parent.name if path.stem == "index" else path.stem): [uri, *extra]})
             return out
 

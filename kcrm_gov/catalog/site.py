@@ -56,7 +56,7 @@ def build_site(root: Path, *, site_dir: Path | None = None, strict: bool = True)
         overrides["site_dir"] = str(site_dir.resolve())
     start = time.perf_counter()
     try:
-        config = load_config(str(config_file), **overrides)
+        config = load_config(str(config_file), **overrides)  # type: ignore[arg-type]
         build(config)
     except PluginError as exc:
         raise CatalogError(str(exc), Location(config_file)) from None

@@ -444,7 +444,9 @@ def _scan_isolated(project: Project, engine: Engine, layer: str, tc: TableChecks
     result = results[tc.qualified_name]
     if not aborted or len(tc.specs) < 2:
         return result
-    checks, errors, seconds = [], [], 0.0
+    checks: list[CheckResult] = []
+    errors: list[str] = []
+    seconds = 0.0
     for spec in tc.specs:
         alone = TableChecks(contract=tc.contract, engine=tc.engine, specs=[spec])
         part = _scan_group(project, engine, layer, [alone], now)[0][tc.qualified_name]
@@ -476,7 +478,7 @@ def _scan_group(project: Project, engine: Engine, layer: str, group: list[TableC
     scan.sampler = sampler
     # Soda serialises every check back to YAML for a results dict we do not read (a quarter of a
     # scan's time): kcrm-gov reads the evaluated checks themselves.
-    scan.build_scan_results = dict  # type: ignore[method-assign]
+    scan.build_scan_results = dict
     if now is not None:
         scan.add_variables({"NOW": now.astimezone(UTC).isoformat()})
     _add_checks(project, scan, source, group)

@@ -102,7 +102,7 @@ def _parser_class() -> type:
     from soda.sodacl.location import Location
 
     # The parser calls inspect.signature(cls.__init__) per check and per argument.
-    sodacl_parser.inspect = _Inspect()  # type: ignore[assignment]
+    sodacl_parser.inspect = _Inspect()
 
     class FastSodaCLParser(sodacl_parser.SodaCLParser):
         def _parse_yaml_str(self, yaml_str: str) -> Any:

@@ -301,11 +301,11 @@ class _Builder:
         except TemplateSyntaxRefused as exc:
             raise CheckGenerationError(str(exc), self.where(*path)) from None
 
-    def sql(self, node: exp.Expression) -> str:
+    def sql(self, node: exp.Expr) -> str:
         """A condition or query built as a sqlglot tree, in the target's SQL."""
         return node.sql(dialect=self.target.type)
 
-    def literals(self, values: Any, *path: str | int) -> list[exp.Expression]:
+    def literals(self, values: Any, *path: str | int) -> list[exp.Expr]:
         """A contract's list of values as SQL literal nodes."""
         if not isinstance(values, list | tuple):
             raise CheckGenerationError(f"expected a list of values, not {type(values).__name__}", self.where(*path))
@@ -424,10 +424,13 @@ class _Builder:
                                       exp.not_(parent.copy().is_(exp.null())), value.copy().is_(exp.null()))))
                 if leaf.allowed_values:
                     allowed = self.literals(list(leaf.allowed_values), *leaf.allowed_values_path)
+
+                    def not_allowed(value: exp.Expr, parent: exp.Expr, allowed: list[exp.Expr] = allowed) -> exp.Expr:
+                        return exp.and_(exp.not_(value.copy().is_(exp.null())),
+                                        exp.not_(value.copy().isin(*(a.copy() for a in allowed))))
+
                     rules.append(("allowed_values", leaf.allowed_values_path, f"{dotted} is one of the allowed "
-                                  "values.", lambda value, parent, allowed=allowed: exp.and_(
-                                      exp.not_(value.copy().is_(exp.null())),
-                                      exp.not_(value.copy().isin(*(a.copy() for a in allowed))))))
+                                  "values.", not_allowed))
                 for kind, path, description, predicate in rules:
                     bigquery = exp.select(exp.Count(this=exp.Star())).from_(self.relation.copy()) \
                         .where(_nested_condition(steps, predicate)).sql(dialect="bigquery")
@@ -547,7 +550,7 @@ class _Builder:
         self.add(name, "quality", columns, path, severity, key, extra, description)
 
     def value_condition(self, metric: str, col: Column, args: dict[str, Any],
-                        path: tuple[str | int, ...]) -> exp.Expression:
+                        path: tuple[str | int, ...]) -> exp.Expr:
         """The condition that makes a row count for ``missingValues`` / ``invalidValues``, with
         Soda's meaning: NULL is missing, a missing value is never invalid."""
         column = exp.column(col.name)
@@ -557,7 +560,7 @@ class _Builder:
             if not listed:
                 return column.is_(exp.null())
             return exp.or_(column.is_(exp.null()), column.isin(*self.literals(listed, *here, "missingValues")))
-        parts: list[exp.Expression] = []
+        parts: list[exp.Expr] = []
         if args.get("validValues") is not None:
             valid = self.literals(args["validValues"], *here, "validValues")
             parts.append(exp.not_(column.isin(*valid)) if valid else exp.true())
@@ -572,7 +575,7 @@ class _Builder:
         return exp.and_(exp.not_(column.is_(exp.null())), exp.or_(*parts) if len(parts) > 1 else parts[0])
 
     def count_check(self, name: str, columns: tuple[str, ...], path: tuple[str | int, ...], severity: str,
-                    description: str, condition: exp.Expression, op: str, value: str, percent: bool) -> None:
+                    description: str, condition: exp.Expr, op: str, value: str, percent: bool) -> None:
         """Rows matching ``condition``, compared as the rule says: ``failed rows`` (with samples)
         when none may match, else a metric whose query counts them (or their percentage)."""
         if (op, value, severity, percent) == ("=", "0", FAIL, False):
@@ -641,7 +644,7 @@ class _Builder:
         if unknown:
             raise CheckGenerationError(f"the rule's query reads {', '.join(unknown)}, which no contract defines", at)
 
-        def to_target(node: exp.Expression) -> exp.Expression:
+        def to_target(node: exp.Expr) -> exp.Expr:
             if isinstance(node, exp.Table) and f"{node.db}.{node.name}" in refs and not node.catalog:
                 layer, table = node.db, node.name
                 replacement = _relation(self.target, layer, table)
@@ -753,7 +756,7 @@ def _keys(value: Any) -> list[str]:
     return []
 
 
-Predicate = Callable[[exp.Expression, exp.Expression], exp.Expression]
+Predicate = Callable[[exp.Expr, exp.Expr], exp.Expr]
 """``predicate(field, parent)``: the condition on a nested field, given its parent."""
 
 
@@ -767,13 +770,13 @@ def _nested_paths(steps: list[Column]) -> list[list[Column]]:
 
 
 def _nested_condition(steps: list[Column], predicate: Predicate, depth: int = 0,
-                      value: exp.Expression | None = None) -> exp.Expression:
+                      value: exp.Expr | None = None) -> exp.Expr:
     """A BigQuery condition, true for a row where ``predicate(field, parent)`` holds for the field at
     the end of ``steps``; ARRAY<STRUCT> steps become ``EXISTS (… UNNEST …)``."""
     value = value if value is not None else exp.column(steps[0].name)
     parent, child = steps[depth], steps[depth + 1]
     array = parent.data_type.this == exp.DataType.Type.ARRAY
-    holder: exp.Expression = exp.column(f"__kcrm_e{depth}") if array else value  # what the child is a field of
+    holder: exp.Expr = exp.column(f"__kcrm_e{depth}") if array else value  # what the child is a field of
     field = exp.Dot(this=holder.copy(), expression=exp.to_identifier(child.name))
     inner = predicate(field, holder) if depth + 2 == len(steps) else \
         _nested_condition(steps, predicate, depth + 1, field)

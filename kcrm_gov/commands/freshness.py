@@ -83,7 +83,7 @@ def freshness_command(ctx: click.Context, selectors: tuple[str, ...], target: st
     table = Table(title=f"freshness on target '{run.target}' at {run.now}", title_justify="left")
     for name, justify in (("table", "left"), ("status", "left"), ("latest", "left"), ("age", "right"),
                           ("warn / breach", "right"), ("element", "left")):
-        table.add_column(name, justify=justify)
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
     colors = {"fresh": "green", "warn": "yellow", "breach": "red", "error": "red", "unknown": "dim"}
     for r in run.results:
         limits = f"{r.warn_after_hours:g} / {r.threshold_hours:g} h" if r.warn_after_hours else \

@@ -7,7 +7,7 @@ only assembles the commands into the ``kcrm-gov`` group.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -31,7 +31,7 @@ def fail(exc: KcrmGovError) -> NoReturn:
     sys.exit(exc.exit_code)
 
 
-def exit_after_writing(exit_code: int, errors: list[KcrmGovError]) -> NoReturn:
+def exit_after_writing(exit_code: int, errors: Sequence[KcrmGovError]) -> NoReturn:
     """End a command whose summary is already printed: report the run results that could not be
     written (after the summary, on stderr) and exit with ``exit_code``, at least 2 when any failed."""
     for exc in errors:

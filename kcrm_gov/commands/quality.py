@@ -106,7 +106,7 @@ def print_test_run(run: Any, console: Any) -> None:
     table = Table(title=f"quality checks on target '{run.target}' ({run.engine})", title_justify="left")
     for name, justify in (("table", "left"), ("outcome", "left"), ("pass", "right"), ("warn", "right"),
                           ("fail", "right"), ("error", "right")):
-        table.add_column(name, justify=justify)
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
     colors = {"pass": "green", "warn": "yellow", "fail": "red", "error": "red"}
     for t in run.tables:
         counts = t.counts()

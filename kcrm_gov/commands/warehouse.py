@@ -31,7 +31,7 @@ def print_run(run: Any, console: Any) -> None:
     columns = [("table", "left"), ("status", "left"), ("rows", "right"), ("seconds", "right")]
     with_bytes = any(m.bytes_processed is not None for m in run.models)  # only engines that know (BigQuery)
     for name, justify in [*columns, *([("bytes processed", "right")] if with_bytes else [])]:
-        table.add_column(name, justify=justify)
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
     colors = {"success": "green", "error": "red", "skipped": "yellow"}
     for m in run.models:
         cells = [m.table, f"[{colors[m.status]}]{m.status}[/]",

@@ -72,7 +72,8 @@ class DuckDBEngine(Engine):
                         "(DuckDB allows one writer); wait for it to finish and retry") from None
                 raise WarehouseUnavailable(f"cannot open the warehouse {target.path}: {exc}") from None
         self._local.con = self._root
-        catalog = self._root.execute("SELECT current_database()").fetchone()[0]
+        row = self._root.execute("SELECT current_database()").fetchone()
+        catalog = row[0] if row else None
         if catalog in {target.dataset(layer) for layer in LAYERS}:
             self._root.close()
             raise EngineError(f"the warehouse file {target.path} is named like the schema '{catalog}': DuckDB "

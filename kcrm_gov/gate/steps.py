@@ -53,7 +53,7 @@ def checks_step(project: Project) -> GateStep:
     except KcrmGovError as exc:
         from ..checks.sodacl import generation_problems
 
-        problems = generation_problems(project) or [exc]
+        problems: list[KcrmGovError] = [*generation_problems(project)] or [exc]
         return GateStep(name="checks", ok=False,
                         summary=f"the checks of {len(problems)} contract{'s' if len(problems) != 1 else ''} cannot be "
                                 "generated", details=[str(p) for p in problems], exit_code=1,

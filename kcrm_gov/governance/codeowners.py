@@ -82,10 +82,10 @@ def generate_codeowners(project: Project) -> str:
     lines = [HEADER]
     platform = _platform_owners(project)
     if platform:
-        owners = " ".join(platform)
-        lines += ["# The toolkit, CI and shared catalog inputs", f"* {owners}", f"/catalog/ {owners}",
-                  f"/.github/ {owners}", ""]
-    layer = None
+        toolkit = " ".join(platform)
+        lines += ["# The toolkit, CI and shared catalog inputs", f"* {toolkit}", f"/catalog/ {toolkit}",
+                  f"/.github/ {toolkit}", ""]
+    layer: str | None = None
     for contract in project.ordered():
         if contract.layer != layer:
             layer = contract.layer

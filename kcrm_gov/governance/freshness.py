@@ -215,7 +215,8 @@ def _latest(project: Project, engine: Engine, contract: Contract,
         row = data.to_pylist()[0]
         return _as_datetime(row["latest"]), int(row["n"])
     if engine.kind == "bigquery":
-        table = engine.client.get_table(f"{engine.target.project}.{engine.schema(contract.layer)}.{contract.table}")
+        client = engine.client  # type: ignore[attr-defined]  # the BigQuery engine's
+        table = client.get_table(f"{engine.target.project}.{engine.schema(contract.layer)}.{contract.table}")
         return _as_datetime(table.modified), table.num_rows
     return _last_build(project, contract.qualified_name), None
 

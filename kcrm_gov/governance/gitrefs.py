@@ -103,7 +103,7 @@ def project_at(root: Path, ref: str) -> Iterator[Project | None]:
     folder = Path(tempfile.mkdtemp(prefix="kcrm-gov-base-"))
     try:
         data = git(root, "archive", "--format=tar", tree, *wanted, binary=True)
-        with tarfile.open(fileobj=io.BytesIO(bytes(data))) as archive:
+        with tarfile.open(fileobj=io.BytesIO(data if isinstance(data, bytes) else data.encode())) as archive:
             archive.extractall(folder, filter="data")
         lineage = root / ".kcrm" / "lineage"
         try:

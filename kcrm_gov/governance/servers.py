@@ -72,7 +72,7 @@ def committed_targets(root: Path) -> dict[str, Target]:
     for name, raw in (raw_targets or {}).items():
         raw = raw if isinstance(raw, dict) else {}
         kind = str(raw.get("type") or configured[name].type)
-        datasets = raw.get("datasets") if isinstance(raw.get("datasets"), dict) else {}
+        datasets = raw["datasets"] if isinstance(raw.get("datasets"), dict) else {}
         out[str(name)] = Target(
             name=str(name),
             type=kind,

@@ -282,7 +282,7 @@ def analyse_model(project: Project, table: str) -> ModelLineage:
 
     model = project.models[table]
     try:
-        schema = MappingSchema(schema_of(project.contracts, model.refs), dialect="bigquery")
+        schema = MappingSchema(dict(schema_of(project.contracts, model.refs)), dialect="bigquery")
         query = qualify(model.ast.copy(), schema=schema, dialect="bigquery", validate_qualify_columns=False,
                         identify=False)
         scopes = list(traverse_scope(query))
@@ -353,7 +353,7 @@ class _Walker:
             alias, column = child.name.split(".", 1)
             refs = [c for c in _columns_in_scope(root) if c.table == alias and c.name == column]
         else:  # the output of a scalar subquery in this select
-            refs = [q for q in root.find_all(exp.Subquery) if child.name in q.named_selects]
+            refs = [q for q in root.find_all(exp.Subquery) if child.name in q.named_selects]  # type: ignore[misc]
         if not refs:
             return [(self._whole(node.expression), "")]
         edges = []
@@ -372,7 +372,7 @@ class _Walker:
         refs = [c for c in node.source.find_all(exp.Column) if c.table == alias and c.name == column][:1]
         return [leaf for ref in refs for leaf in self.resolve(scope, ref, extra=suffix, own_path=False)]
 
-    def _whole(self, expression: exp.Expression) -> _Role:
+    def _whole(self, expression: exp.Expr) -> _Role:
         root = _unalias(expression)
         if _bare_column(root):
             return _ID
@@ -399,7 +399,7 @@ class _Walker:
             select = scope.expression
             if scope.is_subquery or scope.is_udtf or not isinstance(select, exp.Select):
                 continue
-            clauses: list[tuple[exp.Expression | None, str]] = [
+            clauses: list[tuple[exp.Expr | None, str]] = [
                 (select.args.get("where"), FILTER), (select.args.get("having"), FILTER),
                 (select.args.get("qualify"), FILTER), (select.args.get("group"), GROUP_BY),
                 (select.args.get("order"), SORT)]
@@ -440,20 +440,20 @@ class _Walker:
         return self.leaves(node, path)
 
 
-def _unalias(expression: exp.Expression) -> exp.Expression:
+def _unalias(expression: exp.Expr) -> exp.Expr:
     while isinstance(expression, (exp.Alias, exp.Paren)):
         expression = expression.this
     return expression
 
 
-def _bare_column(expression: exp.Expression) -> bool:
+def _bare_column(expression: exp.Expr) -> bool:
     root = _unalias(expression)
     while isinstance(root, exp.Dot):
         root = root.this
     return isinstance(root, exp.Column)
 
 
-def _dot_path(ref: exp.Expression) -> tuple[exp.Expression, str]:
+def _dot_path(ref: exp.Expr) -> tuple[exp.Expr, str]:
     """For ``col.a.b`` (``Dot(Dot(col, a), b)``): the outermost Dot and ``".a.b"``."""
     node, path = ref, ""
     while isinstance(node.parent, exp.Dot) and node.parent.this is node:
@@ -462,7 +462,7 @@ def _dot_path(ref: exp.Expression) -> tuple[exp.Expression, str]:
     return node, path
 
 
-def _columns_in_scope(root: exp.Expression) -> list[exp.Column]:
+def _columns_in_scope(root: exp.Expr) -> list[exp.Column]:
     """Column references in ``root`` that belong to its own scope (not to nested subqueries)."""
     out: list[exp.Column] = []
     stack = [root]
@@ -478,7 +478,7 @@ def _columns_in_scope(root: exp.Expression) -> list[exp.Column]:
     return out
 
 
-def _in_window_spec(node: exp.Expression) -> bool:
+def _in_window_spec(node: exp.Expr) -> bool:
     """Whether ``node`` sits in a window's PARTITION BY / ORDER BY."""
     child, parent = node, node.parent
     while parent is not None:
@@ -488,11 +488,11 @@ def _in_window_spec(node: exp.Expression) -> bool:
     return False
 
 
-def _masks(expression: exp.Expression) -> bool:
+def _masks(expression: exp.Expr) -> bool:
     return bool(_MASKING) and any(True for _ in expression.find_all(*_MASKING))
 
 
-def _classify(ref: exp.Expression, root: exp.Expression) -> _Role:
+def _classify(ref: exp.Expr, root: exp.Expr) -> _Role:
     """How the value at ``ref`` feeds the value of ``root`` (its select expression, unaliased)."""
     if ref is root:
         return _ID

@@ -311,7 +311,7 @@ class EventFactory:
         if lifecycle:
             facets["lifecycleStateChange"] = lifecycle_state_change_dataset.LifecycleStateChangeDatasetFacet(
                 lifecycleStateChange=lifecycle_state_change_dataset.LifecycleStateChange(lifecycle))
-        output_facets = {}
+        output_facets: dict[str, Any] = {}
         if rows is not None:
             output_facets["outputStatistics"] = output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
                 rowCount=rows)

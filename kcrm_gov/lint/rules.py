@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from .. import LAYERS, typemap
 from ..contracts import API_VERSION, CLASSIFICATIONS, Contract
@@ -74,14 +75,14 @@ def project_rule(rule_id: str, title: str) -> Callable[[ProjectCheck], ProjectCh
     return register
 
 
-def _props(contract: Contract) -> Iterator[tuple[tuple[str | int, ...], dict]]:
+def _props(contract: Contract) -> Iterator[tuple[tuple[str | int, ...], dict[str, Any]]]:
     """Every column dict of the raw YAML (nested too) with its YAML path: rules must work on
     what the file says, even where the typed model would have filled in defaults."""
     schema = contract.document.data.get("schema") or []
     if not schema or not isinstance(schema[0], dict):
         return
 
-    def walk(items: object, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], dict]]:
+    def walk(items: object, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], dict[str, Any]]]:
         for i, prop in enumerate(items if isinstance(items, list) else []):
             if not isinstance(prop, dict):
                 continue
@@ -296,12 +297,12 @@ def identifiers(contract: Contract, project: Project) -> Iterator[Finding]:
         problem = identifier_problem(prop.get("name"))
         if problem:
             yield _at(contract, "KG011", f"column name {prop.get('name')!r} {problem}", *path, "name")
-    siblings: dict[tuple, set[str]] = {}
+    siblings: dict[tuple[str | int, ...], set[str]] = {}
     for path, prop in _props(contract):
         seen = siblings.setdefault(path[:-1], set())
         if prop.get("name") in seen:
             yield _at(contract, "KG011", f"column '{prop.get('name')}' is defined twice", *path, "name")
-        seen.add(prop.get("name"))
+        seen.add(str(prop.get("name")))
     # values that become BigQuery labels
     labels = {"layer": contract.declared_layer, "domain": contract.model.domain, "owner": contract.owner_team}
     for key, value in labels.items():

@@ -170,7 +170,7 @@ def _write_file(con: Any, contract: Contract, chunks: Iterator[pa.Table], path: 
                 writer.close()
         return rows
     # jsonl and csv go through DuckDB's writers, one part per chunk, concatenated in order
-    parts = []
+    parts: list[Path] = []
     try:
         for chunk in chunks:
             view = f"_seed_{uuid.uuid4().hex[:8]}"

@@ -43,7 +43,7 @@ class TranspileError(KcrmGovError):
         self.col = col
 
 
-def _position(node: exp.Expression | None) -> tuple[int, int]:
+def _position(node: exp.Expr | None) -> tuple[int, int]:
     """(line, column of the first character) of a node, else of a descendant, else of an ancestor."""
     while node is not None:
         for candidate in node.walk():
@@ -56,17 +56,17 @@ def _position(node: exp.Expression | None) -> tuple[int, int]:
     return 0, 0
 
 
-def _refuse(node: exp.Expression, message: str) -> TranspileError:
+def _refuse(node: exp.Expr, message: str) -> TranspileError:
     line, col = _position(node)
     return TranspileError(message, line=line, col=col)
 
 
 @functools.cache
-def _template(template: str) -> exp.Expression:
+def _template(template: str) -> exp.Expr:
     return sqlglot.parse_one(template, read="duckdb")
 
 
-def _duckdb(template: str, **values: exp.Expression) -> exp.Expression:
+def _duckdb(template: str, **values: exp.Expr) -> exp.Expr:
     """A DuckDB expression template whose placeholder columns (``_x``...) are replaced by nodes."""
     tree = _template(template).copy()  # parsed once per template: models use the same ones many times
     return tree.transform(
@@ -74,7 +74,7 @@ def _duckdb(template: str, **values: exp.Expression) -> exp.Expression:
     )
 
 
-def _known_type(node: exp.Expression) -> exp.DataType | None:
+def _known_type(node: exp.Expr) -> exp.DataType | None:
     """The type sqlglot inferred for ``node``, or None when it is unknown (e.g. a bare column)."""
     typ = node.type
     if typ is None or typ.this in (DType.UNKNOWN, DType.NULL):
@@ -85,14 +85,14 @@ def _known_type(node: exp.Expression) -> exp.DataType | None:
 # --------------------------------------------------------------------------------------- rewrites
 
 
-def strip_catalog(node: exp.Expression) -> exp.Expression:
+def strip_catalog(node: exp.Expr) -> exp.Expr:
     """`project.dataset.table` reads dataset.table: the project is a BigQuery billing/catalog name."""
     if isinstance(node, exp.Table) and node.args.get("catalog"):
         node.set("catalog", None)
     return node
 
 
-def numeric_is_38_9(node: exp.Expression) -> exp.Expression:
+def numeric_is_38_9(node: exp.Expr) -> exp.Expr:
     """BigQuery NUMERIC (alias DECIMAL) is DECIMAL(38, 9); sqlglot leaves DuckDB's (18, 3) default."""
     if isinstance(node, exp.DataType):
         if node.this == DType.DECIMAL and not node.expressions:
@@ -122,7 +122,7 @@ END"""
 _INT64_FLOAT = "{cast}(ROUND(_f) AS BIGINT)"
 
 
-def _int64_from_string(value: exp.Expression, safe: bool) -> exp.Expression:
+def _int64_from_string(value: exp.Expr, safe: bool) -> exp.Expr:
     # BigQuery's own message quotes the value ('Bad int64 value: ann@example.com'); this one names
     # the expression instead, so no row's data reaches a log, a run result or a lineage event
     cast, fail = ("TRY_CAST", "NULL") if safe else ("CAST", "ERROR(_msg)")
@@ -131,17 +131,17 @@ def _int64_from_string(value: exp.Expression, safe: bool) -> exp.Expression:
     return _duckdb(_INT64_STRING.format(cast=cast, fail=fail), _s=value, _msg=message)
 
 
-def _source_text(value: exp.Expression) -> str:
+def _source_text(value: exp.Expr) -> str:
     """The BigQuery SQL of the expression being cast (the model's own code, never a value)."""
     inner = value.this if isinstance(value, exp.TryCast) and value.meta.get("kcrm_probe") else value
     return inner.sql(dialect="bigquery")
 
 
-def _int64_from_float(value: exp.Expression, safe: bool) -> exp.Expression:
+def _int64_from_float(value: exp.Expr, safe: bool) -> exp.Expr:
     return _duckdb(_INT64_FLOAT.format(cast="TRY_CAST" if safe else "CAST"), _f=value)
 
 
-def int64_cast(node: exp.Expression) -> exp.Expression:
+def int64_cast(node: exp.Expr) -> exp.Expr:
     """CAST/SAFE_CAST(x AS INT64): only integer-literal strings convert; FLOAT64 rounds half away from zero.
 
     '10.5' is NULL (SAFE_CAST) or an error (CAST) in BigQuery, where DuckDB rounds it to 11.  The rule is
@@ -175,7 +175,7 @@ def int64_cast(node: exp.Expression) -> exp.Expression:
 _ORDINAL = "_kcrm_ordinal"
 
 
-def unnest_offset_from_zero(node: exp.Expression) -> exp.Expression:
+def unnest_offset_from_zero(node: exp.Expr) -> exp.Expr:
     """UNNEST(...) WITH OFFSET numbers elements from 0; DuckDB's WITH ORDINALITY counts from 1."""
     if not (isinstance(node, exp.Unnest) and node.args.get("offset")) or node.meta.get(_ORDINAL):
         return node
@@ -199,7 +199,7 @@ def unnest_offset_from_zero(node: exp.Expression) -> exp.Expression:
     return exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(f"_unnest_{offset_name}")))
 
 
-def extract_parts(node: exp.Expression) -> exp.Expression:
+def extract_parts(node: exp.Expr) -> exp.Expr:
     """EXTRACT parts with BigQuery numbering: DAYOFWEEK Sunday=1, WEEK Sunday-based 0..53, ISOWEEK, DATE."""
     if not isinstance(node, exp.Extract):
         return node
@@ -227,7 +227,7 @@ def extract_parts(node: exp.Expression) -> exp.Expression:
 _TIMESTAMP_TYPES = {DType.TIMESTAMP, DType.TIMESTAMPTZ, DType.TIMESTAMPLTZ, DType.DATETIME}
 
 
-def date_functions_return_date(node: exp.Expression) -> exp.Expression:
+def date_functions_return_date(node: exp.Expr) -> exp.Expr:
     """DATE_TRUNC/DATE_ADD/DATE_SUB on a DATE return a DATE in BigQuery; DuckDB returns a TIMESTAMP."""
     if isinstance(node, exp.DateTrunc):
         typ = _known_type(node.this)
@@ -239,7 +239,7 @@ def date_functions_return_date(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def timestamp_diff_whole_units(node: exp.Expression) -> exp.Expression:
+def timestamp_diff_whole_units(node: exp.Expr) -> exp.Expr:
     """TIMESTAMP_DIFF counts whole units (01:00 - 00:00:01 is 0 HOUR); DuckDB DATE_DIFF counts boundaries."""
     if not isinstance(node, exp.TimestampDiff):
         return node
@@ -251,7 +251,7 @@ def timestamp_diff_whole_units(node: exp.Expression) -> exp.Expression:
     )
 
 
-def refuse_farm_fingerprint(node: exp.Expression) -> exp.Expression:
+def refuse_farm_fingerprint(node: exp.Expr) -> exp.Expr:
     """FARM_FINGERPRINT: DuckDB has no FarmHash, so no function returns BigQuery's INT64 values."""
     if isinstance(node, exp.FarmFingerprint):
         raise _refuse(
@@ -263,7 +263,7 @@ def refuse_farm_fingerprint(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def refuse_unaliased_unnest(node: exp.Expression) -> exp.Expression:
+def refuse_unaliased_unnest(node: exp.Expr) -> exp.Expr:
     """FROM UNNEST(structs) without an alias: BigQuery exposes the struct's fields as columns, DuckDB
     one column named ``unnest``, so ``WHERE key = ...`` cannot bind there."""
     if isinstance(node, exp.Unnest) and node.arg_key in ("this", "expressions") \
@@ -277,7 +277,7 @@ def refuse_unaliased_unnest(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def safe_parse(node: exp.Expression) -> exp.Expression:
+def safe_parse(node: exp.Expr) -> exp.Expr:
     """SAFE.PARSE_DATE/SAFE.PARSE_TIMESTAMP return NULL for unparseable text: DuckDB TRY_STRPTIME."""
     if not isinstance(node, exp.SafeFunc):
         return node
@@ -293,7 +293,7 @@ def safe_parse(node: exp.Expression) -> exp.Expression:
     )
 
 
-def array_agg_limit(node: exp.Expression) -> exp.Expression:
+def array_agg_limit(node: exp.Expr) -> exp.Expr:
     """ARRAY_AGG(x ORDER BY y LIMIT n) keeps the first n elements; DuckDB has no LIMIT there: slice it."""
     if not (isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Limit)):
         return node
@@ -302,7 +302,7 @@ def array_agg_limit(node: exp.Expression) -> exp.Expression:
     return exp.Anonymous(this="LIST_SLICE", expressions=[node, exp.Literal.number(1), limit.expression])
 
 
-Rewrite = Callable[[exp.Expression], exp.Expression]
+Rewrite = Callable[[exp.Expr], exp.Expr]
 
 REWRITES: list[Rewrite] = [
     strip_catalog,
@@ -320,7 +320,7 @@ REWRITES: list[Rewrite] = [
 """The AST rewrites ``to_duckdb`` applies, in this order."""
 
 
-def _apply(tree: exp.Expression, rewrite: Rewrite) -> exp.Expression:
+def _apply(tree: exp.Expr, rewrite: Rewrite) -> exp.Expr:
     """Apply ``rewrite`` to every node, children before parents, never revisiting the nodes it builds.
 
     (``Expression.transform`` is top-down and skips the inside of a replaced node, which would leave
@@ -334,7 +334,7 @@ def _apply(tree: exp.Expression, rewrite: Rewrite) -> exp.Expression:
         if parent is None:
             tree = new
         else:
-            parent.set(arg_key, new, index)
+            parent.set(arg_key or "this", new, index)
     return tree
 
 

@@ -91,8 +91,8 @@ def to_text(report: DiffReport) -> str:
             out.append("  approvers: " + (", ".join(f"{a.mention} ({a.team})" for a in imp.approvers) or "none"))
     for v in report.violations:
         out.append(f"{v.path}:{v.line}: VERSION {v.table}: {v.message}")
-    c = report.counts()
-    out.append(f"{c[BREAKING]} breaking, {c[ADDITIVE]} additive, {c[DOCUMENTATION]} documentation, "
-               f"{c[IMPLEMENTATION]} implementation; "
+    counts = report.counts()
+    out.append(f"{counts[BREAKING]} breaking, {counts[ADDITIVE]} additive, {counts[DOCUMENTATION]} documentation, "
+               f"{counts[IMPLEMENTATION]} implementation; "
                + ("version rules met" if report.ok else f"{len(report.violations)} version rule(s) broken"))
     return "\n".join(out)
