@@ -64,6 +64,18 @@ class Column:
         return str(value) if value else None
 
     @property
+    def accepted_values(self) -> tuple[Any, ...]:
+        """The values the contract allows in this column: its ``enum`` / ``allowedValues``, else the
+        ``validValues`` of its ``invalidValues`` quality rule (the ODCS library-metric way)."""
+        if self.allowed_values:
+            return tuple(self.allowed_values)
+        for rule in self.quality:
+            values = valid_values_of(rule)
+            if values is not None:
+                return tuple(values)
+        return ()
+
+    @property
     def allowed_values_path(self) -> PathKey:
         """Where the allowed values are written in the file: ``enum`` or the ``allowedValues``
         custom property."""
@@ -261,10 +273,15 @@ class Contract:
                     found.append(table)
         return tuple(found)
 
+    @cached_property
+    def table_quality(self) -> list[dict[str, Any]]:
+        """The table-level quality rules (``schema[0].quality``), each as a plain dict."""
+        obj = self.schema_object
+        return [q.model_dump(exclude_none=True, by_alias=True) for q in getattr(obj, "quality", None) or []]
+
     def _quality_queries(self) -> list[str]:
         rules = [rule for _, column in self.all_columns() for rule in column.quality]
-        obj = self.schema_object
-        rules += [q.model_dump(exclude_none=True, by_alias=True) for q in getattr(obj, "quality", None) or []]
+        rules += self.table_quality
         return [str(rule["query"]) for rule in rules if str(rule.get("type") or "").lower() == "sql"
                 and isinstance(rule.get("query"), str)]
 
@@ -313,6 +330,14 @@ def _tables_read(query: str, own: str) -> list[str]:
         return read_tables(tree, lambda line, col: Location("<query>", line, col))
     except (SqlglotError, KcrmGovError):
         return []
+
+
+def valid_values_of(rule: dict[str, Any]) -> list[Any] | None:
+    """The ``validValues`` of an ``invalidValues`` library rule, or None for any other rule."""
+    args = rule.get("arguments")
+    if rule.get("metric") == "invalidValues" and isinstance(args, dict) and isinstance(args.get("validValues"), list):
+        return list(args["validValues"])
+    return None
 
 
 def classification_rank(level: str | None) -> int:
@@ -393,12 +418,24 @@ def _scalar(prop: Any, yaml_path: PathKey, source: YamlDocument) -> exp.DataType
     raise typemap.TypeError_(f"no physicalType and no usable logicalType ({logical or 'none'})")
 
 
-FRESHNESS_UNITS: dict[str, float] = {
+SLA_UNITS: dict[str, float] = {
     "m": 1 / 60, "min": 1 / 60, "mins": 1 / 60, "minute": 1 / 60, "minutes": 1 / 60,
     "h": 1.0, "hr": 1.0, "hrs": 1.0, "hour": 1.0, "hours": 1.0,
     "d": 24.0, "day": 24.0, "days": 24.0,
+    "w": 168.0, "week": 168.0, "weeks": 168.0,
+    "y": 8760.0, "yr": 8760.0, "year": 8760.0, "years": 8760.0,
 }
-"""The one table of SLA units kcrm-gov accepts, in hours."""
+"""The one table of SLA units kcrm-gov accepts (freshness, latency, frequency, retention), in hours."""
+FRESHNESS_UNITS = SLA_UNITS
+"""The units a freshness SLA accepts: the same table (kept as a name for readers of freshness)."""
+
+
+def sla_hours(value: Any, unit: Any) -> float | None:
+    """``value`` ``unit`` in hours (no unit: hours); None when either is not understood."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    factor = SLA_UNITS.get(str(unit or "h").strip().lower())
+    return None if factor is None else float(value) * factor
 LOAD_TIME_COLUMNS = ("_loaded_at", "_fivetran_synced", "loaded_at", "synced_at", "_synced_at", "_ingested_at",
                      "ingested_at", "_airbyte_extracted_at", "_sdc_batched_at")
 """Columns a loader writes when data arrives: a freshness element of this kind measures load time."""
@@ -436,8 +473,9 @@ class Freshness:
         """A duration as SodaCL writes it (``24h``, ``90m``, ``2d``), in the SLA's own unit when the
         value is whole in it."""
         hours = self.hours if hours is None else hours
-        letter = {1 / 60: "m", 1.0: "h", 24.0: "d"}[FRESHNESS_UNITS[self.unit]]
-        amount = hours / FRESHNESS_UNITS[self.unit]
+        factor = FRESHNESS_UNITS[self.unit]
+        letter, per = {1 / 60: ("m", 1 / 60), 1.0: ("h", 1.0)}.get(factor, ("d", 24.0))  # Soda knows m, h, d
+        amount = hours / per
         if abs(amount - round(amount)) < 1e-9:
             return f"{round(amount)}{letter}"
         return f"{round(hours * 60)}m"

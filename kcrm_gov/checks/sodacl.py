@@ -486,9 +486,7 @@ class _Builder:
         for col in c.columns:
             for i, rule in enumerate(col.quality):
                 self.rule(rule, col, (*col.yaml_path, "quality", i), i + 1)
-        obj = c.schema_object
-        for i, q in enumerate(getattr(obj, "quality", None) or []):
-            rule = q.model_dump(exclude_none=True, by_alias=True)
+        for i, rule in enumerate(c.table_quality):
             self.rule(rule, None, ("schema", 0, "quality", i), i + 1)
 
     def rule(self, rule: dict[str, Any], col: Column | None, path: tuple[str | int, ...], number: int) -> None:

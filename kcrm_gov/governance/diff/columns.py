@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ...contracts import Column, Contract
+from ...contracts import Column, Contract, valid_values_of
 from .model import ADDITIVE, BREAKING, DOCUMENTATION, Change
 from .types import T, type_text, widens
 
@@ -182,30 +182,16 @@ def relationships_rule(a: Column, b: Column) -> Iterator[Delta]:
 
 
 # --- allowed values and quality rules -------------------------------------------------------------
-def _valid_values(rule: dict[str, Any]) -> list[Any] | None:
-    args = rule.get("arguments")
-    if rule.get("metric") == "invalidValues" and isinstance(args, dict) and isinstance(args.get("validValues"), list):
-        return list(args["validValues"])
-    return None
-
-
 def allowed_values(column: Column) -> tuple[Any, ...]:
-    """A column's allowed values: its ``enum`` / ``allowedValues``, or the ``validValues`` of its
-    ``invalidValues`` quality rule (the ODCS library-metric way this project writes them)."""
-    if column.allowed_values:
-        return tuple(column.allowed_values)
-    for rule in column.quality:
-        values = _valid_values(rule)
-        if values is not None:
-            return tuple(values)
-    return ()
+    """A column's allowed values (:attr:`kcrm_gov.contracts.Column.accepted_values`)."""
+    return column.accepted_values
 
 
 def _quality_key(rule: dict[str, Any]) -> str:
     """What identifies a quality rule across versions: its name, else everything but its wording."""
     if rule.get("name"):
         return str(rule["name"])
-    if _valid_values(rule) is not None:  # its values are compared as allowed values
+    if valid_values_of(rule) is not None:  # its values are compared as allowed values
         rest = {k: v for k, v in rule.items() if k not in ("description", "name", "arguments")}
         return "allowed-values:" + json.dumps(rest, sort_keys=True, default=str)
     return json.dumps({k: v for k, v in rule.items() if k not in ("description", "name")}, sort_keys=True,

@@ -11,32 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...contracts import FRESHNESS_UNITS, Contract, Freshness, custom_properties
+from ...contracts import SLA_UNITS, Contract, Freshness, custom_properties, sla_hours
 from ...errors import ContractError
 from .model import ADDITIVE, BREAKING, Change
 
-# FRESHNESS_UNITS stops at days (a freshness SLA is never weeks long); retention and frequency are
-# written in weeks and years, so only those are added here. When contracts.py grows a general SLA
-# unit table, this becomes that table.
-SLA_UNIT_HOURS: dict[str, float] = {
-    **FRESHNESS_UNITS,
-    "w": 168.0, "week": 168.0, "weeks": 168.0,
-    "y": 8760.0, "yr": 8760.0, "year": 8760.0, "years": 8760.0,
-}
-"""Hours per SLA unit, for the slaProperties other than freshness."""
+SLA_UNIT_HOURS = SLA_UNITS
+"""Hours per SLA unit: the contracts' one table (:data:`kcrm_gov.contracts.SLA_UNITS`)."""
 LOOSER_WHEN_SMALLER = ("retention",)
 """SLA properties where a smaller value promises less (for the others, freshness, latency and
 frequency, a larger one does)."""
 SLA_CUSTOM_DURATIONS = ("warnAfter", "lateArrivalAllowance")
 """An SLA's customProperties that are durations, in the SLA's unit."""
-
-
-def sla_hours(value: Any, unit: Any) -> float | None:
-    """``value`` ``unit`` in hours (no unit: hours); None when either is not understood."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    factor = SLA_UNIT_HOURS.get(str(unit or "h").strip().lower())
-    return None if factor is None else float(value) * factor
 
 
 @dataclass

@@ -135,7 +135,7 @@ class Differ:
                 "schema", 0, before=old.primary_key, after=new.primary_key)
 
         # table-level quality rules
-        for d in quality_deltas(_table_quality(old), _table_quality(new)):
+        for d in quality_deltas(old.table_quality, new.table_quality):
             add(d.kind, d.change, d.message, "schema", 0, "quality", before=d.before, after=d.after)
 
         changes.extend(sla_changes(t, old, new, depended=has_dependents(t, self.base_graph, self.head_graph)))
@@ -174,12 +174,6 @@ class Differ:
 def _signature(contract: Contract) -> list[tuple[str, str]]:
     """Every column's path and type: what a renamed table keeps."""
     return [(p, type_text(c.data_type)) for p, c in contract.all_columns()]
-
-
-def _table_quality(contract: Contract) -> list[dict[str, Any]]:
-    """The table-level quality rules, as ODCS dicts (as column rules are held)."""
-    obj = contract.schema_object
-    return [q.model_dump(exclude_none=True, by_alias=True) for q in getattr(obj, "quality", None) or []]
 
 
 def _other_metadata(c: Contract) -> dict[str, Any]:
