@@ -227,6 +227,31 @@ SECTIONS: tuple[Section, ...] = (
 """Every generated section, by name (a file's markers name one of these)."""
 
 
+def _inputs(project: Project) -> list[str]:
+    """What a CLI example depends on: every file the copy of the project holds."""
+    import hashlib
+
+    parts = []
+    for name in PROJECT_FILES:
+        path = project.root / name
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path] if path.is_file() else []
+        for file in files:
+            parts.append(f"{file.relative_to(project.root).as_posix()}:{hashlib.sha256(file.read_bytes()).hexdigest()}")
+    return parts
+
+
+def _render(project: Project, section: Section, gate: GateResult | None) -> str:
+    """A section's text; the CLI examples come from ``.kcrm/cache/`` when nothing they depend on
+    changed (running them costs seconds, and `check` renders them on every run)."""
+    if (gate is not None and section.name == "cli-check") or section.file != "README.md":
+        return section.render(project, gate)  # cheap, or built from this very gate run
+    from ..cache import cache_key, cached
+
+    key = cache_key(["docs-section", section.name, *_inputs(project)])
+    return cached(project.state_dir, "docs", key, lambda: section.render(project, gate),
+                  valid=lambda value: isinstance(value, str))
+
+
 def sections_summary(project: Project) -> str:
     """How the docs step of the gate sums up a passing check."""
     files = sorted({s.file for s in SECTIONS if (project.root / s.file).is_file()})
@@ -257,7 +282,7 @@ def generated(project: Project, *, gate: GateResult | None = None, only: set[str
             if name not in by_name:
                 raise ValueError(f"{file}: unknown generated section '{name}'")
             body = match.group("body") if only is not None and name not in only else \
-                by_name[name].render(project, gate)
+                _render(project, by_name[name], gate)
             return match.group(1) + body + match.group(4)
 
         out[path] = _SECTION.sub(fill, text)
