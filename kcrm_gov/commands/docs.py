@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import sys
-
 import click
 
 from ._generate import generate
-from .options import handle_errors, json_option, project_from
+from .options import handle_errors, json_option, project_from, report_generated
 
 
 @generate.command("docs")
@@ -25,7 +22,7 @@ def generate_docs_command(ctx: click.Context, check_only: bool, as_json: bool) -
 
     Exit codes: 0 written (or, with --check, all in sync), 1 stale sections (--check), 2 unusable input.
     """
-    from .docs_sections import stale_docs, write_docs
+    from .docs_sections import SECTIONS, stale_docs, write_docs
 
     project = project_from(ctx)
     try:
@@ -34,18 +31,7 @@ def generate_docs_command(ctx: click.Context, check_only: bool, as_json: bool) -
         from ..errors import KcrmGovError
 
         raise KcrmGovError(str(exc)) from None
-    if as_json:
-        click.echo(json.dumps({"stale" if check_only else "changed": [
-            {"path": s.path, "sections": list(s.sections), "diff": s.diff} for s in changed]}, indent=2))
-    elif check_only:
-        for item in changed:
-            click.echo(item.diff, nl=False)
-        for item in changed:
-            click.echo(f"stale: {item}", err=True)
-        click.echo(f"{len(changed)} files with stale generated sections" if changed else
-                   "generated sections in sync", err=bool(changed))
-    else:
-        for item in changed:
-            click.echo(f"wrote {item.path} ({', '.join(item.sections)})")
-        click.echo(f"{len(changed)} files changed")
-    sys.exit(1 if check_only and changed else 0)
+    report_generated(changed, check_only=check_only, as_json=as_json, count=len(SECTIONS), what="generated sections",
+                     command="kcrm-gov generate docs",
+                     record=lambda s: {"path": s.path, "sections": list(s.sections), "diff": s.diff},
+                     wrote=lambda s: f"wrote {s.path} ({', '.join(s.sections)})")

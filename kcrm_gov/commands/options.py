@@ -114,6 +114,30 @@ def selected_tables(project: Project, selectors: tuple[str, ...], excludes: tupl
     return select(project, project.dag.valid(), selectors, excludes)
 
 
+def report_generated(changed: Sequence[Any], *, check_only: bool, as_json: bool, count: int, what: str,
+                     command: str, record: Callable[[Any], dict[str, Any]], wrote: Callable[[Any], str]) -> NoReturn:
+    """The ending every ``generate`` command shares: what changed (or, with ``--check``, what is
+    stale, with its diff on stdout and one line each on stderr), as text or JSON; exit 1 only when
+    ``--check`` found something stale."""
+    import json
+
+    if as_json:
+        click.echo(json.dumps({"checked" if check_only else "written": count,
+                               "stale" if check_only else "changed": [record(item) for item in changed]}, indent=2))
+    elif check_only:
+        for item in changed:
+            click.echo(item.diff, nl=False)
+        for item in changed:
+            click.echo(f"stale: {item}", err=True)
+        click.echo(f"{count} {what}, {len(changed)} stale" + (f": run `{command}`" if changed else ", all in sync"),
+                   err=bool(changed))
+    else:
+        for item in changed:
+            click.echo(wrote(item))
+        click.echo(f"{count} {what}, {len(changed)} changed")
+    sys.exit(1 if check_only and changed else 0)
+
+
 # --- progress ------------------------------------------------------------------------------------------
 class ModelProgress:
     """A rich progress display fed by the build's listener (quiet with --json or off a terminal)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from .options import (
     json_option,
     now_option,
     project_from,
+    report_generated,
     select_only,
     select_options,
     selected_tables,
@@ -69,22 +69,10 @@ def generate_checks_command(ctx: click.Context, selectors: tuple[str, ...], chec
     complete = not selectors
     changed = stale_checks(project, generated, complete=complete) if check_only else \
         write_checks(project, generated, complete=complete)
-    if as_json:
-        click.echo(json.dumps({"checked" if check_only else "written": len(generated), "stale" if check_only
-                               else "changed": [{"path": s.path.as_posix(), "reason": s.reason, "diff": s.diff}
-                                                for s in changed]}, indent=2))
-    elif check_only:
-        for item in changed:
-            click.echo(item.diff, nl=False)
-        for item in changed:
-            click.echo(f"stale: {item}", err=True)
-        click.echo(f"{len(generated)} check files, {len(changed)} stale"
-                   + (": run `kcrm-gov generate checks`" if changed else ", all in sync"), err=bool(changed))
-    else:
-        for item in changed:
-            click.echo(f"{'removed' if item.path not in generated else 'wrote'} {item.path.as_posix()}")
-        click.echo(f"{len(generated)} check files, {len(changed)} changed")
-    sys.exit(1 if check_only and changed else 0)
+    report_generated(changed, check_only=check_only, as_json=as_json, count=len(generated), what="check files",
+                     command="kcrm-gov generate checks",
+                     record=lambda s: {"path": s.path.as_posix(), "reason": s.reason, "diff": s.diff},
+                     wrote=lambda s: f"{'removed' if s.path not in generated else 'wrote'} {s.path.as_posix()}")
 
 
 def sample_columns(available: list[str], wanted: list[str], *, at_least: int = 4) -> list[str]:

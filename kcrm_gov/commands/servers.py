@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import sys
-
 import click
 
 from ._generate import generate
-from .options import handle_errors, json_option, project_from, select_only, selected_tables
+from .options import handle_errors, json_option, project_from, report_generated, select_only, selected_tables
 
 
 @generate.command("servers")
@@ -37,20 +34,8 @@ def generate_servers_command(ctx: click.Context, selectors: tuple[str, ...], che
     tables = selected_tables(project, selectors) if selectors else None
     count = len(tables) if tables is not None else len(project.contracts)
     changed = stale_servers(project, tables) if check_only else write_servers(project, tables)
-    if as_json:
-        click.echo(json.dumps({"checked" if check_only else "written": count, "stale" if check_only else "changed":
-                               [{"path": s.path.as_posix(), "line": s.line, "reason": s.reason, "diff": s.diff}
-                                for s in changed]}, indent=2))
-    elif check_only:
-        for item in changed:
-            click.echo(item.diff, nl=False)
-        for item in changed:
-            click.echo(f"stale: {item}", err=True)
-        click.echo(f"{count} contracts, {len(changed)} with a missing or stale servers block"
-                   + (": run `kcrm-gov generate servers`" if changed else ", all in sync"), err=bool(changed))
-    else:
-        for item in changed:
-            click.echo(f"wrote {item.path.as_posix()} ({'added' if item.reason == 'missing' else 'updated'} "
-                       "servers block)")
-        click.echo(f"{count} contracts, {len(changed)} changed")
-    sys.exit(1 if check_only and changed else 0)
+    report_generated(changed, check_only=check_only, as_json=as_json, count=count, what="contracts",
+                     command="kcrm-gov generate servers",
+                     record=lambda s: {"path": s.path.as_posix(), "line": s.line, "reason": s.reason, "diff": s.diff},
+                     wrote=lambda s: f"wrote {s.path.as_posix()} ({'added' if s.reason == 'missing' else 'updated'} "
+                                     "servers block)")
