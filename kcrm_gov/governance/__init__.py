@@ -7,5 +7,6 @@
 * :mod:`.codeowners`: ``.github/CODEOWNERS`` from the stewards named in the contracts;
 * :mod:`.formats`: ``check``'s output as text, JSON, GitHub workflow annotations or JUnit XML;
 * :mod:`.freshness`: each contract's freshness SLA measured on a target;
-* :mod:`.airflow`: a Cloud Composer / Airflow 2 DAG file for the scheduled builds.
+* :mod:`.airflow`: a Cloud Composer / Airflow 2 DAG file for the scheduled builds;
+* :mod:`.connectors`: raw contracts against the loaders' real column lists (``catalog/connectors/``).
 """
