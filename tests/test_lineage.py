@@ -515,13 +515,14 @@ def test_show_table_and_errors(mini: Path) -> None:
 
 
 def test_raw_columns_feeding_the_cross_source_account_key() -> None:
-    """Hand-worked: core.accounts.account_key = TO_HEX(MD5(stg.hubspot__companies.domain)), falling back to
-    the HubSpot company id for companies without a domain; stg.domain is the normalised
-    raw.hubspot__companies.property_domain and stg.company_id is raw id. Nothing else feeds it directly."""
+    """Hand-worked: core.account_company_map.account_key = TO_HEX(MD5(stg.hubspot__companies.domain)), falling
+    back to the HubSpot company id for companies without a domain; stg.domain is the normalised
+    raw.hubspot__companies.property_domain and stg.company_id is raw id. Nothing else feeds it directly, and
+    core.accounts takes its key from the map (the formula is written once)."""
     from kcrm_gov.lineage.graph import show_lineage
 
     project = Project.load(Path(__file__).resolve().parent.parent)
-    report = show_lineage(project, "core.accounts.account_key")
+    report = show_lineage(project, "core.account_company_map.account_key")
 
     def leaves(nodes: list[dict]) -> set[str]:
         out: set[str] = set()
@@ -533,5 +534,12 @@ def test_raw_columns_feeding_the_cross_source_account_key() -> None:
                                                         "stg.hubspot__companies.company_id"}
     assert leaves(report["upstream"]) == {"raw.hubspot__companies.property_domain", "raw.hubspot__companies.id"}
     assert all(n["masking"] for n in report["upstream"])  # the MD5 hides the domain it is made of
-    downstream = {n["name"] for n in report["downstream"]}
-    assert {"core.contacts.account_key", "core.opportunities.account_key", "core.tickets.account_key"} <= downstream
+    def below(nodes: list[dict]) -> set[str]:
+        return {n["name"] for n in nodes} | {name for n in nodes for name in below(n["downstream"])}
+
+    assert {n["name"] for n in report["downstream"]} == {"core.accounts.account_key", "core.contacts.account_key",
+                                                          "core.leads.account_key"}
+    assert {"core.opportunities.account_key", "core.tickets.account_key", "core.usage_events.account_key",
+            "core.invoices.account_key"} <= below(report["downstream"])
+    accounts = show_lineage(project, "core.accounts.account_key")
+    assert {n["name"] for n in accounts["upstream"]} == {"core.account_company_map.account_key"}

@@ -1,21 +1,19 @@
 -- core.accounts: one row per customer company, keyed by the cross-source account key
--- TO_HEX(MD5(domain)). HubSpot companies are the spine; QuickBooks customers, Zendesk
--- organizations and CS churn events are matched to them by normalised domain.
+-- (computed once, in core.account_company_map). HubSpot companies are the spine; QuickBooks
+-- customers, Zendesk organizations and CS churn events are matched to them by normalised domain.
 WITH companies AS (
   SELECT
-    *,
-    -- The binding cross-source key; a company without a domain can match nothing, so it keys on its
-    -- HubSpot id instead (prefixed, so it can never collide with a domain's hash).
-    COALESCE(
-      TO_HEX(MD5(domain)),
-      TO_HEX(MD5(CONCAT('hubspot_company:', CAST(company_id AS STRING))))
-    ) AS account_key
-  FROM stg.hubspot__companies
+    c.*,
+    m.account_key,
+    m.is_primary_company
+  FROM stg.hubspot__companies AS c
+  INNER JOIN core.account_company_map AS m
+    ON m.hubspot_company_id = c.company_id
 ),
 
 company_spine AS (
-  -- Two HubSpot companies can share a domain (a duplicate created by sales): they are one account.
-  -- The primary company is the customer record if there is one, else the oldest.
+  -- Two HubSpot companies can share a domain (a duplicate created by sales): they are one account,
+  -- described by the primary company the map picked.
   SELECT
     account_key,
     company_id,
@@ -34,10 +32,7 @@ company_spine AS (
     LOGICAL_OR(is_internal) OVER (PARTITION BY account_key) AS any_company_internal
   FROM companies
   WHERE TRUE  -- older BigQuery rejects a QUALIFY without WHERE, GROUP BY or HAVING
-  QUALIFY ROW_NUMBER() OVER (
-    PARTITION BY account_key
-    ORDER BY IF(lifecycle_stage = 'customer', 0, 1), created_at NULLS LAST, company_id
-  ) = 1
+  QUALIFY is_primary_company
 ),
 
 invoice_totals AS (

@@ -1,16 +1,11 @@
 -- core.contacts: one row per live HubSpot contact (a person at a customer or prospect), with the
 -- account key of their company, the matching Zendesk end user and personal-mailbox flag.
 WITH company_accounts AS (
-  -- HubSpot company -> account, through the company's normalised domain (the account key formula).
+  -- HubSpot company -> account: the map holds every company of every account.
   SELECT
-    c.company_id,
-    a.account_key
-  FROM stg.hubspot__companies AS c
-  INNER JOIN core.accounts AS a
-    ON a.account_key = COALESCE(
-      TO_HEX(MD5(c.domain)),
-      TO_HEX(MD5(CONCAT('hubspot_company:', CAST(c.company_id AS STRING))))
-    )
+    hubspot_company_id AS company_id,
+    account_key
+  FROM core.account_company_map
 ),
 
 contacts AS (

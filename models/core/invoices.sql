@@ -25,8 +25,8 @@ SELECT
   CAST(i.invoice_id AS STRING) AS invoice_id,
   i.invoice_number,
   i.customer_id,
-  -- The cross-source account key: hex MD5 of the normalised company domain (stg `domain`).
-  IF(c.domain IS NULL, NULL, TO_HEX(MD5(c.domain))) AS account_key,
+  -- The account whose domain this is (core.accounts computes the key); null when none is.
+  acct.account_key,
   c.domain AS account_domain,
   COALESCE(c.is_internal, FALSE) AS is_internal,
   i.invoice_date,
@@ -55,5 +55,7 @@ SELECT
 FROM stg.quickbooks__invoices AS i
 LEFT JOIN customers AS c
   ON c.customer_id = i.customer_id
+LEFT JOIN core.accounts AS acct
+  ON acct.domain = c.domain
 LEFT JOIN line_totals AS lt
   ON lt.invoice_id = i.invoice_id

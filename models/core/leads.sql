@@ -1,16 +1,11 @@
 -- core.leads: one row per live HubSpot lead (the SDR work item), with its contact resolved through
 -- HubSpot merges, its account key and status flags.
 WITH company_accounts AS (
-  -- HubSpot company -> account, through the company's normalised domain (the account key formula).
+  -- HubSpot company -> account: the map holds every company of every account.
   SELECT
-    c.company_id,
-    a.account_key
-  FROM stg.hubspot__companies AS c
-  INNER JOIN core.accounts AS a
-    ON a.account_key = COALESCE(
-      TO_HEX(MD5(c.domain)),
-      TO_HEX(MD5(CONCAT('hubspot_company:', CAST(c.company_id AS STRING))))
-    )
+    hubspot_company_id AS company_id,
+    account_key
+  FROM core.account_company_map
 ),
 
 merged_ids AS (

@@ -9,8 +9,8 @@ SELECT
   k.user_email,
   k.is_identified,
   k.device_id,
-  -- The cross-source account key: hex MD5 of the normalised company domain.
-  IF(k.domain IS NULL, NULL, TO_HEX(MD5(k.domain))) AS account_key,
+  -- The account whose domain this is (core.accounts computes the key); null when none is.
+  acct.account_key,
   k.domain AS account_domain,  -- resolved in stg: the account_domain property, else a work email
   k.domain_source AS account_domain_source,
   k.account_id AS workspace_id,
@@ -24,4 +24,6 @@ SELECT
   k.processed_at,
   k.synced_at
 FROM stg.mixpanel__events AS k
+LEFT JOIN core.accounts AS acct
+  ON acct.domain = k.domain
 WHERE k.event_category = 'login'

@@ -130,8 +130,8 @@ SELECT
   m.resolved_user_id AS user_email,
   m.identity_source,
   m.contact_id,
-  -- The cross-source account key: hex MD5 of the normalised company domain.
-  IF(m.account_domain IS NULL, NULL, TO_HEX(MD5(m.account_domain))) AS account_key,
+  -- The account whose domain this is (core.accounts computes the key); null when none is.
+  acct.account_key,
   m.account_domain,
   m.account_match,
   m.is_internal,
@@ -160,3 +160,5 @@ SELECT
   m.has_conversion,
   m.loaded_at
 FROM matched AS m
+LEFT JOIN core.accounts AS acct
+  ON acct.domain = m.account_domain

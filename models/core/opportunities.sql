@@ -1,17 +1,14 @@
 -- core.opportunities: one row per live HubSpot deal (new business, renewal, expansion), with its
 -- pipeline stage's label, order, probability and closed / won / lost flags, and its account key.
 WITH company_accounts AS (
-  -- HubSpot company -> account, through the company's normalised domain (the account key formula).
+  -- HubSpot company -> account: the map holds every company of every account.
   SELECT
-    c.company_id,
+    m.hubspot_company_id AS company_id,
     a.account_key,
     a.is_internal
-  FROM stg.hubspot__companies AS c
+  FROM core.account_company_map AS m
   INNER JOIN core.accounts AS a
-    ON a.account_key = COALESCE(
-      TO_HEX(MD5(c.domain)),
-      TO_HEX(MD5(CONCAT('hubspot_company:', CAST(c.company_id AS STRING))))
-    )
+    ON a.account_key = m.account_key
 ),
 
 deals AS (

@@ -11,8 +11,8 @@ WITH customers AS (
 SELECT
   p.payment_id,
   p.customer_id,
-  -- The cross-source account key: hex MD5 of the normalised company domain (stg `domain`).
-  IF(c.domain IS NULL, NULL, TO_HEX(MD5(c.domain))) AS account_key,
+  -- The account whose domain this is (core.accounts computes the key); null when none is.
+  acct.account_key,
   c.domain AS account_domain,
   COALESCE(c.is_internal, FALSE) AS is_internal,
   p.invoice_id,
@@ -33,3 +33,5 @@ SELECT
 FROM stg.quickbooks__payments AS p
 LEFT JOIN customers AS c
   ON c.customer_id = p.customer_id
+LEFT JOIN core.accounts AS acct
+  ON acct.domain = c.domain

@@ -163,8 +163,8 @@ customers AS (
 
 SELECT
   TO_HEX(MD5(CONCAT(d.invoice_id, '|', d.product_sku))) AS subscription_id,
-  -- The cross-source account key: hex MD5 of the normalised company domain (stg `domain`).
-  IF(c.domain IS NULL, NULL, TO_HEX(MD5(c.domain))) AS account_key,
+  -- The account whose domain this is (core.accounts computes the key); null when none is.
+  acct.account_key,
   d.customer_id,
   COALESCE(c.is_internal, FALSE) AS is_internal,
   d.invoice_id,
@@ -199,3 +199,5 @@ FROM dated AS d
 CROSS JOIN as_of AS a
 LEFT JOIN customers AS c
   ON c.customer_id = d.customer_id
+LEFT JOIN core.accounts AS acct
+  ON acct.domain = c.domain

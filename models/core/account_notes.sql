@@ -1,4 +1,4 @@
--- core.cs_notes: one row per live Customer Success note, with its account and author as internal
+-- core.account_notes: one row per live Customer Success note, with its account and author as internal
 -- user, and the sentiment the CSM picked. The note's subject and body stay in stg (restricted
 -- free text): churn risk and health read the metadata only.
 WITH owners AS (
