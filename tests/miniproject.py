@@ -33,6 +33,13 @@ def contract_yaml(layer: str, table: str, columns: list[tuple[str, str, bool]], 
     if layer == "raw":
         sla = ("slaProperties:\n  - property: freshness\n    value: 24\n    unit: h\n"
                f"    element: {table}._fivetran_synced\n")
+    return contract_text(layer, table, "\n".join(props) + "\n", sla=sla, custom="\n".join(custom) + "\n",
+                         purpose=f"Test table {table}.", description=f"Test table {table}.")
+
+
+def contract_text(layer: str, table: str, properties: str, *, sla: str, custom: str, purpose: str,
+                  description: str) -> str:
+    """The ODCS envelope every test contract shares around its ``properties`` text."""
     return f"""apiVersion: v3.2.0
 kind: DataContract
 id: kcrm.{layer}.{table}
@@ -42,7 +49,7 @@ status: active
 tenant: kcrm
 domain: sales
 description:
-  purpose: Test table {table}.
+  purpose: {purpose}
   usage: Tests only.
   limitations: None.
 team:
@@ -54,12 +61,10 @@ schema:
   - name: {table}
     physicalName: {table}
     physicalType: table
-    description: Test table {table}.
+    description: {description}
     properties:
-{chr(10).join(props)}
-{sla}customProperties:
-{chr(10).join(custom)}
-"""
+{properties}{sla}customProperties:
+{custom}"""
 
 
 RAW_COLUMNS = [("id", "INT64", True), ("name", "STRING", False), ("amount", "NUMERIC", False),

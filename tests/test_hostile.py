@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from miniproject import make
+from miniproject import contract_text, make
 
 from kcrm_gov.cli import cli
 
@@ -82,37 +82,10 @@ def people_contract(layer: str, extra_columns: str = "", synced: bool = True) ->
 """
         sla = ("slaProperties:\n  - property: freshness\n    value: 24\n    unit: h\n"
                "    element: src__people._fivetran_synced\n")
-    return f"""apiVersion: v3.2.0
-kind: DataContract
-id: kcrm.{layer}.src__people
-name: {layer}.src__people
-version: 1.0.0
-status: active
-tenant: kcrm
-domain: sales
-description:
-  purpose: People, for the hostile tests.
-  usage: Tests only.
-  limitations: None.
-team:
-  name: revops
-  members:
-    - username: maria.chen
-      role: data steward
-schema:
-  - name: src__people
-    physicalName: src__people
-    physicalType: table
-    description: People.
-    properties:
-{columns}{sla}customProperties:
-  - property: layer
-    value: {layer}
-  - property: materialization
-    value: table
-  - property: source
-    value: src
-"""
+    custom = (f"  - property: layer\n    value: {layer}\n  - property: materialization\n    value: table\n"
+              "  - property: source\n    value: src\n")
+    return contract_text(layer, "src__people", columns, sla=sla, custom=custom,
+                         purpose="People, for the hostile tests.", description="People.")
 
 
 STG_PEOPLE_SQL = """SELECT

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from . import Annotation, GateStep
 
@@ -60,16 +61,10 @@ def checks_step(project: Project) -> GateStep:
                         annotations=[Annotation(str(p.location.path), p.location.line or 1, p.location.column or 1,
                                                 p.message, "checks") for p in problems if p.location])
     stale = stale_checks(project, generated)
-    return GateStep(
-        name="checks",
-        ok=not stale,
-        summary=f"{len(generated)} check files, {len(stale)} stale"
-                + (" (run `kcrm-gov generate checks`)" if stale else ""),
-        details=[f"{item}\n{item.diff.rstrip()}" for item in stale],
-        exit_code=1 if stale else 0,
-        annotations=[Annotation(item.path.as_posix(), 1, 1, f"{item.reason}: run `kcrm-gov generate checks`",
-                                "checks") for item in stale],
-    )
+    return _stale_files_step(
+        "checks", stale, f"{len(generated)} check files, {len(stale)} stale", "checks",
+        [Annotation(item.path.as_posix(), 1, 1, f"{item.reason}: run `kcrm-gov generate checks`", "checks")
+         for item in stale])
 
 
 def codeowners_step(project: Project) -> GateStep:
@@ -117,15 +112,22 @@ def servers_step(project: Project) -> GateStep:
     from ..governance.servers import stale_servers
 
     stale = stale_servers(project)
+    return _stale_files_step(
+        "servers", stale, f"{len(project.contracts)} contracts, {len(stale)} with a missing or stale servers block",
+        "servers",
+        [Annotation(item.path.as_posix(), item.line, 1, str(item).split(": ", 1)[1], "servers") for item in stale])
+
+
+def _stale_files_step(name: str, stale: Sequence[Any], summary: str, generator: str,
+                      annotations: list[Annotation]) -> GateStep:
+    """A step over generated files: it fails when any is stale, showing each one's diff."""
     return GateStep(
-        name="servers",
+        name=name,
         ok=not stale,
-        summary=f"{len(project.contracts)} contracts, {len(stale)} with a missing or stale servers block"
-                + (" (run `kcrm-gov generate servers`)" if stale else ""),
+        summary=summary + (f" (run `kcrm-gov generate {generator}`)" if stale else ""),
         details=[f"{item}\n{item.diff.rstrip()}" for item in stale],
         exit_code=1 if stale else 0,
-        annotations=[Annotation(item.path.as_posix(), item.line, 1, str(item).split(": ", 1)[1], "servers")
-                     for item in stale],
+        annotations=annotations,
     )
 
 

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kcrm_gov.errors import Location
-from kcrm_gov.yamlsource import YamlDocument, read_yaml
+from ..errors import Location
+from ..project import Project
+from ..yamlsource import YamlDocument, read_yaml
 
 CONNECTORS_DIR = Path("catalog") / "connectors"
 MAPPING_FILE = CONNECTORS_DIR / "raw_contracts.yml"
@@ -67,16 +68,13 @@ def load_mapping(root: Path) -> YamlDocument:
     return read_yaml(root / MAPPING_FILE, MAPPING_FILE)
 
 
-def column_gaps(project: Any) -> list[ColumnGap]:
-    """Every raw column missing from its connector table and not declared, and every stale declaration.
-
-    ``project`` is a :class:`kcrm_gov.project.Project`; typed loosely so this module does not import it.
-    """
+def column_gaps(project: Project) -> list[ColumnGap]:
+    """Every raw column missing from its connector table and not declared, and every stale declaration."""
     tables = load_connector_tables(project.root)
     doc = load_mapping(project.root)
     mapping: dict[str, Any] = dict(doc.data.get("contracts") or {})
     findings: list[ColumnGap] = []
-    raw = {name: c for name, c in project.contracts.items() if name.startswith("raw.")}
+    raw = {c.qualified_name: c for c in project.layer("raw")}
     for name in sorted(set(mapping) - set(raw)):
         findings.append(ColumnGap(name, "*", "mapped but there is no such raw contract",
                                   doc.location("contracts", name)))

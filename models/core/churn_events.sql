@@ -1,18 +1,5 @@
 -- core.churn_events: one row per churn event logged by Customer Success (full cancellations and
 -- partial churn), with the account key of the churned company and the CSM as an internal user.
-WITH owners AS (
-  SELECT
-    email,
-    owner_id
-  FROM stg.hubspot__owners
-  WHERE email IS NOT NULL
-  -- One user per work email: the active one, then the most recently created.
-  QUALIFY ROW_NUMBER() OVER (
-    PARTITION BY email
-    ORDER BY IF(COALESCE(is_active, FALSE), 0, 1), created_at DESC NULLS LAST, owner_id
-  ) = 1
-)
-
 SELECT
   CAST(e.churn_event_id AS STRING) AS churn_event_id,
   CAST(a.account_key AS STRING) AS account_key,
@@ -24,7 +11,7 @@ SELECT
   CAST(e.competitor_name AS STRING) AS competitor_name,
   CAST(e.reason_detail AS STRING) AS reason_detail,
   CAST(e.lost_mrr_usd AS NUMERIC) AS lost_mrr_usd,
-  CAST(o.owner_id AS INT64) AS recorded_by_user_id,
+  CAST(u.user_id AS INT64) AS recorded_by_user_id,
   CAST(e.recorded_by_email AS STRING) AS recorded_by_email,
   -- How late the CSM logged the event (negative when logged ahead of the effective date).
   CAST(DATE_DIFF(DATE(e.recorded_at), DATE(e.churned_at), DAY) AS INT64) AS days_to_record,
@@ -35,5 +22,7 @@ FROM stg.cs__churn_events AS e
 -- The hand-typed domain (normalised in stg) is the only link to the account.
 LEFT JOIN core.accounts AS a
   ON a.domain = e.domain
-LEFT JOIN owners AS o
-  ON o.email = e.recorded_by_email
+-- The CS tool names its user by work email: core.users resolves it to one user.
+LEFT JOIN core.users AS u
+  ON u.email = e.recorded_by_email
+  AND u.is_email_primary

@@ -25,6 +25,16 @@ SELECT
     WHEN REGEXP_CONTAINS(LOWER(team_name), r'^enterprise\b') THEN 'enterprise'
   END AS STRING) AS sales_segment,
   CAST(COALESCE(is_active, FALSE) AS BOOL) AS is_active,
+  -- Tools that name a user by work email (the CS log) resolve it to one user: the active one, then
+  -- the most recently created.
+  CAST(
+    email IS NOT NULL
+    AND ROW_NUMBER() OVER (
+      PARTITION BY email
+      ORDER BY IF(COALESCE(is_active, FALSE), 0, 1), created_at DESC NULLS LAST, owner_id
+    ) = 1
+    AS BOOL
+  ) AS is_email_primary,
   CAST(created_at AS TIMESTAMP) AS created_at,
   CAST(updated_at AS TIMESTAMP) AS updated_at
 FROM stg.hubspot__owners
