@@ -30,7 +30,7 @@ from .common import (
     unique_ids,
     us,
 )
-from .world import ANALYTICS_SOURCES, COUNTRIES, INDUSTRIES, OWNER_TEAMS, PRODUCTS, TITLES, World
+from .world import ANALYTICS_SOURCES, COUNTRIES, INDUSTRIES, OWNER_TEAMS, PRODUCTS, TITLES, World, monthly_price
 
 PORTAL_ID = 4_812_345
 BASE_LEADS = 5_000
@@ -190,20 +190,25 @@ def deals(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
     customers = np.flatnonzero(w.acc_is_customer)
     # every customer has one won new-business deal closing on its start date ...
     won_nb = customers[: min(len(customers), n)]
-    rest = n - len(won_nb)
-    n_exp = min(rest, round(0.07 * n))  # ... some won expansions (existing business)
-    exp_acc = rng.choice(customers, size=n_exp)
-    n_other = rest - n_exp  # ... and lost or still open deals with prospects and customers
+    # ... one won expansion per billed expansion of the world, on its date (existing business) ...
+    exp_acc = w.exp_account[: max(0, n - len(won_nb))]
+    # ... one won new-business deal per win-back, on its return ...
+    wb_acc = w.winback_account[: max(0, n - len(won_nb) - len(exp_acc))]
+    n_exp, n_wb = len(exp_acc), len(wb_acc)
+    n_other = n - len(won_nb) - n_exp - n_wb  # ... and lost or still open deals with prospects and customers
     prospects = np.flatnonzero(~w.acc_is_customer & ~w.acc_is_test)
     other_acc = np.where(rng.random(n_other) < 0.8, rng.choice(prospects, size=n_other),
                          rng.choice(customers, size=n_other))
-    account = np.concatenate([won_nb, exp_acc, other_acc])
-    kind = np.concatenate([np.zeros(len(won_nb), int), np.ones(n_exp, int), np.full(n_other, 2)])
+    account = np.concatenate([won_nb, exp_acc, other_acc, wb_acc])
+    kind = np.concatenate([np.zeros(len(won_nb), int), np.ones(n_exp, int), np.full(n_other, 2),
+                           np.full(n_wb, 3)])
     open_ = (kind == 2) & (rng.random(n) < 0.18)
-    won = kind < 2
+    won = (kind < 2) | (kind == 3)
     close = np.where(kind == 0, w.acc_start[account], 0)
-    exp_lo = np.maximum(w.acc_start[account] + 60 * US_PER_DAY, PERIOD_START)
-    close = np.where(kind == 1, between(rng, exp_lo, PERIOD_END - US_PER_DAY), close)
+    exp_at = np.concatenate([np.zeros(len(won_nb), np.int64), w.exp_at[:n_exp], np.zeros(n_other + n_wb, np.int64)])
+    close = np.where(kind == 1, exp_at, close)
+    wb_at = np.concatenate([np.zeros(n - n_wb, np.int64), w.winback_at[:n_wb]])
+    close = np.where(kind == 3, wb_at, close)
     close = np.where(kind == 2, between(rng, PERIOD_START - 120 * US_PER_DAY, PERIOD_END - US_PER_DAY, n), close)
     close = np.where(open_, between(rng, PERIOD_END - 10 * US_PER_DAY, PERIOD_END + 120 * US_PER_DAY, n), close)
     cycle = rng.integers(10, 150, n) * US_PER_DAY
@@ -212,14 +217,25 @@ def deals(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
     stage = np.where(won, 5, np.where(open_, rng.choice(OPEN_STAGES, size=n), 6))
     renewal_pipe = (kind == 1) & (rng.random(n) < 0.3)
     stage = np.where(renewal_pipe, 9, stage)
-    mrr = np.where(kind == 0, w.acc_mrr[account], w.acc_mrr[account] * rng.uniform(0.1, 0.6, n))
+    # an expansion deal is worth the MRR it adds to the bill (list price, discount kept)
+    price = monthly_price(np.arange(len(PRODUCTS)))
+    exp_delta = np.zeros(n)
+    e = kind == 1
+    seats_now = w.acc_seats[account[e]]
+    exp_delta[e] = ((seats_now + w.exp_seats_added[:n_exp]) * price[w.exp_plan_after[:n_exp]]
+                    - seats_now * price[w.acc_plan[account[e]]]) * np.where(w.acc_discount[account[e]], 0.9, 1.0)
+    mrr = np.where(kind == 0, w.acc_mrr[account], np.round(exp_delta, 2))
+    wb = kind == 3
+    mrr[wb] = np.round(w.winback_seats[:n_wb] * price[w.acc_plan[account[wb]]], 2)
     mrr = np.where(kind == 2, np.round(w.acc_seats[account] * rng.choice([25, 50, 90, 150], size=n)), mrr)
     amount = mrr * 12
     closed = won | ~open_
     modified = np.minimum(np.where(open_, created, close) + rng.integers(0, 30, n) * US_PER_DAY,
                           PERIOD_END - US_PER_HOUR)
-    plan_sku = pick([p["sku"] for p in PRODUCTS], w.acc_plan[account])
-    dealtype = pick(["newbusiness", "existingbusiness", "newbusiness"], kind)
+    plan = w.acc_plan[account].copy()
+    plan[kind == 1] = w.exp_plan_after[:n_exp]
+    plan_sku = pick([p["sku"] for p in PRODUCTS], plan)
+    dealtype = pick(["newbusiness", "existingbusiness", "newbusiness", "newbusiness"], kind)
     dealtype = pc.if_else(pa.array((kind == 2) & w.acc_is_customer[account]), "existingbusiness", dealtype)
     t = shape({
         "deal_id": ints(unique_ids(rng, n, 2_000_000_000, 19_000_000_000)),
@@ -230,7 +246,7 @@ def deals(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
         "owner_id": ints(w.own_id[w.acc_owner[account]], mask=rng.random(n) < 0.02),
         "associated_company_id": ints(w.acc_id[account]),
         "property_dealname": concat(w.acc_name.take(pa.array(account)),
-                                    pick([" - New business", " - Expansion", " - Deal"], kind)),
+                                    pick([" - New business", " - Expansion", " - Deal", " - Win-back"], kind)),
         "property_dealtype": dealtype,
         # reps leave the amount empty on some open and lost deals
         "property_amount": money(amount, mask=~won & (rng.random(n) < 0.08)),

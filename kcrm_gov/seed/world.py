@@ -128,11 +128,31 @@ TEST_ACCOUNTS = [("K CRM (internal)", "kcrm.io"), ("Test Co", "test.kcrm.io"), (
 OWNER_TEAMS = [("SDR", 30), ("SMB AE", 30), ("Mid-Market AE", 20), ("Enterprise AE", 10), ("CSM", 20),
                ("Sales Management", 5), ("Marketing", 5)]
 
+# --- the latent state: ICP fit, risk, intent (effect sizes are in the package docstring) ---
+# ICP fit is observable: these are the firmographics K CRM sells best to. enr.icp_fit can
+# recover it; the world adds noise (``FIT_NOISE``) that no rule can see.
+ICP_INDUSTRIES = {"COMPUTER_SOFTWARE": 1.0, "MARKETING_AND_ADVERTISING": 1.0, "FINANCIAL_SERVICES": 0.8,
+                  "MANAGEMENT_CONSULTING": 0.8, "REAL_ESTATE": 0.4, "LOGISTICS_AND_SUPPLY_CHAIN": 0.4}
+ICP_COUNTRIES = {"US": 0.5, "GB": 0.5, "CA": 0.4, "AU": 0.3}
+FIT_NOISE = 0.35
+# Buyer personas: titles that sign. An account with a "champion" has more of them.
+BUYER_TITLES = ["CEO", "Founder", "VP Sales", "Head of Sales", "RevOps Manager", "Sales Operations", "COO",
+                "VP Marketing"]
+CONVERSION_FIT = 1.1  # log-odds weight of fit (standardised) on becoming a customer
+CONVERSION_CHAMPION = 0.7  # log-weight of having a champion
+CONVERSION_INTENT = 0.5  # log-weight per unit of log intent
+CHURN_RISK = 3.0  # log-weight of latent risk (0..1) on being chosen to churn
+EXPANSION_UTILISATION = 2.0  # log-weight of seat utilisation on being chosen to expand
+TRIAL_SHARE_NEW = 0.7  # of customers starting inside the period, the share that trialled first
+TRIAL_DAYS = 14
+WINBACK_SHARE = 0.08  # of full churners with room left in the period
+
 BASE_ACCOUNTS = 2_000
 BASE_CONTACTS = 8_000
 CUSTOMER_SHARE = 0.58  # of non-test accounts, tuned so that invoices + payments ≈ billing events
 BASE_CHURN_EVENTS = 300
 FULL_CHURN_SHARE = 0.65
+BASE_EXPANSIONS = 350  # billed expansions = HubSpot won expansion deals (7 % of 5,000 deals)
 
 
 def month_index(micros: np.ndarray) -> np.ndarray:
@@ -185,8 +205,21 @@ def build_world(seed: int = 42, scale: float = 1.0) -> World:
     a = w.arrays
     _owners(rng, a)
     _accounts(rng, a, scaled(BASE_ACCOUNTS, scale), scale)
+    _trials(rng, a, scale)
     _contacts(rng, a, scaled(BASE_CONTACTS, scale))
+    _expansions(rng, a, scaled(BASE_EXPANSIONS, scale))
+    _winbacks(rng, a)
     return w
+
+
+def _weighted_sample(rng: np.random.Generator, pool: np.ndarray, log_weight: np.ndarray, k: int) -> np.ndarray:
+    """``k`` members of ``pool`` without replacement, each drawn with probability ∝ exp(weight).
+
+    Efraimidis–Spirakis: the k largest keys ``log(u) / w`` (here ``log(-log u)`` form, stable).
+    """
+    k = min(k, len(pool))
+    keys = np.log(-np.log(rng.random(len(pool)))) - log_weight
+    return pool[np.argsort(keys, kind="stable")[:k]]
 
 
 def _owners(rng: np.random.Generator, a: dict[str, Any]) -> None:
@@ -254,9 +287,25 @@ def _accounts(rng: np.random.Generator, a: dict[str, Any], n: int, scale: float)
     a["acc_owner"] = _owner_in_team(rng, a, team)
     a["acc_created"] = between(rng, HISTORY_START - 180 * US_PER_DAY, PERIOD_END - 20 * US_PER_DAY, n)
 
-    # customers: about 56 % of the real accounts, bigger companies more likely
+    # the latent state: ICP fit from firmographics plus noise; a champion; buying intent
+    industry_pts = np.array([ICP_INDUSTRIES.get(i, 0.0) for i in INDUSTRIES])[a["acc_industry"]]
+    country_pts = np.array([ICP_COUNTRIES.get(c["code"], 0.0) for c in COUNTRIES])[country]
+    size_pts = np.where((employees >= 20) & (employees <= 500), 1.0,
+                        np.where((employees >= 10) & (employees <= 2_000), 0.4, 0.0))
+    fit_raw = industry_pts + size_pts + country_pts + rng.normal(0, FIT_NOISE, n)
+    fit_z = (fit_raw - fit_raw.mean()) / fit_raw.std()
+    a["acc_fit"] = 1 / (1 + np.exp(-1.5 * fit_z))  # 0..1
+    a["acc_champion"] = rng.random(n) < 0.45
+    a["acc_intent"] = rng.lognormal(0.0, 0.7, n)
+    # customers: as many as before (about 56 % of the real accounts, bigger ones likelier), now
+    # chosen by fit, champion and intent
     p_cust = np.clip(CUSTOMER_SHARE * (0.8 + 0.1 * np.log10(employees)), 0.05, 0.95)
-    is_customer = (rng.random(n) < p_cust) & ~is_test
+    real = np.flatnonzero(~is_test)
+    n_cust = round(float(p_cust[real].sum()))
+    lw = (np.log(p_cust) + CONVERSION_FIT * fit_z + CONVERSION_CHAMPION * a["acc_champion"]
+          + CONVERSION_INTENT * np.log(a["acc_intent"]))
+    is_customer = np.zeros(n, dtype=bool)
+    is_customer[_weighted_sample(rng, real, lw[real], n_cust)] = True
     # start: a quarter signed before the period, the rest through 2022-2023 with quarter-end peaks
     months = np.arange(24)
     weights = np.where(months % 3 == 2, 1.6, 1.0) * np.linspace(0.85, 1.15, 24)
@@ -278,14 +327,17 @@ def _accounts(rng: np.random.Generator, a: dict[str, Any], n: int, scale: float)
     a["acc_seats"] = np.clip(np.round(employees * rng.uniform(0.08, 0.35, n)), 2, 400).astype(np.int64)
     a["acc_addon"] = rng.random(n) < 0.2
     a["acc_discount"] = rng.random(n) < 0.1
-    a["acc_mrr"] = a["acc_seats"] * _monthly_price(a["acc_plan"]) + a["acc_addon"] * PRODUCTS[ENRICHMENT]["price"]
+    a["acc_mrr"] = a["acc_seats"] * monthly_price(a["acc_plan"]) + a["acc_addon"] * PRODUCTS[ENRICHMENT]["price"]
     a["acc_mrr"] = np.where(a["acc_discount"], a["acc_mrr"] * 0.9, a["acc_mrr"])
 
     # churn: full churn for some customers (they stop logging in and paying), partial for others
     n_events = scaled(BASE_CHURN_EVENTS, scale)
     n_full = round(n_events * FULL_CHURN_SHARE)
     eligible = np.flatnonzero(is_customer & (start < PERIOD_END - 150 * US_PER_DAY))
-    full = rng.choice(eligible, size=min(n_full, len(eligible)), replace=False)
+    # latent risk: poor fit plus bad luck; churners are drawn by it
+    risk = 1 / (1 + np.exp(1.2 * fit_z - rng.normal(0, 0.9, n)))
+    a["acc_risk"] = np.where(is_customer, risk, np.nan)
+    full = np.sort(_weighted_sample(rng, eligible, CHURN_RISK * risk[eligible], n_full))
     churn = np.full(n, -1, dtype=np.int64)
     lo = np.maximum(start[full] + 90 * US_PER_DAY, PERIOD_START + 20 * US_PER_DAY)
     churn[full] = between(rng, lo, PERIOD_END - 10 * US_PER_DAY)
@@ -309,7 +361,8 @@ def _owner_in_team(rng: np.random.Generator, a: dict[str, Any], team: np.ndarray
     return lo + (rng.random(len(team)) * (hi - lo)).astype(np.int64)
 
 
-def _monthly_price(product: np.ndarray) -> np.ndarray:
+def monthly_price(product: np.ndarray) -> np.ndarray:
+    """USD list price per seat (or per add-on) and month of each product index."""
     prices = np.array([p["price"] / (12 if p["billing"] == "annually" else 1) for p in PRODUCTS])
     return prices[product]
 
@@ -335,20 +388,104 @@ def _contacts(rng: np.random.Generator, a: dict[str, Any], n: int) -> None:
                        pc.if_else(pa.array(style < 0.9), concat(pc.utf8_slice_codeunits(f_low, 0, 1), l_low),
                                   f_low))
     a["con_email"] = _dedupe(concat(local, "@", domain))  # the normalised address (lower case)
-    a["con_title"] = rng.integers(0, len(TITLES), n)
+    # titles: a champion's account has more buyer personas among its contacts
+    buyer = np.array([t in BUYER_TITLES for t in TITLES])
+    buyer_idx, other_idx = np.flatnonzero(buyer), np.flatnonzero(~buyer)
+    champion = (account >= 0) & a["acc_champion"][dom_idx]
+    is_buyer = rng.random(n) < np.where(champion, 0.45, 0.12)
+    a["con_title"] = np.where(is_buyer, buyer_idx[rng.integers(0, len(buyer_idx), n)],
+                              other_idx[rng.integers(0, len(other_idx), n)])
     a["con_source"] = rng.choice(len(ANALYTICS_SOURCES), size=n, p=np.array(ANALYTICS_P) / sum(ANALYTICS_P))
     a["con_owner"] = _owner_in_team(rng, a, np.zeros(n, dtype=np.int64))
     start = np.where(account >= 0, a["acc_start"][dom_idx], -1)
     customer = (start >= 0) | ((account >= 0) & a["acc_is_test"][dom_idx])
     start = np.where((account >= 0) & a["acc_is_test"][dom_idx], HISTORY_START, start)
+    # the product is used from the trial (if any) or the start of the subscription
+    trial = np.where(account >= 0, a["acc_trial_start"][dom_idx], -1)
+    has_trial = trial >= 0
+    lost_trial = has_trial & ~customer
+    start = np.where(has_trial, trial, start)
     created = between(rng, HISTORY_START, PERIOD_END - 2 * US_PER_DAY, n)
     around = start + rng.integers(-200, 260, n) * US_PER_DAY + rng.integers(0, US_PER_DAY, n)
-    created = np.where(customer, np.clip(around, HISTORY_START, PERIOD_END - 2 * US_PER_DAY), created)
+    created = np.where(customer | has_trial, np.clip(around, HISTORY_START, PERIOD_END - 2 * US_PER_DAY), created)
     a["con_created"] = created
     end = np.where(account >= 0, np.where(a["acc_churn"][dom_idx] >= 0, a["acc_churn"][dom_idx], PERIOD_END),
                    PERIOD_END)
+    end = np.where(lost_trial, trial + TRIAL_DAYS * US_PER_DAY + rng.integers(0, 3 * US_PER_DAY, n), end)
     signup = np.maximum(created, start) + rng.integers(US_PER_DAY // 24, 14 * US_PER_DAY, n)
-    is_user = customer & (rng.random(n) < 0.85) & (signup < end - 7 * US_PER_DAY)
+    # in a trial, the first users sign up in its first days
+    signup = np.where(has_trial & (created < start + 3 * US_PER_DAY),
+                      start + rng.integers(US_PER_DAY // 24, 4 * US_PER_DAY, n), signup)
+    is_user = ((customer | has_trial) & (rng.random(n) < 0.85)
+               & (signup < end - np.where(lost_trial, 2, 7) * US_PER_DAY))
     a["con_signup"] = np.where(is_user, signup, -1)
     a["con_end"] = end
     a["con_activity"] = rng.lognormal(0.0, 0.9, n)
+
+
+def _trials(rng: np.random.Generator, a: dict[str, Any], scale: float) -> None:
+    """14-day trials: most new customers trialled first; some prospects trialled and did not buy.
+
+    Activation (contacts imported, a pipeline created, a teammate invited within the trial)
+    drives conversion: ``P(activated | converted) = 0.8`` and ``P(activated | not) = 0.25``.
+    """
+    n = len(a["acc_id"])
+    start = a["acc_start"]
+    new = a["acc_is_customer"] & (start >= PERIOD_START + (TRIAL_DAYS + 1) * US_PER_DAY)
+    converted = new & (rng.random(n) < TRIAL_SHARE_NEW)
+    prospects = np.flatnonzero(~a["acc_is_customer"] & ~a["acc_is_test"])
+    n_lost = min(len(prospects), round(float(converted.sum()) * 0.8))
+    # prospects that trial are the better-fitting, more interested ones too
+    lost = _weighted_sample(rng, prospects, 1.0 * a["acc_fit"][prospects] + 0.5 * np.log(a["acc_intent"][prospects]),
+                            n_lost)
+    trial = np.full(n, -1, dtype=np.int64)
+    trial[converted] = start[converted] - TRIAL_DAYS * US_PER_DAY - rng.integers(0, 3, converted.sum()) * US_PER_DAY
+    trial[lost] = between(rng, PERIOD_START, PERIOD_END - (TRIAL_DAYS + 2) * US_PER_DAY, len(lost))
+    activated = np.where(converted, rng.random(n) < 0.8, rng.random(n) < 0.25) & (trial >= 0)
+    a["acc_trial_start"] = trial
+    a["acc_trial_activated"] = activated
+    # a prospect that trialled was in the CRM before it
+    a["acc_created"] = np.where(trial >= 0, np.minimum(a["acc_created"], trial - 20 * US_PER_DAY),
+                                a["acc_created"])
+
+
+def _expansions(rng: np.random.Generator, a: dict[str, Any], n_exp: int) -> None:
+    """Billed expansions: seats added, or an upgrade to the next tier, on monthly plans.
+
+    Accounts whose seats are well used expand: drawn with weight ∝ exp(2 × utilisation),
+    utilisation = product users / seats billed. Annual plans do not expand mid-term here.
+    """
+    n = len(a["acc_id"])
+    users = np.bincount(np.maximum(a["con_account"], 0), weights=(a["con_signup"] >= 0) & (a["con_account"] >= 0),
+                        minlength=n)
+    util = np.minimum(users / a["acc_seats"], 2.0)
+    a["acc_utilisation"] = util
+    start = a["acc_start"]
+    eligible = np.flatnonzero(a["acc_is_customer"] & ~a["acc_annual"] & (a["acc_churn"] < 0)
+                              & (start < PERIOD_END - 150 * US_PER_DAY))
+    chosen = np.sort(_weighted_sample(rng, eligible, EXPANSION_UTILISATION * util[eligible]
+                                      + 1.0 * (1 - a["acc_risk"][eligible]), n_exp))
+    m = len(chosen)
+    lo = np.maximum(start[chosen] + 90 * US_PER_DAY, PERIOD_START + 30 * US_PER_DAY)
+    at = between(rng, lo, PERIOD_END - 20 * US_PER_DAY)
+    upgrade = (rng.random(m) < 0.3) & (a["acc_tier"][chosen] < 3)
+    seats = a["acc_seats"][chosen]
+    added = np.where(upgrade, 0, np.maximum(1, np.round(seats * rng.uniform(0.15, 0.6, m)))).astype(np.int64)
+    a["exp_account"] = chosen
+    a["exp_at"] = at
+    a["exp_seats_added"] = added
+    a["exp_plan_after"] = a["acc_plan"][chosen] + np.where(upgrade, 2, 0)
+
+
+def _winbacks(rng: np.random.Generator, a: dict[str, Any]) -> None:
+    """A few full churners come back (same plan, fewer seats) 2–5 months after they left.
+
+    Their users do not return to the product in this world: only billing and a new deal do.
+    """
+    churn = a["acc_churn"]
+    pool = np.flatnonzero((churn >= 0) & (churn < PERIOD_END - 160 * US_PER_DAY) & ~a["acc_annual"])
+    k = round(WINBACK_SHARE * len(pool))
+    chosen = np.sort(rng.choice(pool, size=k, replace=False)) if k else pool[:0]
+    a["winback_account"] = chosen
+    a["winback_at"] = churn[chosen] + rng.integers(60, 150, k) * US_PER_DAY
+    a["winback_seats"] = np.maximum(1, np.round(a["acc_seats"][chosen] * 0.7)).astype(np.int64)
