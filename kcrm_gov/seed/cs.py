@@ -35,6 +35,8 @@ from .world import FIRST, LAST, World
 BASE_NOTES = 6_000
 REASONS = ["price", "product_gap", "competitor", "no_adoption", "business_closed", "champion_left", "other"]
 REASON_P = [22, 18, 20, 18, 8, 10, 4]
+NOTES_LEAD_DAYS = 120  # negative notes start this long before a full churn: P(negative) = 0.7 there
+NOTES_NEG_BASE, NOTES_NEG_RISK = 0.04, 0.16
 COMPETITORS = ["HubSpot Sales Hub", "Pipedrive", "Salesforce Essentials", "Zoho CRM", "Close"]
 
 
@@ -96,11 +98,16 @@ def cs_notes(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
     order = np.argsort(created, kind="stable")
     acc, created = acc[order], created[order]
     churn = w.acc_churn[acc]
-    near_churn = (churn >= 0) & (np.abs(churn - created) < 60 * US_PER_DAY)
+    # notes turn negative in the NOTES_LEAD_DAYS before a full churn (a lead, not an echo)
+    near_churn = (churn >= 0) & (created >= churn - NOTES_LEAD_DAYS * US_PER_DAY) & (created < churn + 20 * US_PER_DAY)
     ntype = np.where(near_churn & (rng.random(n) < 0.5), 5, rng.choice(7, size=n, p=[0.3, 0.2, 0.1, 0.2, 0.05,
                                                                                       0.05, 0.1]))
-    sentiment = np.where(near_churn, rng.choice(3, size=n, p=[0.05, 0.25, 0.7]),
-                         rng.choice(3, size=n, p=[0.45, 0.45, 0.10]))
+    # elsewhere P(negative) = 0.04 + 0.16 × risk, P(positive) falls as much
+    risk = np.nan_to_num(w.acc_risk[acc], nan=0.3)
+    p_neg = NOTES_NEG_BASE + NOTES_NEG_RISK * risk
+    r = rng.random(n)
+    routine = np.where(r < p_neg, 2, np.where(r < p_neg + 0.45, 1, 0))
+    sentiment = np.where(near_churn, rng.choice(3, size=n, p=[0.05, 0.25, 0.7]), routine)
     ev = _events(w)
     # notes about a full churn link to its event when the CSM bothered (about half of the time)
     ev_of = np.full(w.n_accounts, -1)

@@ -50,17 +50,22 @@ BROWSERS = ["Chrome", "Safari", "Edge", "Firefox"]
 OSES = ["Windows", "Mac OS X", "Linux", "iOS", "Android"]
 
 
-def events(w: World, rng: np.random.Generator, shape: Shape) -> Iterator[pa.Table]:
+def _users(w: World) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """App users who use the product for more than a day inside the period, and that window."""
     users = w.app_users
     lo = np.maximum(w.con_signup[users], PERIOD_START)
     hi = w.con_end[users]
     keep = hi - lo > US_PER_DAY
-    users, lo, hi = users[keep], lo[keep], hi[keep]
+    return users[keep], lo[keep], hi[keep]
+
+
+def events(w: World, rng: np.random.Generator, shape: Shape) -> Iterator[pa.Table]:
+    users, lo, hi = _users(w)
     n_users = len(users)
     weight = w.con_activity[users]
     weight = weight / weight.sum()
     acc = w.con_account[users]
-    # per-user constants: device, browser, OS, location, plan
+    # per-user constants: device, browser, OS, location, plan, the account's app workspace
     device = hex_ids(rng, n_users, 8)
     browser = rng.choice(len(BROWSERS), n_users, p=[0.62, 0.2, 0.12, 0.06])
     os_ = rng.choice(len(OSES), n_users, p=[0.5, 0.38, 0.04, 0.05, 0.03])
@@ -70,30 +75,120 @@ def events(w: World, rng: np.random.Generator, shape: Shape) -> Iterator[pa.Tabl
     city_n = np.array([len(c["cities"]) for c in COUNTRIES])
     city = np.concatenate([[0], np.cumsum(city_n)[:-1]])[country] + rng.integers(0, 100, n_users) % city_n[country]
     user_id = pick(w.con_email, users)
+    workspace = concat("ws_", hex_ids(rng, w.n_accounts, 6))
     static = {
         "device": device, "browser": pick(BROWSERS, browser), "os": pick(OSES, os_), "city": pick(cities, city),
         "region": pick(regions, city), "country": pick([c["code"] for c in COUNTRIES], country),
         "domain": pick(w.acc_domain, acc), "plan": pick(TIER_NAMES, w.acc_tier[acc]), "user_id": user_id,
+        "workspace": pick(workspace, acc),
     }
+    intensity = _intensity(w, acc, rng)
     part = 0
+    yield _trial_milestones(w, table_rng(w.seed, "mixpanel__events", 10_000), shape, users, static)
     for category, base in CATEGORIES:
-        total = scaled(base, w.scale)
+        total = scaled(base, w.scale) - (_n_milestones(w) if category == "usage" else 0)
         for start in range(0, total, CHUNK_ROWS):
             k = min(CHUNK_ROWS, total - start)
             crng = table_rng(w.seed, "mixpanel__events", part)
             part += 1
-            yield _chunk(crng, shape, category, k, weight, lo, hi, static)
+            u, t = _draw(crng, k, weight, lo, hi, intensity)
+            yield _chunk(crng, shape, category, u, t, static)
 
 
-def _chunk(rng: np.random.Generator, shape: Shape, category: str, k: int, weight: np.ndarray, lo: np.ndarray,
-           hi: np.ndarray, static: dict[str, pa.Array]) -> pa.Table:
-    u = rng.choice(len(weight), size=k, p=weight)
-    t = lo[u] + (rng.random(k) * (hi[u] - lo[u])).astype(np.int64)
+# How usage moves with the account's state (the true effects; see the package docstring):
+DECLINE_FLOOR = 0.15  # a churner's event rate at its churn date, relative to its normal rate
+DECLINE_DAYS = (60, 120)  # the decline starts this many days before churn (uniform per account)
+GROWTH_PEAK = 1.6  # an expanding account's event rate at its expansion, relative to normal
+GROWTH_DAYS = 60  # the growth starts this many days before the expansion
+MILESTONES = ["Contact Imported", "Pipeline Created", "Invite Sent"]  # activation, within the trial
+
+
+def _intensity(w: World, acc: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Per app user: when the decline before churn and the growth before expansion start and end."""
+    n = w.n_accounts
+    decline_start = np.full(n, np.iinfo(np.int64).max)
+    churn = w.acc_churn
+    has = churn >= 0
+    days = rng.integers(DECLINE_DAYS[0], DECLINE_DAYS[1] + 1, n)
+    decline_start[has] = churn[has] - days[has] * US_PER_DAY
+    grow_end = np.full(n, np.iinfo(np.int64).max)
+    grow_end[w.exp_account] = w.exp_at
+    return {"decline_start": decline_start[acc], "churn": np.where(has, churn, 0)[acc], "grow_end": grow_end[acc]}
+
+
+def _multiplier(u: np.ndarray, t: np.ndarray, it: dict[str, np.ndarray]) -> np.ndarray:
+    """The event rate of user ``u`` at time ``t`` relative to its normal rate."""
+    d0, churn, g1 = it["decline_start"][u], it["churn"][u], it["grow_end"][u]
+    declining = t >= d0
+    frac = np.clip((t - d0) / np.maximum(churn - d0, 1), 0.0, 1.0)
+    # a convex decline: slow at first, most of it in the last weeks
+    m = np.where(declining, DECLINE_FLOOR + (1.0 - DECLINE_FLOOR) * (1.0 - frac) ** 2, 1.0)
+    g0 = g1 - GROWTH_DAYS * US_PER_DAY
+    growing = (t >= g0) & (g1 < np.iinfo(np.int64).max)
+    gfrac = np.clip((t - g0) / (GROWTH_DAYS * US_PER_DAY), 0.0, 1.0)
+    return np.where(growing, m * (1.0 + (GROWTH_PEAK - 1.0) * gfrac), m)
+
+
+def _draw(rng: np.random.Generator, k: int, weight: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+          it: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """``k`` (user, time) pairs from the users' rates, thinned by ``_multiplier`` (time-sorted)."""
+    us_, ts_ = [], []
+    got = 0
+    while got < k:  # a loop over batches, not rows: one or two passes
+        m = int((k - got) * GROWTH_PEAK * 1.1) + 64
+        u = rng.choice(len(weight), size=m, p=weight)
+        t = lo[u] + (rng.random(m) * (hi[u] - lo[u])).astype(np.int64)
+        accept = rng.random(m) * GROWTH_PEAK < _multiplier(u, t, it)
+        us_.append(u[accept])
+        ts_.append(t[accept])
+        got += int(accept.sum())
+    u, t = np.concatenate(us_)[:k], np.concatenate(ts_)[:k]
     order = np.argsort(t, kind="stable")
-    u, t = u[order], t[order]
+    return u[order], t[order]
+
+
+def _trial_accounts(w: World) -> tuple[np.ndarray, np.ndarray]:
+    """Trial accounts with at least one app user, and how many milestones each reached."""
+    trial = np.flatnonzero(w.acc_trial_start >= 0)
+    has_user = np.isin(trial, w.con_account[_users(w)[0]])
+    trial = trial[has_user]
+    rng = table_rng(w.seed, "mixpanel-milestones")
+    # activated trials reach all three milestones; the others at most one
+    reached = np.where(w.acc_trial_activated[trial], 3, rng.integers(0, 2, len(trial)))
+    return trial, reached
+
+
+def _n_milestones(w: World) -> int:
+    return int(_trial_accounts(w)[1].sum())
+
+
+def _trial_milestones(w: World, rng: np.random.Generator, shape: Shape, users: np.ndarray,
+                      static: dict[str, pa.Array]) -> pa.Table:
+    """The activation milestones of each trial, done by one of the account's first users in the trial."""
+    trial, reached = _trial_accounts(w)
+    acc = np.repeat(trial, reached)
+    step = np.arange(len(acc)) - np.repeat(np.cumsum(reached) - reached, reached)
+    # the account's earliest app user does them (users is sorted by contact index, not time)
+    pos = np.lexsort((w.con_signup[users], w.con_account[users]))
+    by_acc = w.con_account[users][pos]
+    first_user = pos[np.searchsorted(by_acc, acc)]
+    start = np.maximum(w.acc_trial_start[acc], w.con_signup[users][first_user])
+    t = start + US_PER_HOUR + ((step + rng.random(len(acc))) * 3.5 * US_PER_DAY).astype(np.int64)
+    order = np.argsort(t, kind="stable")
+    return _chunk(rng, shape, "milestone", first_user[order], t[order], static, step[order])
+
+
+def _chunk(rng: np.random.Generator, shape: Shape, category: str, u: np.ndarray, t: np.ndarray,
+           static: dict[str, pa.Array], milestone: np.ndarray | None = None) -> pa.Table:
+    k = len(u)
     take = pa.array(u)
     s = {key: arr.take(take) for key, arr in static.items()}
-    if category == "usage":
+    if category == "milestone":
+        name = pick(MILESTONES, milestone if milestone is not None else np.zeros(k, dtype=np.int64))
+        path = pick(["contacts/import", "pipeline/new", "settings/team"],
+                    milestone if milestone is not None else np.zeros(k, dtype=np.int64))
+        anonymous = np.zeros(k, dtype=bool)
+    elif category == "usage":
         ev = rng.choice(len(USAGE_EVENTS), size=k, p=np.array(USAGE_P) / sum(USAGE_P))
         name = pick(USAGE_EVENTS, ev)
         path = pick(USAGE_PATHS, ev)
@@ -115,7 +210,7 @@ def _chunk(rng: np.random.Generator, shape: Shape, category: str, k: int, weight
         '{"$browser":"', s["browser"], '","$os":"', s["os"], '","$city":"', s["city"],
         '","$region":"', s["region"], '","$current_url":"', url, '","$device_id":"', s["device"],
         '","$insert_id":"', insert_id, '","mp_lib":"', lib, '","account_domain":"', s["domain"],
-        '","plan":"', s["plan"], '"',
+        '","account_id":"', s["workspace"], '","plan":"', s["plan"], '"',
         pc.if_else(pa.array(np.full(k, category == "feature")), concat(',"feature":"', feature, '"'), ""),
         "}")
     synced = np.minimum(t + rng.integers(US_PER_HOUR, 30 * US_PER_HOUR, k), SYNC_END - 2 * US_PER_HOUR)

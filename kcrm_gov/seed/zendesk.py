@@ -46,6 +46,15 @@ SUBJECTS = ["Cannot log in", "Import of contacts failed", "Question about my inv
             "Cancel my subscription", "Feature request: custom fields", "Password reset", "Slow pipeline view"]
 TAGS = ["billing", "login", "import", "integration", "bug", "how_to", "churn_risk", "enterprise", "onboarding",
         "feature_request"]
+CANCEL_SUBJECT = SUBJECTS.index("Cancel my subscription")
+ROUTINE_SUBJECTS = [i for i in range(len(SUBJECTS)) if i != CANCEL_SUBJECT]
+CHURN_TAG = TAGS.index("churn_risk")
+ROUTINE_TAGS = [i for i in range(len(TAGS)) if i != CHURN_TAG]
+# the true effects (see the package docstring)
+TICKET_RISK = 1.2  # ticket rate × (0.6 + 1.2 × risk)
+CANCEL_TICKET_SHARE = 0.7  # of full churners, the share who file a cancellation ticket before they go
+CSAT_BAD_BASE, CSAT_BAD_RISK = 0.08, 0.45
+NPS_RISK = 3.0  # points off every NPS answer at risk 1
 
 
 def _world_ids(w: World) -> dict[str, Any]:
@@ -173,11 +182,24 @@ def _tickets(w: World) -> dict[str, Any]:
     hi = np.where(acc >= 0, w.account_end()[a0], PERIOD_END)
     ok = hi - lo > 2 * US_PER_DAY
     cand = np.flatnonzero(ok)
-    weight = w.con_activity[eu[cand]] + 0.2
-    req = cand[rng.choice(len(cand), size=n, p=weight / weight.sum())]
-    created = between(rng, lo[req], hi[req])
+    # customers at risk need more help (and say so): ticket rate × (0.6 + 1.2 × risk)
+    risk = np.where(acc[cand] >= 0, np.nan_to_num(w.acc_risk[a0[cand]], nan=0.3), 0.3)
+    weight = (w.con_activity[eu[cand]] + 0.2) * (0.6 + TICKET_RISK * risk)
+    # cancellation tickets: most full churners ask to cancel 10-60 days before they go
+    churner = (acc[cand] >= 0) & (w.acc_churn[a0[cand]] >= 0) & (w.acc_churn[a0[cand]] - lo[cand] > 70 * US_PER_DAY)
+    first = np.unique(acc[cand][churner], return_index=True)[1]
+    cancel_req = cand[churner][first]
+    cancel_req = cancel_req[rng.random(len(cancel_req)) < CANCEL_TICKET_SHARE]
+    n_cancel = min(len(cancel_req), n)
+    cancel_req = cancel_req[:n_cancel]
+    req = cand[rng.choice(len(cand), size=n - n_cancel, p=weight / weight.sum())]
+    churn_at = w.acc_churn[a0[cancel_req]]
+    cancel_at = churn_at - rng.integers(10, 61, n_cancel) * US_PER_DAY
+    created = np.concatenate([between(rng, lo[req], hi[req]), cancel_at])
+    req = np.concatenate([req, cancel_req])
+    cancel = np.concatenate([np.zeros(n - n_cancel, dtype=bool), np.ones(n_cancel, dtype=bool)])
     order = np.argsort(created, kind="stable")
-    req, created = req[order], created[order]
+    req, created, cancel = req[order], created[order], cancel[order]
     age = PERIOD_END - created
     recent = age < 14 * US_PER_DAY
     status = np.where(recent, rng.choice(4, size=n, p=[0.2, 0.4, 0.25, 0.15]),
@@ -187,7 +209,7 @@ def _tickets(w: World) -> dict[str, Any]:
     updated = np.where(status >= 4, solved_at + np.where(status == 5, 4 * US_PER_DAY, 0),
                        created + rng.integers(60_000_000, 3 * US_PER_DAY, n))
     updated = np.minimum(updated, PERIOD_END - US_PER_HOUR)
-    out = dict(req=req, created=created, updated=updated, status=status,
+    out = dict(req=req, created=created, updated=updated, status=status, cancel=cancel,
                assignee=rng.integers(0, N_AGENTS, n), assigned=(status > 0),
                group=rng.integers(0, 4, n), org=np.where(acc[req] >= 0, z["org_of"][a0[req]], -1))
     w.arrays["_tickets"] = out
@@ -198,12 +220,15 @@ def tickets(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
     z = _world_ids(w)
     tk = _tickets(w)
     n = len(tk["req"])
-    subject = rng.integers(0, len(SUBJECTS), n)
+    # "Cancel my subscription" and the churn_risk tag belong to cancellation tickets only
+    subject = np.where(tk["cancel"], CANCEL_SUBJECT, rng.choice(ROUTINE_SUBJECTS, size=n))
     eu = z["end_user"][tk["req"]]
     descr = concat("Hi, this is ", pick(w.con_first, eu), " ", pick(w.con_last, eu), " (", pick(w.con_email, eu),
                    "). ", pick(SUBJECTS, subject), " - can you help? Call me on +1 555 ",
                    num_str(rng.integers(1_000_000, 9_999_999, n)), ".")
-    tag_a, tag_b = rng.integers(0, len(TAGS), n), rng.integers(0, len(TAGS), n)
+    tag_a, tag_b = rng.choice(ROUTINE_TAGS, size=n), rng.choice(ROUTINE_TAGS, size=n)
+    tag_a = np.where(tk["cancel"], CHURN_TAG, tag_a)
+    tag_b = np.where(tk["cancel"], TAGS.index("billing"), tag_b)
     tags = pc.if_else(pa.array(tag_a == tag_b), pick(TAGS, tag_a), concat(pick(TAGS, tag_a), ",", pick(TAGS, tag_b)))
     t = shape({
         "id": ints(1_001 + np.arange(n)),
@@ -233,7 +258,12 @@ def satisfaction_ratings(w: World, rng: np.random.Generator, shape: Shape) -> pa
     tk = _tickets(w)
     rated = np.flatnonzero((tk["status"] >= 4) & (tk["status"] <= 5) & (rng.random(len(tk["req"])) < 0.3))
     n = len(rated)
-    score = rng.choice(3, size=n, p=[0.35, 0.55, 0.10])
+    # bad CSAT is likelier where the account is at risk: P(bad | rated) = 0.08 + 0.45 × risk
+    acc = w.con_account[z["end_user"][tk["req"][rated]]]
+    risk = np.where(acc >= 0, np.nan_to_num(w.acc_risk[np.maximum(acc, 0)], nan=0.3), 0.3)
+    p_bad = np.where(tk["cancel"][rated], 0.7, CSAT_BAD_BASE + CSAT_BAD_RISK * risk) * 0.65
+    r = rng.random(n)
+    score = np.where(r < 0.35, 0, np.where(r < 0.35 + p_bad, 2, 1))
     created = np.minimum(tk["updated"][rated] + US_PER_HOUR, PERIOD_END - 2 * US_PER_HOUR)
     updated = np.where(score > 0, np.minimum(created + rng.integers(US_PER_HOUR, 3 * US_PER_DAY, n),
                                              PERIOD_END - US_PER_HOUR), created)
@@ -282,7 +312,10 @@ def nps_responses(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
     churn = w.acc_churn[acc]
     at_risk = (churn >= 0) & (churn - send[q] < 180 * US_PER_DAY)
     base = rng.choice(11, size=n, p=np.array([1, 1, 1, 2, 2, 4, 6, 12, 20, 26, 25]) / 100)
-    score = np.where(at_risk, np.maximum(0, base - rng.integers(2, 6, n)), base)
+    # latent risk lowers every answer (by up to NPS_RISK points); a churner 6 months out, more
+    risk = np.nan_to_num(w.acc_risk[acc], nan=0.3)
+    base = np.maximum(0, base - np.round(NPS_RISK * risk + rng.normal(0, 0.5, n)).astype(np.int64))
+    score = np.minimum(10, np.where(at_risk, np.maximum(0, base - rng.integers(2, 6, n)), base))
     created = np.minimum(send[q] + rng.integers(US_PER_HOUR, 25 * US_PER_DAY, n), PERIOD_END - US_PER_DAY)
     commented = rng.random(n) < 0.35
     updated = np.where(commented & (rng.random(n) < 0.3), created + rng.integers(US_PER_HOUR, US_PER_DAY, n), created)
