@@ -2,10 +2,23 @@
 
 Billing follows the world's subscriptions: a customer is invoiced on its start day every
 month (monthly plans) or every year (annual plans) from its start (or 2022-01-01) until it
-churns; partial churn lowers the seats billed from its date on. Invoices are in the
-customer's currency (USD, EUR or GBP). Billing events (invoices + payments) total exactly
-24,000 × scale: the number of payments is what is left after the invoices, reached by
-leaving some invoices unpaid or by paying some in two instalments.
+churns; an annual plan sold before the period also has its last invoice before it (2021), the
+one whose term covers 2022-01-01, so it is not new at its 2022 renewal. Partial churn lowers
+the seats billed from its date on; a world expansion adds seats or moves the plan up a tier
+(the upgraded plan's SKU and price) from the first invoice on or after ``exp_at``; a win-back
+is billed again, monthly, from ``winback_at`` (after the gap) with the seats won back; about
+2 % of monthly customers switch to the annual plan of their tier at a renewal (drawn from the
+ledger's own stream). Invoices are in the customer's currency (USD, EUR or GBP).
+
+Lines: the seat plan, the add-on, the 10 % loyalty discount (on the subscription lines only,
+the line says so), the one-off onboarding package, a sub-total; every invoice's lines add up
+to its total. Mess: 0.4 % of invoices are voided (zero amounts, lines kept at zero) and
+replaced 2–6 days later by a corrected invoice (new id and number) whose lines carry the
+voided period's first day as service date; 0.3 % are created twice by mistake and the copy
+deleted at the source (the invoice and its lines carry ``_fivetran_deleted``; lines are never
+deleted on their own). Billing events (invoices + payments) total exactly 24,000 × scale: the
+number of payments is what is left after the invoices, reached by leaving some invoices unpaid
+or by paying some in two instalments.
 """
 
 from __future__ import annotations
@@ -43,6 +56,9 @@ BASE_BILLING_EVENTS = 24_000
 LIST_FACTOR = {"USD": 1.0, "EUR": 0.92, "GBP": 0.80}  # list prices in local currency per USD
 FX_BASE = {"USD": 1.0, "EUR": 1.08, "GBP": 1.25}  # USD per unit of currency
 ONBOARDING = 11
+SWITCH_SHARE = 0.02  # of monthly customers, moving to the annual plan at a renewal
+VOID_RATE = 0.004  # of invoices voided and replaced by a corrected invoice a few days later
+DELETED_RATE = 0.003  # of invoices created twice by mistake; the copy is deleted at the source
 
 
 def _fx(currency: np.ndarray, month: np.ndarray) -> np.ndarray:
@@ -57,14 +73,23 @@ def _currency(w: World) -> np.ndarray:
     return np.array([code[c["cur"]] for c in COUNTRIES])[w.acc_country]
 
 
+def _segments(count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(segment of each row, position of the row in its segment) for ``count`` rows per segment."""
+    seg = np.repeat(np.arange(len(count)), count)
+    offsets = np.cumsum(count) - count
+    return seg, np.arange(int(count.sum())) - offsets[seg]
+
+
 def ledger(w: World) -> dict[str, Any]:
     """Invoices and payments of the whole period, computed once per world."""
     if "_ledger" in w.arrays:
         return w.arrays["_ledger"]
     rng = table_rng(w.seed, "quickbooks-ledger")
+    never = np.iinfo(np.int64).max
     cust = np.flatnonzero(w.acc_is_customer & ~w.acc_is_test)
     start = w.acc_start[cust]
-    step = np.where(w.acc_annual[cust], 12, 1)
+    annual0 = w.acc_annual[cust]
+    step = np.where(annual0, 12, 1)
     m0 = month_index(start)
     d0 = np.minimum(((start // US_PER_DAY) - month_start_days(m0)) + 1, 28)
     end = w.account_end()[cust]
@@ -73,38 +98,91 @@ def ledger(w: World) -> dict[str, Any]:
     m_max = np.where(d0 < d_end, m_end, m_end - 1)
     m_p = int(month_index(np.array([PERIOD_START]))[0])
     k_lo = np.maximum(0, -((m0 - m_p) // step))  # ceil((m_p - m0) / step)
+    # an annual plan sold before the period: its last invoice before the period (2021) is there too
+    k_lo = np.where(annual0 & (start < PERIOD_START), np.maximum(0, k_lo - 1), k_lo)
     k_hi = np.floor_divide(m_max - m0, step)
-    count = np.maximum(0, k_hi - k_lo + 1)
-    total = int(count.sum())
-    owner = np.repeat(np.arange(len(cust)), count)
-    offsets = np.concatenate([[0], np.cumsum(count)[:-1]])
-    k = k_lo[owner] + np.arange(total) - offsets[owner]
-    month = m0[owner] + k * step[owner]
-    day = month_start_days(month) + d0[owner] - 1
-    acc = cust[owner]
-    # order invoices by date: ids and document numbers follow it
-    order = np.lexsort((acc, day))
-    acc, day, month, k, owner = acc[order], day[order], month[order], k[order], owner[order]
-    n = len(acc)
-    currency = _currency(w)[acc]
-    factor = np.array([LIST_FACTOR[c] for c in ("USD", "EUR", "GBP")])[currency]
-    seats = w.acc_seats[acc].copy()
-    # partial churn: fewer seats billed from the event on
-    part_at = np.full(w.n_accounts, np.iinfo(np.int64).max)
+    # plan switches: a few monthly customers move to the annual plan at a renewal
+    busy = np.zeros(w.n_accounts, dtype=bool)
+    busy[w.exp_account] = True
+    busy[w.winback_account] = True
+    sw_lo = np.maximum(m_p, m0 + 3)
+    pool = np.flatnonzero(~annual0 & (w.acc_churn[cust] < 0) & ~busy[cust] & (m_max - sw_lo >= 1))
+    n_sw = min(len(pool), round(SWITCH_SHARE * int((~annual0).sum())))
+    sw = np.sort(rng.choice(pool, size=n_sw, replace=False))
+    sw_month = sw_lo[sw] + (rng.random(n_sw) * (m_max[sw] - sw_lo[sw])).astype(np.int64)
+    k_hi[sw] = sw_month - m0[sw] - 1
+    # win-backs: billing resumes on the win-back day, monthly, with the seats won back
+    wb = w.winback_account
+    wb_m0 = month_index(w.winback_at)
+    wb_day = w.winback_at // US_PER_DAY
+    wb_d0 = np.minimum(wb_day - month_start_days(wb_m0) + 1, 28)
+    wb_hi = (int(month_index(np.array([PERIOD_END - US_PER_DAY]))[0]) - wb_m0)
+    # segments of regular invoicing: 0 as sold, 1 annual after a switch, 2 after a win-back
+    pos = np.full(w.n_accounts, -1, dtype=np.int64)
+    pos[cust] = np.arange(len(cust))
+    seg_acc = np.concatenate([cust, cust[sw], wb])
+    seg_kind = np.repeat([0, 1, 2], [len(cust), n_sw, len(wb)])
+    seg_m0 = np.concatenate([m0, sw_month, wb_m0])
+    seg_d0 = np.concatenate([d0, d0[sw], wb_d0])
+    seg_step = np.concatenate([step, np.full(n_sw, 12), np.ones(len(wb), dtype=np.int64)])
+    seg_lo = np.concatenate([k_lo, np.zeros(n_sw + len(wb), dtype=np.int64)])
+    seg_hi = np.concatenate([k_hi, (m_max[sw] - sw_month) // 12, wb_hi])
+    seg_plan = np.concatenate([w.acc_plan[cust], w.acc_plan[cust[sw]] | 1, w.acc_plan[wb]])
+    seg_seats = np.concatenate([w.acc_seats[cust], w.acc_seats[cust[sw]], w.winback_seats])
+    seg_day0 = np.concatenate([np.full(len(cust) + n_sw, -1), wb_day])
+    seg, j = _segments(np.maximum(0, seg_hi - seg_lo + 1))
+    k = seg_lo[seg] + j
+    month = seg_m0[seg] + k * seg_step[seg]
+    day = np.where((k == 0) & (seg_day0[seg] >= 0), seg_day0[seg], month_start_days(month) + seg_d0[seg] - 1)
+    acc = seg_acc[seg]
+    nb = len(acc)
+    # seats: expansions add seats (or move up a tier) from their date on, partial churn removes some
+    exp_at = np.full(w.n_accounts, never)
+    exp_at[w.exp_account] = w.exp_at
+    exp_add = np.zeros(w.n_accounts, dtype=np.int64)
+    exp_add[w.exp_account] = w.exp_seats_added
+    exp_plan = np.full(w.n_accounts, -1, dtype=np.int64)
+    exp_plan[w.exp_account] = w.exp_plan_after
+    part_at = np.full(w.n_accounts, never)
     part_seats = np.zeros(w.n_accounts, dtype=np.int64)
     part_at[w.partial_account] = w.partial_at
     part_seats[w.partial_account] = w.partial_seats
-    seats = np.where(day * US_PER_DAY >= part_at[acc], np.maximum(1, seats - part_seats[acc]), seats)
-    unit = np.round(np.array([p["price"] for p in PRODUCTS])[w.acc_plan[acc]] * factor, 0)
+    at = day * US_PER_DAY
+    expanded = at >= exp_at[acc]
+    plan = np.where(expanded, exp_plan[acc], seg_plan[seg])
+    seats = seg_seats[seg] + np.where(expanded, exp_add[acc], 0)
+    seats = np.where(at >= part_at[acc], np.maximum(1, seats - part_seats[acc]), seats)
+    first = (seg_kind[seg] == 0) & (k == 0) & (w.acc_start[acc] >= PERIOD_START)
+    onboarding = first & (rng.random(nb) < 0.25)
+    # voided invoices are replaced a few days later by a corrected one for the same period; a few
+    # invoices are created twice by mistake and the copy deleted at the source
+    in_period = day * US_PER_DAY >= PERIOD_START
+    void_src = np.flatnonzero(in_period & (rng.random(nb) < VOID_RATE))
+    dup_src = np.flatnonzero(in_period & (rng.random(nb) < DELETED_RATE))
+    src = np.concatenate([np.arange(nb), void_src, dup_src])
+    kind = np.repeat([0, 2, 3], [nb, len(void_src), len(dup_src)])  # 1 voided, 2 its correction, 3 deleted copy
+    kind[void_src] = 1
+    service_day = day[src]  # the first day of the period billed: a correction bills the voided period
+    day = np.concatenate([day, day[void_src] + rng.integers(2, 7, len(void_src)), day[dup_src]])
+    acc, month = acc[src], month_index(day * US_PER_DAY)
+    plan, seats, onboarding = plan[src], seats[src], onboarding[src]
+    # order invoices by date: ids and document numbers follow it
+    order = np.lexsort((kind, acc, day))
+    acc, day, month, plan, seats, onboarding, kind, service_day = (
+        x[order] for x in (acc, day, month, plan, seats, onboarding, kind, service_day))
+    n = len(acc)
+    voided = kind == 1
+    deleted = kind == 3
+    currency = _currency(w)[acc]
+    factor = np.array([LIST_FACTOR[c] for c in ("USD", "EUR", "GBP")])[currency]
+    annual = np.array([p["billing"] == "annually" for p in PRODUCTS])[plan]
+    unit = np.round(np.array([p["price"] for p in PRODUCTS])[plan] * factor, 0)
     plan_amount = seats * unit
-    annual = w.acc_annual[acc]
     addon = w.acc_addon[acc]
     addon_unit = np.round(PRODUCTS[ENRICHMENT]["price"] * factor * np.where(annual, 12, 1), 0)
-    first = (k == 0) & (w.acc_start[acc] >= PERIOD_START)
-    onboarding = first & (rng.random(n) < 0.25)
     onboarding_amount = np.round(PRODUCTS[ONBOARDING]["price"] * factor, 0)
-    discount = np.where(w.acc_discount[acc], np.round(plan_amount * 0.1, 2), 0.0)
-    voided = rng.random(n) < 0.004
+    # the loyalty discount is on the subscription lines (seat plan and add-on), not on onboarding
+    discount = np.where(w.acc_discount[acc], np.round((plan_amount + addon * addon_unit) * 0.1, 2), 0.0)
     total_amount = plan_amount + addon * addon_unit + onboarding * onboarding_amount - discount
     total_amount = np.where(voided, 0.0, total_amount)
     # payments
@@ -114,7 +192,7 @@ def ledger(w: World) -> dict[str, Any]:
     lag_hi = np.array([4, 20, 40, 45])[method]
     lag = lag_lo + (rng.random(n) * (lag_hi - lag_lo)).astype(np.int64)
     pay_day = day + lag
-    payable = ~voided & ((pay_day + 1) * US_PER_DAY < PERIOD_END)
+    payable = ~voided & ~deleted & ((pay_day + 1) * US_PER_DAY < PERIOD_END)
     cand = np.flatnonzero(payable)
     unapplied = max(0, round(0.01 * target))
     applied = max(0, target - unapplied)
@@ -127,7 +205,7 @@ def ledger(w: World) -> dict[str, Any]:
         unapplied = target - len(paid) - len(split)
     is_paid = np.zeros(n, dtype=bool)
     is_paid[paid] = True
-    balance = np.where(is_paid, 0.0, total_amount)
+    balance = np.where(is_paid | deleted, 0.0, total_amount)
     # payment rows: full payments, then second instalments of split invoices, then prepayments
     split_first = np.round(total_amount[split] * rng.uniform(0.3, 0.7, len(split)), 2)
     pay_inv = np.concatenate([paid, split, np.full(unapplied, -1)])
@@ -140,7 +218,7 @@ def ledger(w: World) -> dict[str, Any]:
                                   np.zeros(unapplied, dtype=np.int64)])
     pay_acc = np.concatenate([acc[paid], acc[split], np.zeros(unapplied, dtype=np.int64)])
     if unapplied:
-        pre = rng.integers(0, n, unapplied)  # a prepayment by a customer around one of its invoices
+        pre = cand[rng.integers(0, len(cand), unapplied)]  # a prepayment by a customer around one of its invoices
         pay_acc[-unapplied:] = acc[pre]
         pay_day_all[-unapplied:] = np.maximum(day[pre] - rng.integers(1, 20, unapplied),
                                               PERIOD_START // US_PER_DAY)
@@ -149,7 +227,8 @@ def ledger(w: World) -> dict[str, Any]:
     result = dict(
         acc=acc, day=day, month=month, currency=currency, seats=seats, unit=unit, plan_amount=plan_amount,
         addon=addon, addon_unit=addon_unit, onboarding=onboarding, onboarding_amount=onboarding_amount,
-        discount=discount, voided=voided, total=total_amount, balance=balance, is_paid=is_paid,
+        discount=discount, voided=voided, deleted=deleted, corrects=kind == 2, service_day=service_day, plan=plan,
+        total=total_amount, balance=balance, is_paid=is_paid,
         annual=annual, pay_inv=pay_inv, pay_amount=pay_amount, pay_day=pay_day_all, pay_acc=pay_acc,
         pay_method=pay_method, pay_unapplied=pay_inv < 0, customers=cust,
     )
@@ -260,9 +339,10 @@ def invoices(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
         "created_at": ts(created),
         "updated_at": ts(updated),
         "_fivetran_synced": ts(synced_after(rng, updated, 0.5, 30)),
-        "_fivetran_deleted": bools(np.zeros(n, dtype=bool)),
+        # a copy created by mistake is deleted at the source; nothing else is
+        "_fivetran_deleted": bools(led["deleted"]),
     })
-    return fivetran_mess(rng, t, deleted=0.003, protect=led["is_paid"], updated="updated_at")
+    return fivetran_mess(rng, t, deleted=0.0, updated="updated_at")
 
 
 def invoice_lines(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
@@ -271,7 +351,7 @@ def invoice_lines(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
     idx = np.arange(n)
     voided = led["voided"]
     zero = np.where(voided, 0.0, 1.0)
-    plan = w.acc_plan[led["acc"]]
+    plan = led["plan"]
     parts = []  # (invoice, order, kind, item product or -1, quantity, unit price, amount)
 
     def add(sel: np.ndarray, order: int, kind: int, item: np.ndarray, qty: np.ndarray, unit: np.ndarray,
@@ -279,14 +359,15 @@ def invoice_lines(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
         parts.append((idx[sel], np.full(sel.sum(), order), np.full(sel.sum(), kind), item[sel], qty[sel],
                       unit[sel], amount[sel]))
 
+    # the subscription lines, their discount, then the one-off onboarding line, then the sub-total
     everything = np.ones(n, dtype=bool)
     add(everything, 0, 0, plan, led["seats"].astype(float), led["unit"], led["plan_amount"] * zero)
     add(led["addon"], 1, 0, np.full(n, ENRICHMENT), np.ones(n), led["addon_unit"], led["addon_unit"] * zero)
-    add(led["onboarding"], 2, 0, np.full(n, ONBOARDING), np.ones(n), led["onboarding_amount"],
+    add(led["discount"] > 0, 2, 1, np.full(n, -1), np.full(n, np.nan), np.full(n, np.nan), led["discount"] * zero)
+    add(led["onboarding"], 3, 0, np.full(n, ONBOARDING), np.ones(n), led["onboarding_amount"],
         led["onboarding_amount"] * zero)
     subtotal = (led["plan_amount"] + led["addon"] * led["addon_unit"]
                 + led["onboarding"] * led["onboarding_amount"]) * zero
-    add(led["discount"] > 0, 3, 1, np.full(n, -1), np.full(n, np.nan), np.full(n, np.nan), led["discount"] * zero)
     add(everything, 4, 2, np.full(n, -1), np.full(n, np.nan), np.full(n, np.nan), subtotal)
     inv, order, kind, item, qty, unit, amount = (np.concatenate(x) for x in zip(*parts, strict=True))
     sort = np.lexsort((order, inv))
@@ -299,9 +380,12 @@ def invoice_lines(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
     descr_vocab = [f"K CRM {p['name']}" for p in PRODUCTS]
     item0 = np.maximum(item, 0)
     descr = pc.if_else(pa.array(sales), pick(descr_vocab, item0),
-                       pc.if_else(pa.array(kind == 1), "Loyalty discount 10%", pa.nulls(m, pa.string())))
+                       pc.if_else(pa.array(kind == 1), "Loyalty discount 10% on subscription lines",
+                                  pa.nulls(m, pa.string())))
     inv_day = led["day"][inv]
-    service = sales & (rng.random(m) < 0.05)
+    # the service date is the first day of the period billed: always on a corrected invoice (it bills
+    # the voided invoice's period), on a few other lines
+    service = sales & (led["corrects"][inv] | (rng.random(m) < 0.05))
     synced = synced_after(rng, inv_day * US_PER_DAY + 20 * US_PER_HOUR, 0.5, 30)
     us_customer = w.acc_country[led["acc"][inv]] == 0
     t = shape({
@@ -315,13 +399,14 @@ def invoice_lines(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
                                          pa.nulls(m, pa.string())),
         "sales_item_quantity": money(np.nan_to_num(qty), mask=~sales, digits=0),
         "sales_item_unit_price": money(np.nan_to_num(unit), mask=~sales),
-        "sales_item_service_date": date(inv_day - rng.integers(0, 20, m), mask=~service),
+        "sales_item_service_date": date(led["service_day"][inv], mask=~service),
         "sales_item_tax_code_id": pc.if_else(pa.array(sales), pc.if_else(pa.array(us_customer), "TAX", "NON"),
                                              pa.nulls(m, pa.string())),
         "_fivetran_synced": ts(synced),
-        "_fivetran_deleted": bools(np.zeros(m, dtype=bool)),
+        # lines are deleted with their invoice, never on their own
+        "_fivetran_deleted": bools(led["deleted"][inv]),
     })
-    return fivetran_mess(rng, t, deleted=0.002, resync=0.015)
+    return fivetran_mess(rng, t, deleted=0.0, resync=0.015)
 
 
 def payments(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
