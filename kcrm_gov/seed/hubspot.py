@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,6 +28,7 @@ from .common import (
     pick,
     scaled,
     synced_after,
+    table_rng,
     ts,
     unique_ids,
     us,
@@ -54,6 +57,16 @@ OPEN_STAGES = [0, 1, 2, 3, 4]
 LOST_REASONS = ["Went with a competitor", "No budget this year", "Timing - revisit next quarter",
                 "Champion left the company", "Chose to stay on spreadsheets", "Price too high",
                 "Missing integration", "No decision"]
+# HubSpot's default contact lifecycle stages, in order (internal values as landed in property history)
+LIFECYCLE = ["lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer"]
+# where each lifecycle change comes from (HubSpot property sources): the lead from a form, an import or
+# a rep, MQL from a scoring workflow, SQL from the rep, opportunity from the deal, customer from the company
+LIFECYCLE_SOURCES = ["FORM", "AUTOMATION_PLATFORM", "CRM_UI", "DEALS", "COMPANIES"]
+# (pipeline_id, label, display_order, active)
+PIPELINES = [("default", "Sales pipeline", 0, True), ("2210990", "Renewals and expansions", 1, True)]
+FAR_FUTURE = us("9999-12-31T23:59:59.999")  # _fivetran_end of the active version of a History Mode row
+# HubSpot association type ids (v4, HUBSPOT_DEFINED): deal -> company primary and unlabeled, deal -> contact
+DEAL_COMPANY_PRIMARY, DEAL_COMPANY_UNLABELED, DEAL_CONTACT = 5, 341, 3
 
 
 def _end_of_period_sync(rng: np.random.Generator, modified: np.ndarray) -> np.ndarray:
@@ -113,9 +126,9 @@ def contacts(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
     has = acc >= 0
     acc0 = np.maximum(acc, 0)
     customer = has & (w.acc_start[acc0] >= 0)
-    lifecycle = np.where(customer, 5, rng.choice(5, size=n, p=[0.15, 0.35, 0.25, 0.15, 0.10]))
-    lifecycle_names = ["subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity",
-                       "customer"]
+    # the current stage is the last one the contact's lifecycle history reached
+    lifecycle = np.max(np.where(lifecycle_times(w) >= 0, np.arange(1, 1 + len(LIFECYCLE)), 0), axis=1)
+    lifecycle_names = ["subscriber", *LIFECYCLE]
     lead_status = ["NEW", "OPEN", "IN_PROGRESS", "OPEN_DEAL", "UNQUALIFIED", "ATTEMPTED_TO_CONTACT",
                    "CONNECTED", "BAD_TIMING"]
     modified = np.clip(w.con_created + rng.integers(0, 400, n) * US_PER_DAY, w.con_created + US_PER_HOUR,
@@ -185,7 +198,15 @@ def leads(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
     return fivetran_mess(rng, t, deleted=0.008, archived=0.01, updated="property_hs_lastmodifieddate")
 
 
-def deals(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
+def deal_plan(w: World) -> dict[str, Any]:
+    """Every deal's account, kind, created / close times and current stage, computed once per world.
+
+    Drawn from the ``hubspot__deals`` table stream, so ``deals()`` lands the same bytes whichever
+    table asks first; the stream's state after the plan is kept for the rest of ``deals()``.
+    """
+    if "_deal_plan" in w.arrays:
+        return w.arrays["_deal_plan"]
+    rng = table_rng(w.seed, "hubspot__deals")
     n = scaled(BASE_DEALS, w.scale)
     customers = np.flatnonzero(w.acc_is_customer)
     # every customer has one won new-business deal closing on its start date ...
@@ -228,17 +249,31 @@ def deals(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
     wb = kind == 3
     mrr[wb] = np.round(w.winback_seats[:n_wb] * price[w.acc_plan[account[wb]]], 2)
     mrr = np.where(kind == 2, np.round(w.acc_seats[account] * rng.choice([25, 50, 90, 150], size=n)), mrr)
-    amount = mrr * 12
-    closed = won | ~open_
     modified = np.minimum(np.where(open_, created, close) + rng.integers(0, 30, n) * US_PER_DAY,
                           PERIOD_END - US_PER_HOUR)
+    deal_id = unique_ids(rng, n, 2_000_000_000, 19_000_000_000)
+    plan = dict(n=n, account=account, kind=kind, open=open_, won=won, close=close, created=created, stage=stage,
+                mrr=mrr, modified=modified, deal_id=deal_id, n_exp=n_exp, n_wb=n_wb,
+                rng_state=rng.bit_generator.state)
+    w.arrays["_deal_plan"] = plan
+    return plan
+
+
+def deals(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
+    p = deal_plan(w)
+    rng = np.random.default_rng()
+    rng.bit_generator.state = p["rng_state"]  # the table stream, continued after the plan
+    n, account, kind, open_, won = p["n"], p["account"], p["kind"], p["open"], p["won"]
+    n_exp, stage, mrr, modified = p["n_exp"], p["stage"], p["mrr"], p["modified"]
+    amount = mrr * 12
+    closed = won | ~open_
     plan = w.acc_plan[account].copy()
     plan[kind == 1] = w.exp_plan_after[:n_exp]
     plan_sku = pick([p["sku"] for p in PRODUCTS], plan)
     dealtype = pick(["newbusiness", "existingbusiness", "newbusiness", "newbusiness"], kind)
     dealtype = pc.if_else(pa.array((kind == 2) & w.acc_is_customer[account]), "existingbusiness", dealtype)
     t = shape({
-        "deal_id": ints(unique_ids(rng, n, 2_000_000_000, 19_000_000_000)),
+        "deal_id": ints(p["deal_id"]),
         "portal_id": full(PORTAL_ID, n, pa.int64()),
         "is_deleted": bools(np.zeros(n, dtype=bool)),
         "deal_pipeline_id": pick([s[1] for s in STAGES], stage),
@@ -252,8 +287,8 @@ def deals(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
         "property_amount": money(amount, mask=~won & (rng.random(n) < 0.08)),
         "property_hs_mrr": money(mrr, mask=~won & (rng.random(n) < 0.3)),
         "property_kcrm_product_sku": plan_sku,
-        "property_createdate": ts(created),
-        "property_closedate": ts(close),
+        "property_createdate": ts(p["created"]),
+        "property_closedate": ts(p["close"]),
         "property_hs_is_closed": bools(closed),
         "property_hs_is_closed_won": bools(won),
         "property_closed_lost_reason": choice(rng, LOST_REASONS, n, mask=won | open_ | (rng.random(n) < 0.3)),
@@ -329,6 +364,214 @@ def deal_pipeline_stages(w: World, rng: np.random.Generator, shape: Shape) -> pa
     })
 
 
+def lifecycle_times(w: World) -> np.ndarray:
+    """When each contact entered each of ``LIFECYCLE`` (contacts x stages, -1 = never), computed once.
+
+    Every contact is a lead at creation; engaged ones become MQL, then SQL; a contact becomes an
+    opportunity when its company's first deal is created (or at its own creation when it joins an
+    open deal later) and a customer when the account's subscription starts (at creation when the
+    contact is added after). Stages are never out of order and never skipped backwards.
+    """
+    if "_lifecycle" in w.arrays:
+        return w.arrays["_lifecycle"]
+    rng = table_rng(w.seed, "hubspot-lifecycle")
+    plan = deal_plan(w)
+    n = w.n_contacts
+    acc = w.con_account
+    has = acc >= 0
+    acc0 = np.maximum(acc, 0)
+    created = w.con_created
+    never = np.iinfo(np.int64).max
+    first_deal = np.full(w.n_accounts, never, dtype=np.int64)
+    np.minimum.at(first_deal, plan["account"], plan["created"])
+    first_close = np.full(w.n_accounts, never, dtype=np.int64)
+    np.minimum.at(first_close, plan["account"], np.where(plan["open"], never, plan["close"]))
+    start = np.where(has, w.acc_start[acc0], -1)
+    cust = start >= 0
+    cust_at = np.where(cust, np.maximum(start, created + 2 * US_PER_HOUR), -1)
+    fdc = np.where(has, first_deal[acc0], never)
+    opp_at = np.maximum(created + US_PER_HOUR, fdc)
+    # the opportunity stage needs a deal of the company, while it is still being worked
+    opp = (has & (fdc < never) & (opp_at < PERIOD_END - US_PER_HOUR)
+           & (created < np.where(has, first_close[acc0], never))
+           & (~cust | (opp_at < cust_at)))
+    opp_at = np.where(opp, opp_at, -1)
+    nxt = np.where(opp, opp_at, np.where(cust, cust_at, PERIOD_END - US_PER_HOUR))
+    room = nxt - created
+    p_mql = np.clip(0.25 + 0.15 * np.log(w.con_activity) + 0.4 * (opp | cust), 0.05, 0.95)
+    mql = (rng.random(n) < p_mql) & (room > US_PER_DAY)
+    mql_at = created + (room * rng.uniform(0.05, 0.5, n)).astype(np.int64)
+    sql = mql & (opp | (rng.random(n) < 0.4))
+    sql_at = mql_at + ((nxt - mql_at) * rng.uniform(0.1, 0.8, n)).astype(np.int64)
+    out = np.stack([created, np.where(mql, mql_at, -1), np.where(sql, sql_at, -1), opp_at, cust_at], axis=1)
+    w.arrays["_lifecycle"] = out
+    return out
+
+
+def contact_property_history(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
+    """Fivetran ``contact_property_history``: one row per change of ``lifecyclestage`` (the only property seeded)."""
+    times = lifecycle_times(w)
+    row, stage = np.nonzero(times >= 0)  # row-major: per contact, stages in order
+    at = times[row, stage]
+    n = len(row)
+    source = np.array(LIFECYCLE_SOURCES)[stage]
+    # the lead of a contact created by a rep or an import
+    r = rng.random(n)
+    source = np.where((stage == 0) & (r < 0.3), "CRM_UI", np.where((stage == 0) & (r < 0.4), "IMPORT", source))
+    owner_user = pc.cast(ints(w.own_user_id[w.con_owner[row]]), pa.string())
+    workflow = concat("workflow:", num_str(rng.choice([41_200_117, 41_200_118, 41_205_560], size=n)))
+    source_id = pc.if_else(pa.array(source == "CRM_UI"), concat("userId:", owner_user),
+                           pc.if_else(pa.array(source == "AUTOMATION_PLATFORM"), workflow,
+                                      pa.nulls(n, pa.string())))
+    t = shape({
+        "contact_id": ints(w.con_id[row]),
+        "name": full("lifecyclestage", n, pa.string()),
+        "timestamp": ts(at),
+        "value": pick(LIFECYCLE, stage),
+        "source": pa.array(source),
+        "source_id": source_id,
+        "_fivetran_synced": ts(synced_after(rng, at)),
+        "_fivetran_deleted": bools(np.zeros(n, dtype=bool)),
+    })
+    return fivetran_mess(rng, t, deleted=0.0, resync=0.01)
+
+
+def deal_stages(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
+    """Fivetran ``deal_stage`` (History Mode): one row per stage a deal entered, walking its pipeline in order.
+
+    Sales deals enter Discovery at creation and move up (some stages skipped) to their current
+    stage; a closed one then enters Closed won or Closed lost on its close date. Deals in the
+    renewal pipeline go Renewal due -> Renewed. The last row of a deal is its active version.
+    """
+    p = deal_plan(w)
+    n, stage = p["n"], p["stage"]
+    slots = np.array([0, 1, 2, 3, 4, 5, 6, 8, 9])  # stage indexes of STAGES, in walking order
+    renewal = stage >= 8
+    closed = ~p["open"]
+    # highest open stage reached: lost deals stop at some stage, won ones reached Contract sent
+    top = np.where(p["open"], stage, np.where(p["won"], 4, rng.choice(OPEN_STAGES, size=n, p=[.3, .25, .2, .15, .1])))
+    col = np.arange(len(slots))
+    keep = rng.random((n, len(slots))) < 0.75  # reps skip some stages
+    walk = (col[None, :] <= top[:, None]) & ((col[None, :] == 0) | (col[None, :] == top[:, None]) | keep)
+    walk &= (col[None, :] < 5) & ~renewal[:, None]
+    walk |= (slots[None, :] == stage[:, None]) & closed[:, None]
+    walk |= (slots[None, :] == 8) & renewal[:, None]
+    deal, slot = np.nonzero(walk)
+    value = slots[slot]
+    count = np.bincount(deal, minlength=n)
+    first = np.concatenate([[0], np.cumsum(count)[:-1]])
+    pos = np.arange(len(deal)) - first[deal]
+    # entry times: the first at creation; the rest spread over the deal's life, the closing one on its close date
+    gap = np.where(pos == 0, 0.0, rng.uniform(0.3, 1.0, len(deal)))
+    cum = np.cumsum(gap)
+    cum -= cum[first][deal]
+    total = cum[first + count - 1][deal]
+    frac = np.where(closed[deal], cum / np.maximum(total, 1e-9), cum / (total + rng.uniform(0.3, 1.0, len(deal))))
+    end = np.where(closed, p["close"], PERIOD_END - US_PER_DAY)
+    created = p["created"][deal]
+    entered = created + ((end[deal] - created) * frac).astype(np.int64)
+    last = pos == count[deal] - 1
+    nxt = np.concatenate([entered[1:], [0]])
+    exited = np.where(last, FAR_FUTURE, nxt - 1000)  # Fivetran ends a version 1 ms before the next starts
+    m = len(deal)
+    source = rng.choice(["CRM_UI", "AUTOMATION_PLATFORM", "API"], size=m, p=[0.8, 0.15, 0.05])
+    owner_user = pc.cast(ints(w.own_user_id[w.acc_owner[p["account"][deal]]]), pa.string())
+    source_id = pc.if_else(pa.array(source == "CRM_UI"), concat("userId:", owner_user),
+                           pc.if_else(pa.array(source == "AUTOMATION_PLATFORM"),
+                                      concat("workflow:", num_str(rng.choice([41_300_201, 41_300_202], size=m))),
+                                      pa.nulls(m, pa.string())))
+    synced = synced_after(rng, np.where(last, entered, nxt))
+    return shape({
+        "_fivetran_start": ts(entered),
+        "deal_id": ints(p["deal_id"][deal]),
+        "_fivetran_active": bools(last),
+        "_fivetran_end": ts(exited),
+        "_fivetran_synced": ts(np.maximum(synced, np.where(last, entered, nxt) + 1)),
+        "date_entered": ts(entered),
+        "source": pa.array(source),
+        "source_id": source_id,
+        "value": pick([s[0] for s in STAGES], value),
+    })
+
+
+def _association(rng: np.random.Generator, deal_id: np.ndarray, created: np.ndarray) -> dict[str, Any]:
+    """Loader columns every association row shares: synced after the deal was created, never deleted here."""
+    n = len(deal_id)
+    return {"deal_id": ints(deal_id), "category": full("HUBSPOT_DEFINED", n, pa.string()),
+            "_fivetran_synced": ts(synced_after(rng, np.minimum(created, PERIOD_END - US_PER_DAY))),
+            "_fivetran_deleted": bools(np.zeros(n, dtype=bool))}
+
+
+def deal_companies(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
+    """Fivetran ``deal_company``: each deal's company, once as primary (type 5) and once unlabeled (341)."""
+    p = deal_plan(w)
+    n = p["n"]
+    company = np.tile(w.acc_id[p["account"]], 2)
+    type_id = np.repeat([DEAL_COMPANY_PRIMARY, DEAL_COMPANY_UNLABELED], n)
+    t = shape({**_association(rng, np.tile(p["deal_id"], 2), np.tile(p["created"], 2)),
+               "company_id": ints(company), "type_id": ints(type_id)})
+    return t.take(pa.array(np.argsort(np.tile(np.arange(n), 2), kind="stable")))
+
+
+def deal_contacts(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
+    """Fivetran ``deal_contact``: 1-3 contacts of the deal's company (none when the company has no contact)."""
+    p = deal_plan(w)
+    acc = w.con_account
+    by_acc = np.argsort(acc, kind="stable")
+    counts = np.bincount(np.maximum(acc, 0), weights=acc >= 0, minlength=w.n_accounts).astype(np.int64)
+    offset = np.searchsorted(acc[by_acc], np.arange(w.n_accounts))
+    have = counts[p["account"]]
+    k = np.minimum(rng.choice([1, 2, 3], size=p["n"], p=[0.5, 0.3, 0.2]), have)
+    deal = np.repeat(np.arange(p["n"]), k)
+    j = np.arange(len(deal)) - np.repeat(np.cumsum(k) - k, k)
+    a = p["account"][deal]
+    r0 = rng.integers(0, np.maximum(have, 1))[deal]  # consecutive contacts from a random one: distinct
+    contact = by_acc[offset[a] + (r0 + j) % counts[a]]
+    return shape({**_association(rng, p["deal_id"][deal], p["created"][deal]),
+                  "contact_id": ints(w.con_id[contact]), "type_id": full(DEAL_CONTACT, len(deal), pa.int64())})
+
+
+def deal_pipelines(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
+    n = len(PIPELINES)
+    created = us("2019-03-01T09:00:00") + np.arange(n) * 400 * US_PER_DAY
+    modified = us("2021-06-01T09:00:00") + rng.integers(0, 900, n) * US_PER_DAY
+    return shape({
+        "pipeline_id": pa.array([q[0] for q in PIPELINES]),
+        "label": pa.array([q[1] for q in PIPELINES]),
+        "display_order": ints(np.array([q[2] for q in PIPELINES])),
+        "active": bools(np.array([q[3] for q in PIPELINES])),
+        "created_at": ts(created),
+        "updated_at": ts(modified),
+        "_fivetran_synced": ts(_end_of_period_sync(rng, modified)),
+        "_fivetran_deleted": bools(np.zeros(n, dtype=bool)),
+    })
+
+
+TEAM_ID_BASE = 6_100_000
+
+
+def teams(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
+    n = len(OWNER_TEAMS)
+    return shape({
+        "id": ints(TEAM_ID_BASE + np.arange(n) * 17),
+        "name": pa.array([name for name, _ in OWNER_TEAMS]),
+        "_fivetran_synced": ts(_end_of_period_sync(rng, np.full(n, us("2021-09-01T10:00:00")))),
+        "_fivetran_deleted": bools(np.zeros(n, dtype=bool)),
+    })
+
+
+def owner_teams(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
+    """Fivetran ``owner_team``: every owner in its team, as its primary team."""
+    n = len(w.own_id)
+    return shape({
+        "owner_id": ints(w.own_id),
+        "team_id": ints(TEAM_ID_BASE + w.own_team * 17),
+        "is_team_primary": bools(np.ones(n, dtype=bool)),
+        "_fivetran_synced": ts(_end_of_period_sync(rng, w.own_created)),
+        "_fivetran_deleted": bools(np.zeros(n, dtype=bool)),
+    })
+
+
 TABLES = {
     "hubspot__companies": companies,
     "hubspot__contacts": contacts,
@@ -337,4 +580,11 @@ TABLES = {
     "hubspot__owners": owners,
     "hubspot__products": products,
     "hubspot__deal_pipeline_stages": deal_pipeline_stages,
+    "hubspot__deal_stages": deal_stages,
+    "hubspot__contact_property_history": contact_property_history,
+    "hubspot__deal_companies": deal_companies,
+    "hubspot__deal_contacts": deal_contacts,
+    "hubspot__deal_pipelines": deal_pipelines,
+    "hubspot__teams": teams,
+    "hubspot__owner_teams": owner_teams,
 }
