@@ -41,10 +41,10 @@ class SeedResult:
 
 def generators() -> dict[str, Callable[..., Any]]:
     """Every raw table the seed can generate, by table name."""
-    from . import cs, ga4, hubspot, mixpanel, quickbooks, zendesk
+    from . import cs, ga4, hubspot, hubspot_forms, mixpanel, quickbooks, zendesk
 
     out: dict[str, Callable[..., Any]] = {}
-    for module in (hubspot, ga4, mixpanel, quickbooks, zendesk, cs):
+    for module in (hubspot, hubspot_forms, ga4, mixpanel, quickbooks, zendesk, cs):
         out.update(module.TABLES)
     return out
 
