@@ -43,6 +43,10 @@ SELECT
   CAST(COALESCE(lt.line_count, 0) AS INT64) AS line_count,
   CAST(COALESCE(lt.subtotal_amount, 0) AS NUMERIC) AS subtotal_amount,
   CAST(COALESCE(lt.discount_amount, 0) AS NUMERIC) AS discount_amount,
+  -- The lines reconcile with the invoice: sales items minus discounts equal its total (to the cent),
+  -- and an invoice with an amount has lines.
+  COALESCE(ABS(COALESCE(lt.subtotal_amount, 0) - COALESCE(lt.discount_amount, 0) - i.total_amount) < 0.01
+    AND (i.total_amount = 0 OR COALESCE(lt.line_count, 0) > 0), FALSE) AS lines_add_up,
   i.total_amount,
   i.balance AS balance_amount,
   CAST(i.total_amount - i.balance AS NUMERIC) AS paid_amount,

@@ -44,6 +44,7 @@ invoice_line_totals AS (
   GROUP BY invoice_id
 ),
 
+
 sales_lines AS (
   -- Each sales-item line matched to the product library: on SKU (item_id is the SKU), else on
   -- the line text, which QuickBooks prints as "K CRM <product name>".
@@ -51,6 +52,7 @@ sales_lines AS (
     l.invoice_id,
     l.quantity,
     l.amount,
+    l.service_date,
     COALESCE(ps.product_id, pn.product_id) AS product_id,
     COALESCE(ps.sku, pn.sku) AS product_sku,
     COALESCE(ps.product_name, pn.product_name) AS product_name,
@@ -77,6 +79,15 @@ recurring AS (
   WHERE s.product_term_months IS NOT NULL
 ),
 
+recurring_totals AS (
+  -- The loyalty discount applies to the subscription lines, not to one-off items (onboarding).
+  SELECT
+    invoice_id,
+    SUM(amount) AS recurring_amount
+  FROM recurring
+  GROUP BY invoice_id
+),
+
 per_invoice_product AS (
   SELECT
     invoice_id,
@@ -87,7 +98,8 @@ per_invoice_product AS (
     MAX(product_term_months) AS product_term_months,
     MAX(seat_tier) AS seat_tier,
     SUM(quantity) AS quantity,
-    SUM(amount) AS amount
+    SUM(amount) AS amount,
+    MIN(service_date) AS service_date
   FROM recurring
   GROUP BY invoice_id, product_sku
 ),
@@ -104,19 +116,20 @@ priced AS (
     LOWER(MAX(p.seat_tier) OVER (PARTITION BY p.invoice_id)) AS plan,
     MAX(IF(p.seat_tier IS NOT NULL, p.product_term_months, NULL)) OVER (PARTITION BY p.invoice_id)
       AS plan_term_months,
-    -- A discount line discounts the sub-total of the sales-item lines above it: share it out pro
-    -- rata, never beyond the line's own amount (when a line is missing from the export, its share
-    -- would otherwise fall on the lines that are left).
+    -- The discount line discounts the subscription (recurring) lines: share it out pro rata over
+    -- them, never beyond the line's own amount; one-off lines (onboarding) take no share.
     IF(
-      COALESCE(t.subtotal_amount, 0) <= 0,
+      COALESCE(r.recurring_amount, 0) <= 0,
       0,
-      LEAST(p.amount, COALESCE(t.discount_amount, 0) * p.amount / t.subtotal_amount)
+      LEAST(p.amount, COALESCE(t.discount_amount, 0) * p.amount / r.recurring_amount)
     ) AS discount_share
   FROM per_invoice_product AS p
   INNER JOIN live_invoices AS i
     ON i.invoice_id = p.invoice_id
   LEFT JOIN invoice_line_totals AS t
     ON t.invoice_id = p.invoice_id
+  LEFT JOIN recurring_totals AS r
+    ON r.invoice_id = p.invoice_id
   -- Voided invoices keep their lines with zero amounts: they bill nothing.
   WHERE NOT (i.total_amount = 0 AND COALESCE(t.subtotal_amount, 0) = 0)
 ),
@@ -128,20 +141,23 @@ periods AS (
       WHEN pr.seat_tier IS NOT NULL THEN pr.product_term_months
       ELSE GREATEST(pr.product_term_months, COALESCE(pr.plan_term_months, pr.product_term_months))
     END AS term_months,
-    ROUND(CAST(pr.discount_share AS NUMERIC), 2) AS discount_amount
+    ROUND(CAST(pr.discount_share AS NUMERIC), 2) AS discount_amount,
+    -- The period billed starts on the lines' service date when they state one (a corrected invoice
+    -- bills the period of the invoice it replaces), else on the invoice date (billed in advance).
+    COALESCE(pr.service_date, pr.invoice_date) AS period_start_date
   FROM priced AS pr
 ),
 
 dated AS (
   SELECT
     d.*,
-    CAST(DATE_SUB(CAST(DATE_ADD(d.invoice_date, INTERVAL d.term_months MONTH) AS DATE), INTERVAL 1 DAY) AS DATE)
+    CAST(DATE_SUB(CAST(DATE_ADD(d.period_start_date, INTERVAL d.term_months MONTH) AS DATE), INTERVAL 1 DAY) AS DATE)
       AS period_end_date,
-    LEAD(d.invoice_date) OVER (
-      PARTITION BY d.customer_id, d.product_sku ORDER BY d.invoice_date, d.invoice_id
+    LEAD(d.period_start_date) OVER (
+      PARTITION BY d.customer_id, d.product_sku ORDER BY d.period_start_date, d.invoice_id
     ) AS next_period_start_date,
     ROW_NUMBER() OVER (
-      PARTITION BY d.customer_id, d.product_sku ORDER BY d.invoice_date, d.invoice_id
+      PARTITION BY d.customer_id, d.product_sku ORDER BY d.period_start_date, d.invoice_id
     ) AS period_number
   FROM periods AS d
 ),
@@ -176,7 +192,8 @@ SELECT
   d.plan,
   CASE d.term_months WHEN 1 THEN 'monthly' WHEN 12 THEN 'annual' ELSE 'other' END AS billing_period,
   CAST(d.term_months AS INT64) AS term_months,
-  d.invoice_date AS period_start_date,
+  d.invoice_date,
+  d.period_start_date,
   d.period_end_date,
   CAST(d.period_number AS INT64) AS period_number,
   CAST(d.quantity AS NUMERIC) AS quantity,
