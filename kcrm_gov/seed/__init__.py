@@ -48,6 +48,42 @@ How the sources line up (as they do in life, never through a shared id):
 * a fully churned account gets a CS churn event, stops logging in (no Mixpanel events
   after ``churned_at``), stops being invoiced and raises no more tickets.
 
+Cause and effect (the true effect sizes; ``kcrm_gov.seed.truth.ground_truth()`` returns them
+with what they imply for the drawn world, and the tests of the built warehouse read it):
+
+* **ICP fit** is observable: industry points (software and marketing 1.0, financial services
+  and consulting 0.8, real estate and logistics 0.4), size points (20-500 employees 1.0, 10-2,000
+  0.4) and market points (US and UK 0.5, Canada 0.4, Australia 0.3), plus unobservable noise
+  (sd 0.35). Latent fit = logistic(1.5 × standardised points+noise).
+* **Becoming a customer**: the customers (as many as before: ~56 % of real accounts) are drawn
+  with weight exp(1.1 × fit_z + 0.7 × champion + 0.5 × log intent); a *champion* account
+  (45 %) has buyer personas among 45 % of its contacts (CEO, founder, VP/head of sales, RevOps,
+  sales ops, COO, VP marketing) against 12 % elsewhere. Customer rate by ICP tier at scale 1:
+  A 86 %, B 53 %, C 20 %.
+* **Churn**: latent risk = logistic(-1.2 × fit_z + N(0, 0.9)); the 195 full churners (scale 1)
+  are drawn with weight exp(3 × risk) (mean risk 0.55 against 0.35). Before a churn: product
+  usage declines convexly from its normal rate to 15 % at the churn date, starting 60-120 days
+  before (the last 30 days hold ~19 % of the usage of days 90-120 before); CS notes in the 120
+  days before are negative with P = 0.7 (elsewhere 0.04 + 0.16 × risk); 70 % of eligible
+  churners file a "Cancel my subscription" ticket (tag ``churn_risk``) 10-60 days before, and no
+  one else does; every NPS answer loses 3 × risk points and a churner's answers in its last six
+  months 2-5 more; ticket volume × (0.6 + 1.2 × risk); P(bad CSAT | answered) = 0.08 + 0.45 × risk
+  (0.7 on a cancellation ticket).
+* **Trials**: 70 % of customers starting inside the period trialled for 14 days first, and
+  prospects (0.8 × as many, the better-fitting and more interested) trialled without buying.
+  Activation = contacts imported, a pipeline created and a teammate invited within the trial
+  (the Mixpanel events ``Contact Imported``, ``Pipeline Created``, ``Invite Sent``):
+  P(activated | converted) = 0.8, P(activated | lost) = 0.25, so activated trials convert at
+  ~80 % and the others at ~24 %.
+* **Expansion**: 350 billed expansions (scale 1) on monthly plans, 30 % of them a tier upgrade,
+  the rest 15-60 % more seats; expanders are drawn with weight exp(2 × seat utilisation +
+  (1 - risk)) (utilisation = product users / seats: 0.77 against 0.31), and their usage grows
+  linearly to 1.6 × over the 60 days before. Each is a won HubSpot expansion deal on the date
+  it is billed from, worth the added list MRR.
+* **Win-backs**: 8 % of full churners on monthly plans with 160 days left come back 60-150 days
+  later on the same plan with 70 % of the seats (a won "Win-back" new-business deal); their
+  users do not come back to the product in this world.
+
 The mess the stg layer must clean (all present at scale 1):
 
 * **loader re-syncs**: about 2 % of the rows of every Fivetran table appear twice, the

@@ -82,7 +82,7 @@ def events(w: World, rng: np.random.Generator, shape: Shape) -> Iterator[pa.Tabl
         "domain": pick(w.acc_domain, acc), "plan": pick(TIER_NAMES, w.acc_tier[acc]), "user_id": user_id,
         "workspace": pick(workspace, acc),
     }
-    intensity = _intensity(w, acc, rng)
+    intensity = intensity_of(w, acc)
     part = 0
     yield _trial_milestones(w, table_rng(w.seed, "mixpanel__events", 10_000), shape, users, static)
     for category, base in CATEGORIES:
@@ -103,8 +103,9 @@ GROWTH_DAYS = 60  # the growth starts this many days before the expansion
 MILESTONES = ["Contact Imported", "Pipeline Created", "Invite Sent"]  # activation, within the trial
 
 
-def _intensity(w: World, acc: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Per app user: when the decline before churn and the growth before expansion start and end."""
+def intensity_of(w: World, acc: np.ndarray) -> dict[str, np.ndarray]:
+    """Per account in ``acc``: when the decline before churn and the growth before expansion start and end."""
+    rng = table_rng(w.seed, "mixpanel-intensity")
     n = w.n_accounts
     decline_start = np.full(n, np.iinfo(np.int64).max)
     churn = w.acc_churn
@@ -116,8 +117,8 @@ def _intensity(w: World, acc: np.ndarray, rng: np.random.Generator) -> dict[str,
     return {"decline_start": decline_start[acc], "churn": np.where(has, churn, 0)[acc], "grow_end": grow_end[acc]}
 
 
-def _multiplier(u: np.ndarray, t: np.ndarray, it: dict[str, np.ndarray]) -> np.ndarray:
-    """The event rate of user ``u`` at time ``t`` relative to its normal rate."""
+def multiplier(u: np.ndarray, t: np.ndarray, it: dict[str, np.ndarray]) -> np.ndarray:
+    """The event rate of row ``u`` of ``it`` at time ``t`` relative to its normal rate."""
     d0, churn, g1 = it["decline_start"][u], it["churn"][u], it["grow_end"][u]
     declining = t >= d0
     frac = np.clip((t - d0) / np.maximum(churn - d0, 1), 0.0, 1.0)
@@ -131,14 +132,14 @@ def _multiplier(u: np.ndarray, t: np.ndarray, it: dict[str, np.ndarray]) -> np.n
 
 def _draw(rng: np.random.Generator, k: int, weight: np.ndarray, lo: np.ndarray, hi: np.ndarray,
           it: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """``k`` (user, time) pairs from the users' rates, thinned by ``_multiplier`` (time-sorted)."""
+    """``k`` (user, time) pairs from the users' rates, thinned by ``multiplier`` (time-sorted)."""
     us_, ts_ = [], []
     got = 0
     while got < k:  # a loop over batches, not rows: one or two passes
         m = int((k - got) * GROWTH_PEAK * 1.1) + 64
         u = rng.choice(len(weight), size=m, p=weight)
         t = lo[u] + (rng.random(m) * (hi[u] - lo[u])).astype(np.int64)
-        accept = rng.random(m) * GROWTH_PEAK < _multiplier(u, t, it)
+        accept = rng.random(m) * GROWTH_PEAK < multiplier(u, t, it)
         us_.append(u[accept])
         ts_.append(t[accept])
         got += int(accept.sum())

@@ -134,6 +134,7 @@ OWNER_TEAMS = [("SDR", 30), ("SMB AE", 30), ("Mid-Market AE", 20), ("Enterprise 
 ICP_INDUSTRIES = {"COMPUTER_SOFTWARE": 1.0, "MARKETING_AND_ADVERTISING": 1.0, "FINANCIAL_SERVICES": 0.8,
                   "MANAGEMENT_CONSULTING": 0.8, "REAL_ESTATE": 0.4, "LOGISTICS_AND_SUPPLY_CHAIN": 0.4}
 ICP_COUNTRIES = {"US": 0.5, "GB": 0.5, "CA": 0.4, "AU": 0.3}
+ICP_SIZE_BEST, ICP_SIZE_OK = (20, 500), (10, 2_000)  # employees: 1.0 point, else 0.4 point
 FIT_NOISE = 0.35
 # Buyer personas: titles that sign. An account with a "champion" has more of them.
 BUYER_TITLES = ["CEO", "Founder", "VP Sales", "Head of Sales", "RevOps Manager", "Sales Operations", "COO",
@@ -222,6 +223,18 @@ def _weighted_sample(rng: np.random.Generator, pool: np.ndarray, log_weight: np.
     return pool[np.argsort(keys, kind="stable")[:k]]
 
 
+def icp_points(industry: np.ndarray, employees: np.ndarray, country: np.ndarray) -> np.ndarray:
+    """The observable part of ICP fit: industry, size and market points (0 .. 2.5).
+
+    ``industry`` and ``country`` are indexes into ``INDUSTRIES`` and ``COUNTRIES``.
+    """
+    industry_pts = np.array([ICP_INDUSTRIES.get(i, 0.0) for i in INDUSTRIES])[industry]
+    country_pts = np.array([ICP_COUNTRIES.get(c["code"], 0.0) for c in COUNTRIES])[country]
+    size_pts = np.where((employees >= ICP_SIZE_BEST[0]) & (employees <= ICP_SIZE_BEST[1]), 1.0,
+                        np.where((employees >= ICP_SIZE_OK[0]) & (employees <= ICP_SIZE_OK[1]), 0.4, 0.0))
+    return industry_pts + size_pts + country_pts
+
+
 def _owners(rng: np.random.Generator, a: dict[str, Any]) -> None:
     teams = np.repeat(np.arange(len(OWNER_TEAMS)), [n for _, n in OWNER_TEAMS])
     n = len(teams)
@@ -288,11 +301,7 @@ def _accounts(rng: np.random.Generator, a: dict[str, Any], n: int, scale: float)
     a["acc_created"] = between(rng, HISTORY_START - 180 * US_PER_DAY, PERIOD_END - 20 * US_PER_DAY, n)
 
     # the latent state: ICP fit from firmographics plus noise; a champion; buying intent
-    industry_pts = np.array([ICP_INDUSTRIES.get(i, 0.0) for i in INDUSTRIES])[a["acc_industry"]]
-    country_pts = np.array([ICP_COUNTRIES.get(c["code"], 0.0) for c in COUNTRIES])[country]
-    size_pts = np.where((employees >= 20) & (employees <= 500), 1.0,
-                        np.where((employees >= 10) & (employees <= 2_000), 0.4, 0.0))
-    fit_raw = industry_pts + size_pts + country_pts + rng.normal(0, FIT_NOISE, n)
+    fit_raw = icp_points(a["acc_industry"], employees, country) + rng.normal(0, FIT_NOISE, n)
     fit_z = (fit_raw - fit_raw.mean()) / fit_raw.std()
     a["acc_fit"] = 1 / (1 + np.exp(-1.5 * fit_z))  # 0..1
     a["acc_champion"] = rng.random(n) < 0.45
