@@ -279,7 +279,6 @@ def deals(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
         "deal_pipeline_id": pick([s[1] for s in STAGES], stage),
         "deal_pipeline_stage_id": pick([s[0] for s in STAGES], stage),
         "owner_id": ints(w.own_id[w.acc_owner[account]], mask=rng.random(n) < 0.02),
-        "associated_company_id": ints(w.acc_id[account]),
         "property_dealname": concat(w.acc_name.take(pa.array(account)),
                                     pick([" - New business", " - Expansion", " - Deal", " - Win-back"], kind)),
         "property_dealtype": dealtype,
@@ -555,7 +554,8 @@ def teams(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
     return shape({
         "id": ints(TEAM_ID_BASE + np.arange(n) * 17),
         "name": pa.array([name for name, _ in OWNER_TEAMS]),
-        "_fivetran_synced": ts(_end_of_period_sync(rng, np.full(n, us("2021-09-01T10:00:00")))),
+        "_fivetran_synced": ts(_end_of_period_sync(rng, us("2021-06-01T09:00:00")
+                                                   + rng.integers(0, 900, n) * US_PER_DAY)),
         "_fivetran_deleted": bools(np.zeros(n, dtype=bool)),
     })
 

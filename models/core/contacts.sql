@@ -1,5 +1,6 @@
 -- core.contacts: one row per live HubSpot contact (a person at a customer or prospect), with the
--- account key of their company, the matching Zendesk end user and personal-mailbox flag.
+-- account key of their company, the matching Zendesk end user, personal-mailbox flag and the dates the
+-- contact first entered each lifecycle stage.
 WITH company_accounts AS (
   -- HubSpot company -> account: the map holds every company of every account.
   SELECT
@@ -16,6 +17,20 @@ contacts AS (
       'icloud.com', 'me.com', 'aol.com', 'proton.me', 'protonmail.com', 'gmx.com', 'gmx.de', 'web.de'
     ), FALSE) AS is_personal_mailbox
   FROM stg.hubspot__contacts AS ct
+),
+
+lifecycle AS (
+  -- HubSpot's "became a ... date": the first time lifecyclestage took each value.
+  SELECT
+    contact_id,
+    MIN(IF(property_value = 'lead', changed_at, NULL)) AS became_lead_at,
+    MIN(IF(property_value = 'marketingqualifiedlead', changed_at, NULL)) AS became_mql_at,
+    MIN(IF(property_value = 'salesqualifiedlead', changed_at, NULL)) AS became_sql_at,
+    MIN(IF(property_value = 'opportunity', changed_at, NULL)) AS became_opportunity_at,
+    MIN(IF(property_value = 'customer', changed_at, NULL)) AS became_customer_at
+  FROM stg.hubspot__contact_property_history
+  WHERE property_name = 'lifecyclestage'
+  GROUP BY contact_id
 ),
 
 zendesk_end_users AS (
@@ -52,6 +67,11 @@ SELECT
   ct.merged_contact_ids,
   CAST(zu.user_id AS INT64) AS zendesk_user_id,
   CAST(ct.is_internal OR COALESCE(acc.is_internal, FALSE) AS BOOL) AS is_internal,
+  CAST(lc.became_lead_at AS TIMESTAMP) AS became_lead_at,
+  CAST(lc.became_mql_at AS TIMESTAMP) AS became_mql_at,
+  CAST(lc.became_sql_at AS TIMESTAMP) AS became_sql_at,
+  CAST(lc.became_opportunity_at AS TIMESTAMP) AS became_opportunity_at,
+  CAST(lc.became_customer_at AS TIMESTAMP) AS became_customer_at,
   CAST(ct.created_at AS TIMESTAMP) AS created_at,
   CAST(ct.updated_at AS TIMESTAMP) AS updated_at
 FROM contacts AS ct
@@ -67,3 +87,5 @@ LEFT JOIN core.accounts AS acc
   ON acc.account_key = COALESCE(ca.account_key, ea.account_key)
 LEFT JOIN zendesk_end_users AS zu
   ON zu.email = ct.email
+LEFT JOIN lifecycle AS lc
+  ON lc.contact_id = ct.contact_id

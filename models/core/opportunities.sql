@@ -11,9 +11,21 @@ WITH company_accounts AS (
     ON a.account_key = m.account_key
 ),
 
+deal_company AS (
+  -- The deal's company is its primary association (HubSpot association type 5), else its only one.
+  SELECT
+    deal_id,
+    company_id
+  FROM stg.hubspot__deal_companies
+  WHERE TRUE  -- older BigQuery rejects a QUALIFY without WHERE, GROUP BY or HAVING
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY deal_id ORDER BY is_primary DESC, company_id) = 1
+),
+
 deals AS (
   SELECT
     d.*,
+    dc.company_id,
+    p.pipeline_label,
     s.stage_label,
     s.display_order AS stage_display_order,
     s.probability AS stage_probability,
@@ -23,6 +35,10 @@ deals AS (
   FROM stg.hubspot__deals AS d
   LEFT JOIN stg.hubspot__deal_pipeline_stages AS s
     ON s.stage_id = d.deal_stage_id
+  LEFT JOIN stg.hubspot__deal_pipelines AS p
+    ON p.pipeline_id = d.pipeline_id
+  LEFT JOIN deal_company AS dc
+    ON dc.deal_id = d.deal_id
 )
 
 SELECT
@@ -33,6 +49,7 @@ SELECT
   CAST(d.owner_id AS INT64) AS owner_user_id,
   CAST(d.deal_type AS STRING) AS deal_type,
   CAST(d.pipeline_id AS STRING) AS pipeline_id,
+  CAST(d.pipeline_label AS STRING) AS pipeline_label,
   CAST(d.deal_stage_id AS STRING) AS stage_id,
   CAST(d.stage_label AS STRING) AS stage_label,
   CAST(d.stage_display_order AS INT64) AS stage_display_order,

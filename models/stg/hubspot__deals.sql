@@ -22,7 +22,6 @@ SELECT
   NULLIF(TRIM(deal_pipeline_id), '') AS pipeline_id,
   NULLIF(TRIM(deal_pipeline_stage_id), '') AS deal_stage_id,
   CAST(owner_id AS INT64) AS owner_id,
-  CAST(associated_company_id AS INT64) AS company_id,
   NULLIF(UPPER(TRIM(property_kcrm_product_sku)), '') AS product_sku,
   CAST(property_amount AS NUMERIC) AS amount_usd,
   CAST(property_hs_mrr AS NUMERIC) AS mrr_usd,
