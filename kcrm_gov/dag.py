@@ -114,7 +114,8 @@ def compute_dag(project: Project) -> Dag:
     for name, contract in project.contracts.items():
         if contract.layer != "raw" and name not in project.models:
             problems.append(DagProblem(f"contract {name} has no model (models/{contract.layer}/"
-                                       f"{contract.table}.sql)", Location(contract.path)))
+                                       f"{contract.table}.sql, or .csv for a reference table)",
+                                       Location(contract.path)))
         if contract.layer == "raw" and name in project.models:
             problems.append(DagProblem("raw tables are landed by loaders, not built by models",
                                        project.models[name].location()))
@@ -136,7 +137,9 @@ def compute_dag(project: Project) -> Dag:
                 problems.append(DagProblem(f"model {name} reads unknown table {ref} (no contract defines it)",
                                            model.ref_location(ref)))
                 continue
-            if layer not in allowed:
+            # a layer's own reference tables (models/<layer>/*.csv) are readable by that layer
+            own_reference = layer == model.layer and ref in project.models and project.models[ref].reference
+            if layer not in allowed and not own_reference:
                 rule = f"{model.layer} may read {', '.join(allowed)}" if allowed else f"{model.layer} reads nothing"
                 problems.append(DagProblem(f"layer violation: {name} reads {ref}; {rule}", model.ref_location(ref)))
             if name in dag.upstream and ref not in dag.upstream[name]:

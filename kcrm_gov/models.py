@@ -42,6 +42,8 @@ class Model:
     path: Path  # relative to the project root, as shown to people
     file: Path
     sql: str = field(repr=False)
+    reference: bool = False  # a reference table: rows from models/<layer>/<table>.csv (see kcrm_gov.reference)
+    source_text: str | None = field(default=None, repr=False)  # a reference table's CSV text
 
     @property
     def qualified_name(self) -> str:
@@ -230,19 +232,36 @@ def _line_col(message: str) -> tuple[int, int]:
     return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
 
 
-def load_models(root: Path) -> dict[str, Model]:
-    """Every ``models/<layer>/<table>.sql`` under ``root``, by ``layer.table``."""
+def load_models(root: Path, contracts: dict[str, Contract] | None = None) -> dict[str, Model]:
+    """Every ``models/<layer>/<table>.sql`` and reference ``.csv`` under ``root``, by ``layer.table``.
+
+    A reference file's SQL is generated from its rows, typed by its contract in ``contracts``.
+    """
+    from .reference import REFERENCE_SUFFIX, ReferenceError, reference_sql
+
     folder = root / MODELS_DIR
     models: dict[str, Model] = {}
     if not folder.is_dir():
         return models
-    for file in sorted(folder.rglob(f"*{MODEL_SUFFIX}")):
+    files = sorted([*folder.rglob(f"*{MODEL_SUFFIX}"), *folder.rglob(f"*{REFERENCE_SUFFIX}")])
+    for file in files:
         rel = file.relative_to(root)
-        layer, table = file.parent.name, file.name[: -len(MODEL_SUFFIX)]
+        layer, table = file.parent.name, file.stem
         try:
             text = file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ModelError(f"cannot read the model: {exc}", Location(rel)) from None
-        model = Model(layer=layer, table=table, path=rel, file=file, sql=text)
+        reference = file.suffix == REFERENCE_SUFFIX
+        source_text = text if reference else None
+        if reference:
+            try:
+                text = reference_sql(rel, text, (contracts or {}).get(f"{layer}.{table}"))
+            except ReferenceError as exc:
+                raise ModelError(exc.message, exc.location) from None
+        model = Model(layer=layer, table=table, path=rel, file=file, sql=text, reference=reference,
+                      source_text=source_text)
+        if model.qualified_name in models:
+            raise ModelError(f"{model.qualified_name} is defined twice ({models[model.qualified_name].path} "
+                             f"and {rel}): keep one model file per table", Location(rel))
         models[model.qualified_name] = model
     return models

@@ -109,8 +109,8 @@ class Project:
 
     @cached_property
     def models(self) -> dict[str, Model]:
-        """Every model file, by ``layer.table`` (read on first use; parsed lazily)."""
-        return load_models(self.root)
+        """Every model file and reference table, by ``layer.table`` (read on first use; parsed lazily)."""
+        return load_models(self.root, self.contracts)
 
     def _load_teams(self) -> None:
         path = self.root / TEAMS_FILE

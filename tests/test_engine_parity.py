@@ -31,7 +31,8 @@ from kcrm_gov.engines.duckdb import DuckDBEngine  # noqa: E402
 from kcrm_gov.project import Project  # noqa: E402
 from kcrm_gov.seed import seed  # noqa: E402
 
-SLICE = ["+core.products", "+core.users", "+core.invoices", "+core.payments"]
+# reference__internal_domains: a reference table (a CSV built as UNNEST over typed STRUCTs)
+SLICE = ["+core.products", "+core.users", "+core.invoices", "+core.payments", "stg.reference__internal_domains"]
 T = typemap.T
 
 

@@ -116,6 +116,14 @@ def test_numeric_is_decimal_38_9() -> None:
     assert "DECIMAL(10, 2)" in to_duckdb("SELECT CAST(x AS NUMERIC(10, 2)) FROM t")
 
 
+def test_numeric_inside_a_struct_is_decimal_38_9_too() -> None:
+    # type annotation shares the CAST's type node with the STRUCT's type; the rewrite must still
+    # reach the CAST (reference tables are arrays of such structs)
+    assert one("SELECT s.w FROM UNNEST([STRUCT(CAST('1.0000000005' AS NUMERIC) AS w)]) AS s") \
+        == Decimal("1.000000001")
+    assert "DECIMAL(38, 9)" in to_duckdb("SELECT STRUCT(CAST(x AS NUMERIC) AS w) FROM t")
+
+
 def test_numeric_rewrite_is_necessary() -> None:
     assert plain("SELECT CAST('1.0000000005' AS NUMERIC)") == [(Decimal("1.000"),)]  # DECIMAL(18, 3)
     with pytest.raises(duckdb.Error):

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import LAYERS
-from ..contracts import Column, Contract
+from ..contracts import SENSITIVE_CLASSIFICATIONS, Column, Contract
 from ..errors import ProjectError
 from ..lineage.columns import DIRECT, Source
 from ..project import Project
@@ -561,11 +561,24 @@ def _duckdb_ddl(project: Project, contract: Contract) -> str:
         return f"-- DuckDB DDL cannot be generated for this contract: {exc}"
 
 
+def _reference_rows(contract: Contract, csv_text: str, sql: str) -> str:
+    """A reference file and its SELECT, unless a column is classified (its values stay in the warehouse)."""
+    hidden = [c.name for c in contract.columns if c.classification in SENSITIVE_CLASSIFICATIONS]
+    if hidden:
+        return f"    <p>Rows not shown: {', '.join(code(h) for h in hidden)} is classified.</p>\n"
+    return fence(csv_text, "text", 4) + "\n" + fence(sql, "sql", 4)
+
+
 def _how(data: CatalogData, contract: Contract) -> str:
     project = data.project
     out = ["## How {#how}\n"]
     model = project.models.get(contract.qualified_name)
-    if model is not None:
+    if model is not None and model.reference:
+        out.append(f'=== "Reference data"\n\n    <p>{code(model.path.as_posix())}: a reference table. Its rows are '
+                   'reviewed in pull requests (<code>kcrm-gov diff</code> lists each row changed and what it reaches) '
+                   'and built as the SELECT below.</p>\n\n'
+                   + _reference_rows(contract, model.source_text or "", model.sql))
+    elif model is not None:
         out.append(f'=== "Model SQL"\n\n    <p>{code(model.path.as_posix())}, written in BigQuery SQL.</p>\n\n'
                    + fence(model.sql, "sql", 4))
     elif contract.layer == "raw":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections import deque
 from collections.abc import Callable
 
 import sqlglot
@@ -326,8 +327,7 @@ def _apply(tree: exp.Expr, rewrite: Rewrite) -> exp.Expr:
     (``Expression.transform`` is top-down and skips the inside of a replaced node, which would leave
     ``DATE_ADD(DATE_TRUNC(...), ...)``'s inner call unrewritten.)
     """
-    for node in reversed(list(tree.walk(bfs=True))):
-        parent, arg_key, index = node.parent, node.arg_key, node.index
+    for node, parent, arg_key, index in reversed(_positions(tree)):
         new = rewrite(node)
         if new is node:
             continue
@@ -336,6 +336,27 @@ def _apply(tree: exp.Expr, rewrite: Rewrite) -> exp.Expr:
         else:
             parent.set(arg_key or "this", new, index)
     return tree
+
+
+def _positions(tree: exp.Expr) -> list[tuple[exp.Expr, exp.Expr | None, str | None, int | None]]:
+    """Every node with the parent, argument and index it was reached from, breadth first.
+
+    The position is recorded during the walk, not read from ``node.parent``: type annotation
+    shares DataType nodes between a CAST and its STRUCT's type, and the shared node's ``parent``
+    then points into the type, so a rewrite set there would miss the CAST.
+    """
+    out: list[tuple[exp.Expr, exp.Expr | None, str | None, int | None]] = []
+    queue: deque[tuple[exp.Expr, exp.Expr | None, str | None, int | None]] = deque([(tree, None, None, None)])
+    while queue:
+        item = queue.popleft()
+        out.append(item)
+        node = item[0]
+        for key, value in node.args.items():
+            if isinstance(value, exp.Expr):
+                queue.append((value, node, key, None))
+            elif isinstance(value, list):
+                queue.extend((v, node, key, i) for i, v in enumerate(value) if isinstance(v, exp.Expr))
+    return out
 
 
 def to_duckdb(sql: str, *, source: str | None = None) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ...project import Project
-from .model import BREAKING, EXTERNAL_LAYERS, Approver, Impact, TableDiff, table_order
+from .model import BREAKING, EXTERNAL_LAYERS, REFERENCE_CHANGE, Approver, Impact, TableDiff, table_order
 
 
 def dependency_graph(project: Project) -> dict[str, list[str]]:
@@ -63,13 +63,15 @@ def approvers_for(projects: list[Project], tables: Iterable[str], reason_for: di
 
 
 def compute_impact(base: Project, head: Project, table: TableDiff, *, column_level: bool = True) -> Impact:
-    """What the breaking changes of ``table`` reach downstream, and who must approve them."""
+    """What the breaking changes (or changed reference rows) of ``table`` reach downstream, and who
+    must approve them."""
     graphs = [dependency_graph(base), dependency_graph(head)]
     tables = sorted(descendants(graphs, table.table), key=table_order)
     impact = Impact(tables=tables)
     impact.retl = [t for t in tables if t.startswith("retl.")]
     impact.marts = [t for t in tables if t.startswith("marts.")]
-    columns = sorted({c.column.split(".")[0] for c in table.changes if c.kind == BREAKING and c.column})
+    moved = [c for c in table.changes if c.kind == BREAKING or c.change.startswith(REFERENCE_CHANGE)]
+    columns = sorted({c.column.split(".")[0] for c in moved if c.column})
     table_wide = any(c.kind == BREAKING and not c.column for c in table.changes)
     if columns and column_level:
         try:

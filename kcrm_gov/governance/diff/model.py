@@ -11,6 +11,7 @@ from ... import LAYERS
 
 BREAKING, ADDITIVE, DOCUMENTATION, IMPLEMENTATION = "breaking", "additive", "documentation", "implementation"
 KINDS = (BREAKING, ADDITIVE, DOCUMENTATION, IMPLEMENTATION)
+REFERENCE_CHANGE = "reference_"  # prefix of the changes to a reference table's rows
 """Strongest first: a table's kind is the first of these any of its changes has."""
 BUMP_FOR = {BREAKING: "major", ADDITIVE: "minor", DOCUMENTATION: "patch"}
 BUMP_RANK = {"none": 0, "patch": 1, "minor": 2, "major": 3}

@@ -4,9 +4,10 @@ metadata); models changed under an unchanged contract."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from ...contracts import Contract
+from ...contracts import SENSITIVE_CLASSIFICATIONS, Contract
 from ...project import Project
 from .columns import column_changes, quality_deltas
 from .impact import dependency_graph, has_dependents
@@ -89,9 +90,32 @@ class Differ:
                            path=str(present.path), line=1)]
         if " ".join(old.sql.split()) == " ".join(new.sql.split()):
             return []
+        if old.reference and new.reference and old.source_text is not None and new.source_text is not None:
+            return self.reference_changes(name, old.source_text, new.source_text, new.path)
         return [Change(name, IMPLEMENTATION, "model_changed",
                        f"model {new.path} changed (its output is still enforced against the contract)",
                        path=str(new.path), line=1)]
+
+    def reference_changes(self, name: str, old_text: str, new_text: str, path: Path) -> list[Change]:
+        """Rows of a reference table added, removed or changed: data every downstream table uses."""
+        from ...reference import ReferenceError, row_changes
+
+        contract = self.head.contracts.get(name)
+        key = [c.name for c in sorted((c for c in contract.columns if c.primary_key_position),
+                                      key=lambda c: c.primary_key_position or 0)] if contract else []
+        sensitive = {c.name for c in contract.columns if c.classification in SENSITIVE_CLASSIFICATIONS} \
+            if contract else set()
+        try:
+            rows = row_changes(old_text, new_text, key, path)
+        except ReferenceError as exc:
+            return [Change(name, IMPLEMENTATION, "model_changed", f"reference file {path} changed ({exc.message})",
+                           path=str(path), line=1)]
+        out = []
+        for change, message, column in rows:
+            if column in sensitive:  # a classified value never leaves the warehouse, not even in a diff
+                message = f"{message.split(':')[0]}: {column} changed"
+            out.append(Change(name, IMPLEMENTATION, change, f"{path}: {message}", column, path=str(path), line=1))
+        return out
 
     def contract_changes(self, old: Contract, new: Contract) -> list[Change]:
         """Every difference between two versions of one contract, each at its line in ``new``."""
