@@ -305,11 +305,11 @@ def owners(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
     t = shape({
         "owner_id": ints(w.own_id),
         "portal_id": full(PORTAL_ID, n, pa.int64()),
-        "user_id": ints(w.own_user_id),
+        "active_user_id": ints(w.own_user_id, mask=~w.own_active),
+        "user_id_including_inactive": ints(w.own_user_id),
         "email": w.own_email,
         "first_name": w.own_first,
         "last_name": w.own_last,
-        "team_name": pick([name for name, _ in OWNER_TEAMS], w.own_team),
         "is_active": bools(w.own_active),
         "created_at": ts(w.own_created),
         "updated_at": ts(modified),
