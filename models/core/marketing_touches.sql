@@ -103,12 +103,14 @@ form_candidates AS (
 ),
 
 browser_form_contact AS (
-  -- A browser belongs to the contact of its first matched form submission.
+  -- A browser belongs to the (live) contact of its first matched form submission.
   SELECT
     user_pseudo_id,
     contact_id AS form_contact_id
   FROM form_candidates
   WHERE rank_for_submission = 1 AND rank_for_event = 1
+    -- a submission of a contact since deleted in HubSpot identifies no one
+    AND contact_id IN (SELECT contact_id FROM core.contacts)
   QUALIFY ROW_NUMBER() OVER (PARTITION BY user_pseudo_id ORDER BY event_at, conversion_id) = 1
 ),
 
