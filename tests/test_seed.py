@@ -59,7 +59,9 @@ VOLUMES = [
      150_000),
     ("mixpanel__events", "COUNT(DISTINCT _fivetran_id)", "WHERE name = 'Session Start'", 100_000),
     ("mixpanel__events", "COUNT(DISTINCT _fivetran_id)", "WHERE name = 'Feature Used'", 50_000),
-    ("ga4__events", "COUNT(*)", "", 30_000),
+    # 30,000 marketing touches are GA4 sessions (user_pseudo_id + ga_session_id), of several events each
+    ("ga4__events", "COUNT(DISTINCT user_pseudo_id || '.' || CAST(list_filter(event_params, "
+     "p -> p.key = 'ga_session_id')[1].value.int_value AS VARCHAR))", "", 30_000),
     ("zendesk__tickets", "COUNT(DISTINCT id)", "", 20_000),
     ("zendesk__nps_responses", "COUNT(DISTINCT id)", "", 2_500),
     ("cs__churn_events", "COUNT(DISTINCT churn_event_id)", "", 300),
@@ -188,13 +190,23 @@ def test_churned_accounts_stop_logging_in_and_paying(warehouse) -> None:
           ON e.distinct_id LIKE '%@' || c.domain WHERE e.time <= c.churned_at""")
     assert late_events == 0
     assert logins_before > 1_000
-    late_invoices = one(engine, f"""
-        SELECT COUNT(*) FROM raw.quickbooks__invoices i
+    # invoices after a churn only for a win-back: a won "Win-back" deal, billed from its close date
+    winbacks = f"""SELECT {DOMAIN.format('c.property_domain')} AS domain, min(d.property_closedate) AS back_at
+                  FROM raw.hubspot__deals d
+                  JOIN raw.hubspot__deal_companies dc ON dc.deal_id = d.deal_id
+                  JOIN raw.hubspot__companies c ON c.id = dc.company_id
+                  WHERE d.property_dealname LIKE '% - Win-back' AND d.property_hs_is_closed_won GROUP BY 1"""
+    late_invoices, won_back = engine.con.execute(f"""
+        SELECT COUNT(*) FILTER (WHERE w.domain IS NULL OR i.transaction_date < CAST(w.back_at AS DATE)),
+               COUNT(DISTINCT w.domain)
+        FROM raw.quickbooks__invoices i
         JOIN raw.quickbooks__customers k ON k.id = i.customer_id
         JOIN ({churned}) c ON coalesce({DOMAIN.format('k.website')}, {DOMAIN.format('k.primary_email_address')})
                               = c.domain
-        WHERE i.transaction_date > CAST(c.churned_at AS DATE)""")
+        LEFT JOIN ({winbacks}) w ON w.domain = c.domain
+        WHERE i.transaction_date > CAST(c.churned_at AS DATE) AND NOT i._fivetran_deleted""").fetchone()
     assert late_invoices == 0
+    assert won_back > 0
 
 
 def test_won_deals_close_into_invoices(warehouse) -> None:
