@@ -61,8 +61,8 @@ def test_a_gap_that_is_fixed_must_leave_the_list(project_dir: Path) -> None:
      "raw.zendesk__users.*: not mapped to a connector table in catalog/connectors/raw_contracts.yml"),
     ("table: zendesk.user\n", "table: zendesk.users\n",
      "raw.zendesk__users.*: connector table zendesk.users is in no catalog/connectors file"),
-    ("      tags: invented; ticket tags are rows of the ticket_tag table\n",
-     "      tags: invented; ticket tags are rows of the ticket_tag table\n      priority_label: never was\n",
+    ("  raw.zendesk__tickets:\n    table: zendesk.ticket\n",
+     "  raw.zendesk__tickets:\n    table: zendesk.ticket\n    known_gaps:\n      priority_label: never was\n",
      "raw.zendesk__tickets.priority_label: declared a known gap but the contract has no such column"),
 ])
 def test_mapping_mistakes_are_findings(project_dir: Path, old: str, new: str, expected: str) -> None:

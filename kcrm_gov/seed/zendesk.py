@@ -1,9 +1,22 @@
 """Zendesk Support (Fivetran Zendesk connector): organizations, users, tickets, CSAT, NPS.
 
 Organizations are typed by support agents: the name does not always equal the HubSpot
-name, ``domain_names`` carries the account's domain (matched to HubSpot by domain), and
+name, their domains are rows of ``domain_name`` (matched to HubSpot by domain), and
 ``external_id`` holds the HubSpot company id only where the integration ran. A few
 customers were created twice (two organizations, one domain).
+
+The child tables are landed the way the connector lands them, one row per record (soft-delete
+mode, no re-synced copies):
+
+* ``domain_name``: an organization's domains by ``index`` (0 = the one typed first): about 85 %
+  of organizations have one, 10 % two (the ``.io`` variant second), 4 % none; 1.5 % also keep a
+  removed domain as a soft-deleted row after their live ones.
+* ``ticket_tag``: one or two tags per ticket (cancellation tickets: ``churn_risk`` and ``billing``);
+  1 % of tickets also keep a removed ``how_to`` tag as a soft-deleted row.
+* ``ticket_field_history``: each ticket's ``status`` path (new, open, pending or hold, solved,
+  closed or deleted), and ``group_id``, ``priority`` and ``assignee_id`` when set, between
+  ``created_at`` and ``updated_at``; the last status change is the ticket's status.
+* ``group``: the four support groups (Tier 1, Tier 2, Billing, Onboarding).
 """
 
 from __future__ import annotations
@@ -40,6 +53,12 @@ from .world import COUNTRIES, FIRST, LAST, World
 BASE_TICKETS = 20_000
 BASE_NPS = 2_500
 GROUPS = np.array([360001, 360002, 360003, 360004])  # Tier 1, Tier 2, Billing, Onboarding
+GROUP_NAMES = ["Tier 1", "Tier 2", "Billing", "Onboarding"]
+GROUP_DESCRIPTIONS = ["First line: every new ticket lands here", "Escalations from Tier 1 (bugs, data issues)",
+                      "Invoices, payments, seats and cancellations", "New customers in their first 90 days"]
+STATUSES = ["new", "open", "pending", "hold", "solved", "closed", "deleted"]
+PRIORITIES = ["low", "normal", "high", "urgent"]
+CHANNELS = ["email", "web", "chat", "api", "voice"]
 N_AGENTS = 30
 SUBJECTS = ["Cannot log in", "Import of contacts failed", "Question about my invoice", "How do I set up sequences?",
             "Email sync not working", "Add more seats", "Report shows wrong numbers", "Integration with Gmail",
@@ -81,10 +100,58 @@ def _world_ids(w: World) -> dict[str, Any]:
     return out
 
 
+def _org_accounts(w: World) -> tuple[np.ndarray, np.ndarray]:
+    """Each organization row's account and Zendesk id: the main organizations, then the duplicates."""
+    z = _world_ids(w)
+    return np.concatenate([z["org_acc"], z["dup_acc"]]), np.concatenate([z["org_id"], z["dup_id"]])
+
+
+def _org_domains(w: World) -> dict[str, Any]:
+    """The rows of ``domain_name``: each organization's domains by index, and removed ones."""
+    if "_zendesk_domains" in w.arrays:
+        return w.arrays["_zendesk_domains"]
+    rng = table_rng(w.seed, "zendesk-domains")
+    acc, ids = _org_accounts(w)
+    n = len(acc)
+    r = rng.random(n)
+    count = np.where(r < 0.04, 0, np.where(r < 0.14, 2, 1))  # 4 % none, 10 % two (the .io variant second)
+    removed = (count > 0) & (rng.random(n) < 0.015)  # a domain the agent removed: a soft-deleted row
+    per_org = count + removed
+    org = np.repeat(np.arange(n), per_org)
+    index = np.arange(len(org)) - np.repeat(np.cumsum(per_org) - per_org, per_org)
+    deleted = index >= count[org]
+    main = pick(w.acc_domain, acc[org])
+    stem = pc.replace_substring_regex(main, r"\.[a-z.]+$", "")
+    domain = pc.if_else(pa.array(deleted), concat(stem, "-old.net"),
+                        pc.if_else(pa.array(index == 1), concat(stem, ".io"), main))
+    out = dict(org=org, org_id=ids[org], index=index, deleted=deleted, domain=domain)
+    w.arrays["_zendesk_domains"] = out
+    return out
+
+
+def _ticket_detail(w: World) -> dict[str, Any]:
+    """Per ticket: tags, priority and channel, shared by ``ticket``, ``ticket_tag`` and the field history."""
+    if "_zendesk_ticket_detail" in w.arrays:
+        return w.arrays["_zendesk_ticket_detail"]
+    tk = _tickets(w)
+    n = len(tk["req"])
+    rng = table_rng(w.seed, "zendesk-ticket-detail")
+    # "Cancel my subscription" and the churn_risk tag belong to cancellation tickets only
+    tag_a, tag_b = rng.choice(ROUTINE_TAGS, size=n), rng.choice(ROUTINE_TAGS, size=n)
+    tag_a = np.where(tk["cancel"], CHURN_TAG, tag_a)
+    tag_b = np.where(tk["cancel"], TAGS.index("billing"), tag_b)
+    how_to = TAGS.index("how_to")
+    removed_tag = (rng.random(n) < 0.01) & (tag_a != how_to) & (tag_b != how_to)
+    priority = np.where(rng.random(n) < 0.15, -1, rng.choice(4, size=n, p=[0.2, 0.55, 0.2, 0.05]))
+    channel = rng.choice(len(CHANNELS), size=n, p=[0.45, 0.3, 0.18, 0.04, 0.03])
+    out = dict(tag_a=tag_a, tag_b=tag_b, removed_tag=removed_tag, priority=priority, channel=channel)
+    w.arrays["_zendesk_ticket_detail"] = out
+    return out
+
+
 def organizations(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
     z = _world_ids(w)
-    acc = np.concatenate([z["org_acc"], z["dup_acc"]])
-    ids = np.concatenate([z["org_id"], z["dup_id"]])
+    acc, ids = _org_accounts(w)
     n, n_main = len(acc), len(z["org_acc"])
     dup = np.arange(n) >= n_main
     legal = pick([c["legal"] for c in COUNTRIES], w.acc_country[acc])
@@ -92,17 +159,12 @@ def organizations(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
     name = pick(w.acc_name, acc)
     name = pc.if_else(pa.array(r < 0.25), concat(name, " ", legal), name)
     name = pc.if_else(pa.array(dup), concat(pick(w.acc_name, acc), " (old)"), name)
-    domain = pick(w.acc_domain, acc)
-    second = concat(domain, ",", pc.replace_substring_regex(domain, r"\.[a-z.]+$", ".io"))
-    domains = pc.if_else(pa.array(rng.random(n) < 0.1), second, domain)
-    domains = pc.if_else(pa.array(rng.random(n) < 0.04), "", domains)  # may be empty
     created = np.clip(np.maximum(w.acc_start[acc], PERIOD_START - 400 * US_PER_DAY) + rng.integers(0, 30, n)
                       * US_PER_DAY, PERIOD_START - 500 * US_PER_DAY, PERIOD_END - 2 * US_PER_DAY)
     updated = np.minimum(created + rng.integers(1, 500, n) * US_PER_DAY, PERIOD_END - US_PER_HOUR)
     t = shape({
         "id": ints(ids),
         "name": name,
-        "domain_names": domains,
         "external_id": pc.if_else(pa.array(rng.random(n) < 0.6), pc.cast(ints(w.acc_id[acc]), pa.string()),
                                   pa.nulls(n, pa.string())),
         "group_id": ints(GROUPS[rng.integers(0, 4, n)]),
@@ -208,7 +270,8 @@ def _tickets(w: World) -> dict[str, Any]:
     solved_at = created + rng.integers(US_PER_HOUR, 10 * US_PER_DAY, n)
     updated = np.where(status >= 4, solved_at + np.where(status == 5, 4 * US_PER_DAY, 0),
                        created + rng.integers(60_000_000, 3 * US_PER_DAY, n))
-    updated = np.minimum(updated, PERIOD_END - US_PER_HOUR)
+    # never after the period, never before the ticket was opened (a ticket opened in the last hour)
+    updated = np.maximum(np.minimum(updated, PERIOD_END - US_PER_HOUR), created + 60_000_000)
     out = dict(req=req, created=created, updated=updated, status=status, cancel=cancel,
                assignee=rng.integers(0, N_AGENTS, n), assigned=(status > 0),
                group=rng.integers(0, 4, n), org=np.where(acc[req] >= 0, z["org_of"][a0[req]], -1))
@@ -226,27 +289,22 @@ def tickets(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
     descr = concat("Hi, this is ", pick(w.con_first, eu), " ", pick(w.con_last, eu), " (", pick(w.con_email, eu),
                    "). ", pick(SUBJECTS, subject), " - can you help? Call me on +1 555 ",
                    num_str(rng.integers(1_000_000, 9_999_999, n)), ".")
-    tag_a, tag_b = rng.choice(ROUTINE_TAGS, size=n), rng.choice(ROUTINE_TAGS, size=n)
-    tag_a = np.where(tk["cancel"], CHURN_TAG, tag_a)
-    tag_b = np.where(tk["cancel"], TAGS.index("billing"), tag_b)
-    tags = pc.if_else(pa.array(tag_a == tag_b), pick(TAGS, tag_a), concat(pick(TAGS, tag_a), ",", pick(TAGS, tag_b)))
+    d = _ticket_detail(w)
     t = shape({
         "id": ints(1_001 + np.arange(n)),
         "created_at": ts(tk["created"]),
         "updated_at": ts(tk["updated"]),
         "subject": pick(SUBJECTS, subject),
         "description": descr,
-        "status": pick(["new", "open", "pending", "hold", "solved", "closed", "deleted"], tk["status"]),
-        "priority": choice(rng, ["low", "normal", "high", "urgent"], n, [0.2, 0.55, 0.2, 0.05],
-                           mask=rng.random(n) < 0.15),
+        "status": pick(STATUSES, tk["status"]),
+        "priority": pick(PRIORITIES, np.maximum(d["priority"], 0), mask=d["priority"] < 0),
         "type": choice(rng, ["question", "incident", "problem", "task"], n, [0.5, 0.3, 0.1, 0.1],
                        mask=rng.random(n) < 0.2),
         "requester_id": ints(z["end_ids"][tk["req"]]),
         "assignee_id": ints(z["agent_ids"][tk["assignee"]], mask=~tk["assigned"]),
         "group_id": ints(GROUPS[tk["group"]]),
         "organization_id": ints(np.maximum(tk["org"], 0), mask=tk["org"] < 0),
-        "via_channel": choice(rng, ["email", "web", "chat", "api", "voice"], n, [0.45, 0.3, 0.18, 0.04, 0.03]),
-        "tags": tags,
+        "via_channel": pick(CHANNELS, d["channel"]),
         "_fivetran_synced": ts(synced_after(rng, tk["updated"], 0.05, 2)),
         "_fivetran_deleted": bools(np.zeros(n, dtype=bool)),
     })
@@ -338,10 +396,129 @@ def nps_responses(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
     return fivetran_mess(rng, t, deleted=0.004)
 
 
+def domain_names(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
+    """Fivetran ``domain_name``: one row per organization and domain index (removed domains soft-deleted)."""
+    dm = _org_domains(w)
+    acc, _ = _org_accounts(w)
+    n = len(dm["org"])
+    # written when the organization was last changed in Zendesk, synced soon after
+    changed = np.clip(w.acc_start[acc[dm["org"]]] + rng.integers(1, 500, n) * US_PER_DAY,
+                      PERIOD_START - 400 * US_PER_DAY, PERIOD_END - US_PER_HOUR)
+    return shape({
+        "index": ints(dm["index"]),
+        "organization_id": ints(dm["org_id"]),
+        "domain_name": dm["domain"],
+        "_fivetran_synced": ts(synced_after(rng, changed, 0.1, 2)),
+        "_fivetran_deleted": bools(dm["deleted"]),
+    })
+
+
+def ticket_tags(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
+    """Fivetran ``ticket_tag``: one row per ticket and tag (a removed tag stays as a soft-deleted row)."""
+    tk = _tickets(w)
+    d = _ticket_detail(w)
+    n = len(tk["req"])
+    two = d["tag_a"] != d["tag_b"]
+    ticket = np.concatenate([np.arange(n), np.flatnonzero(two), np.flatnonzero(d["removed_tag"])])
+    tag = np.concatenate([d["tag_a"], d["tag_b"][two], np.full(int(d["removed_tag"].sum()), TAGS.index("how_to"))])
+    deleted = np.arange(len(ticket)) >= n + int(two.sum())
+    order = np.lexsort((tag, ticket))
+    ticket, tag, deleted = ticket[order], tag[order], deleted[order]
+    return shape({
+        "tag": pick(TAGS, tag),
+        "ticket_id": ints(1_001 + ticket),
+        "_fivetran_synced": ts(synced_after(rng, tk["updated"][ticket], 0.05, 2)),
+        "_fivetran_deleted": bools(deleted),
+    })
+
+
+def ticket_field_history(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
+    """Fivetran ``ticket_field_history``: every change of status, group, priority and assignee.
+
+    The status walks new -> open -> (pending) -> solved -> closed, or stops at open, pending or
+    hold, or ends deleted; each change lies between ``created_at`` and ``updated_at`` and the last
+    one is the ticket's status. Group and priority are set on creation, the assignee when the
+    ticket is opened.
+    """
+    z = _world_ids(w)
+    tk = _tickets(w)
+    d = _ticket_detail(w)
+    n = len(tk["req"])
+    st, c = tk["status"], tk["created"]
+    end = np.maximum(tk["updated"], c)
+    solved_path = st >= 4
+    # the solve happens 4 days before the automatic close (updated_at of a closed ticket)
+    t_solved = np.where(st == 4, end, np.where(st == 5, np.maximum(end - 4 * US_PER_DAY, c + (end - c) // 2),
+                                               c + (end - c) * 4 // 5))
+    before = np.where(solved_path, t_solved, end)  # the last change before the solve
+    t_open = np.where(st == 1, end, c + ((before - c) * rng.uniform(0.05, 0.3, n)).astype(np.int64))
+    t_wait = np.where((st == 2) | (st == 3), end,
+                      c + ((before - c) * rng.uniform(0.35, 0.6, n)).astype(np.int64))
+    waited = (st == 2) | (st == 3) | (solved_path & (rng.random(n) < 0.4))
+    wait_status = np.where(st == 3, 3, 2)
+    agent = z["agent_ids"][tk["assignee"]]
+    requester = z["end_ids"][tk["req"]]
+    every = np.ones(n, dtype=bool)
+    # (ticket rows, field, value, time, user, channel); user -1 = none (an automation)
+    parts = [
+        (every, "status", pick(STATUSES, np.zeros(n, dtype=np.int64)), c, requester, d["channel"]),
+        (every, "group_id", pc.cast(ints(GROUPS[tk["group"]]), pa.string()), c, requester, d["channel"]),
+        (d["priority"] >= 0, "priority", pick(PRIORITIES, np.maximum(d["priority"], 0)), c, requester, d["channel"]),
+        (st >= 1, "status", pick(STATUSES, np.ones(n, dtype=np.int64)), t_open, agent, np.full(n, 1)),
+        (tk["assigned"], "assignee_id", pc.cast(ints(agent), pa.string()), t_open, agent, np.full(n, 1)),
+        (waited, "status", pick(STATUSES, wait_status), t_wait, agent, np.full(n, 1)),
+        (solved_path, "status", pick(STATUSES, np.full(n, 4)), t_solved, agent, np.full(n, 1)),
+        (st == 5, "status", pick(STATUSES, np.full(n, 5)), end, np.full(n, -1), np.full(n, -1)),
+        (st == 6, "status", pick(STATUSES, np.full(n, 6)), end, agent, np.full(n, 1)),
+    ]
+    ticket = np.concatenate([np.flatnonzero(m) for m, *_ in parts])
+    field = pa.concat_arrays([pick([f], np.zeros(int(m.sum()), dtype=np.int64)) for m, f, *_ in parts])
+    value = pa.concat_arrays([v.filter(pa.array(m)) for m, _, v, *_ in parts])
+    when = np.concatenate([t[m] for m, _, _, t, *_ in parts])
+    user = np.concatenate([u[m] for m, _, _, _, u, _ in parts])
+    channel = np.concatenate([ch[m] for m, *_, ch in parts])
+    order = np.lexsort((np.concatenate([np.full(int(m.sum()), i) for i, (m, *_) in enumerate(parts)]), when, ticket))
+    ticket, when, user, channel = ticket[order], when[order], user[order], channel[order]
+    take = pa.array(order)
+    k = len(ticket)
+    return shape({
+        "updated": ts(when),
+        "field_name": field.take(take),
+        "ticket_id": ints(1_001 + ticket),
+        "user_id": ints(np.maximum(user, 0), mask=user < 0),
+        "value": value.take(take),
+        "via_channel": pc.if_else(pa.array(channel < 0), "rule", pick(CHANNELS, np.maximum(channel, 0))),
+        "_fivetran_synced": ts(synced_after(rng, np.maximum(tk["updated"][ticket], when), 0.05, 2)),
+        "_fivetran_deleted": bools(np.zeros(k, dtype=bool)),
+    })
+
+
+def groups(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
+    """Fivetran ``group``: the four support groups tickets are routed to."""
+    n = len(GROUPS)
+    created = PERIOD_START - (900 - 120 * np.arange(n)) * US_PER_DAY
+    updated = created + rng.integers(30, 400, n) * US_PER_DAY
+    return shape({
+        "id": ints(GROUPS),
+        "name": pa.array(GROUP_NAMES),
+        "description": pa.array(GROUP_DESCRIPTIONS),
+        "is_public": bools(np.ones(n, dtype=bool)),
+        "created_at": ts(created),
+        "updated_at": ts(updated),
+        "url": concat("https://kcrm.zendesk.com/api/v2/groups/", num_str(GROUPS), ".json"),
+        "_fivetran_synced": ts(synced_after(rng, np.full(n, PERIOD_END - 3 * US_PER_DAY), 0.1, 2)),
+        "_fivetran_deleted": bools(np.zeros(n, dtype=bool)),
+    })
+
+
 TABLES = {
     "zendesk__organizations": organizations,
     "zendesk__users": users,
     "zendesk__tickets": tickets,
     "zendesk__satisfaction_ratings": satisfaction_ratings,
     "zendesk__nps_responses": nps_responses,
+    "zendesk__domain_names": domain_names,
+    "zendesk__ticket_tags": ticket_tags,
+    "zendesk__ticket_field_history": ticket_field_history,
+    "zendesk__groups": groups,
 }

@@ -10,7 +10,8 @@ WITH latest_sync AS (
 live AS (
   SELECT
     *,
-    LOWER(TRIM(recipient_email)) AS email_clean
+    LOWER(TRIM(recipient_email)) AS email_clean,
+    NULLIF(SPLIT(LOWER(TRIM(recipient_email)), '@')[SAFE_OFFSET(1)], '') AS domain_clean
   FROM latest_sync
   WHERE NOT _fivetran_deleted
 )
@@ -20,7 +21,7 @@ SELECT
   survey_id,
   user_id,
   email_clean AS recipient_email,
-  NULLIF(SPLIT(email_clean, '@')[SAFE_OFFSET(1)], '') AS recipient_domain,
+  domain_clean AS recipient_domain,
   score,
   CASE
     WHEN score >= 9 THEN 'promoter'
@@ -28,7 +29,14 @@ SELECT
     ELSE 'detractor'
   END AS nps_category,
   NULLIF(TRIM(comment), '') AS comment,
-  COALESCE(REGEXP_CONTAINS(email_clean, r'@([a-z0-9-]+\.)*kcrm\.io$'), FALSE) AS is_internal,
+  -- K CRM staff and test accounts: an address at kcrm.io or kcrm.com or one of their subdomains
+  -- (the rule every stg model uses).
+  COALESCE(
+    domain_clean IN ('kcrm.io', 'kcrm.com')
+    OR ENDS_WITH(domain_clean, '.kcrm.io')
+    OR ENDS_WITH(domain_clean, '.kcrm.com'),
+    FALSE
+  ) AS is_internal,
   created_at AS responded_at,
   updated_at,
   _fivetran_synced AS synced_at

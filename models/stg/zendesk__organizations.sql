@@ -1,5 +1,6 @@
 -- stg.zendesk__organizations: one row per live Zendesk organization (latest sync, soft deletes
--- removed), with its email domains split into a clean array and internal test organizations flagged.
+-- removed), with its live domains (raw.zendesk__domain_names) gathered into a clean array and K CRM's
+-- own and test organizations flagged.
 WITH latest_sync AS (
   SELECT *
   FROM raw.zendesk__organizations
@@ -13,40 +14,52 @@ live AS (
   WHERE NOT _fivetran_deleted
 ),
 
-domains AS (
+live_domains AS (
+  -- one row per organization and position in its domain list; a removed domain keeps a
+  -- soft-deleted row
   SELECT
-    *,
-    ARRAY(
-      SELECT DISTINCT LOWER(TRIM(d)) AS domain_name
-      FROM UNNEST(SPLIT(COALESCE(domain_names, ''), ',')) AS d
-      WHERE TRIM(d) != ''
-      ORDER BY domain_name
-    ) AS domain_list,
-    -- The first domain as typed by the agent is the organization's main one.
-    NULLIF(LOWER(TRIM(SPLIT(COALESCE(domain_names, ''), ',')[SAFE_OFFSET(0)])), '') AS first_domain
-  FROM live
+    organization_id,
+    index AS domain_index,
+    NULLIF(LOWER(TRIM(domain_name)), '') AS domain_name
+  FROM raw.zendesk__domain_names
+  WHERE TRUE  -- older BigQuery rejects a QUALIFY without WHERE, GROUP BY or HAVING
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY organization_id, index ORDER BY _fivetran_synced DESC) = 1
+    AND NOT _fivetran_deleted
+),
+
+domain_lists AS (
+  SELECT
+    organization_id,
+    ARRAY_AGG(DISTINCT domain_name ORDER BY domain_name) AS domain_names,
+    -- The domain at index 0, the one the agent typed first, is the organization's main one.
+    ARRAY_AGG(domain_name ORDER BY domain_index)[SAFE_OFFSET(0)] AS primary_domain,
+    -- K CRM's own and test organizations: a domain that is kcrm.io or kcrm.com or one of their
+    -- subdomains (the rule every stg model uses).
+    LOGICAL_OR(
+      domain_name IN ('kcrm.io', 'kcrm.com')
+      OR ENDS_WITH(domain_name, '.kcrm.io')
+      OR ENDS_WITH(domain_name, '.kcrm.com')
+    ) AS has_internal_domain
+  FROM live_domains
+  WHERE domain_name IS NOT NULL
+  GROUP BY organization_id
 )
 
 SELECT
-  id AS organization_id,
-  TRIM(name) AS organization_name,
-  domain_list AS domain_names,
-  first_domain AS primary_domain,
-  NULLIF(TRIM(external_id), '') AS external_id,
-  SAFE_CAST(NULLIF(TRIM(external_id), '') AS INT64) AS hubspot_company_id,
-  group_id,
-  COALESCE(shared_tickets, FALSE) AS has_shared_tickets,
-  details,
-  notes,
-  COALESCE(
-    EXISTS (
-      SELECT 1
-      FROM UNNEST(domain_list) AS d
-      WHERE REGEXP_CONTAINS(d, r'^([a-z0-9-]+\.)*kcrm\.io$')
-    ),
-    FALSE
-  ) AS is_internal,
-  created_at,
-  updated_at,
-  _fivetran_synced AS synced_at
-FROM domains
+  o.id AS organization_id,
+  TRIM(o.name) AS organization_name,
+  COALESCE(d.domain_names, ARRAY<STRING>[]) AS domain_names,
+  d.primary_domain,
+  NULLIF(TRIM(o.external_id), '') AS external_id,
+  SAFE_CAST(NULLIF(TRIM(o.external_id), '') AS INT64) AS hubspot_company_id,
+  o.group_id,
+  COALESCE(o.shared_tickets, FALSE) AS has_shared_tickets,
+  o.details,
+  o.notes,
+  COALESCE(d.has_internal_domain, FALSE) AS is_internal,
+  o.created_at,
+  o.updated_at,
+  o._fivetran_synced AS synced_at
+FROM live AS o
+LEFT JOIN domain_lists AS d
+  ON d.organization_id = o.id

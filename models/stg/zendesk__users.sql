@@ -1,5 +1,5 @@
 -- stg.zendesk__users: one row per live Zendesk user (latest sync, soft deletes removed), emails
--- normalised, roles typed into flags, K CRM staff and kcrm.io test users flagged as internal.
+-- normalised, roles typed into flags, K CRM staff and test users (kcrm.io, kcrm.com) flagged as internal.
 WITH latest_sync AS (
   SELECT *
   FROM raw.zendesk__users
@@ -14,13 +14,20 @@ live AS (
     LOWER(TRIM(role)) AS role_clean
   FROM latest_sync
   WHERE NOT _fivetran_deleted
+),
+
+with_domain AS (
+  SELECT
+    *,
+    NULLIF(SPLIT(email_clean, '@')[SAFE_OFFSET(1)], '') AS email_domain
+  FROM live
 )
 
 SELECT
   id AS user_id,
   TRIM(name) AS full_name,
   email_clean AS email,
-  NULLIF(SPLIT(email_clean, '@')[SAFE_OFFSET(1)], '') AS email_domain,
+  email_domain,
   NULLIF(TRIM(phone), '') AS phone,
   role_clean AS role,
   role_clean IN ('agent', 'admin') AS is_agent,
@@ -29,11 +36,16 @@ SELECT
   locale,
   active AS is_active,
   COALESCE(suspended, FALSE) AS is_suspended,
-  -- K CRM's own staff (agents, admins) and the kcrm.io test accounts (kcrm.io and its
-  -- test./qa./demo. subdomains).
-  COALESCE(REGEXP_CONTAINS(email_clean, r'@([a-z0-9-]+\.)*kcrm\.io$'), FALSE) AS is_internal,
+  -- K CRM's own staff and test accounts: an address at kcrm.io or kcrm.com or one of their
+  -- subdomains (test.kcrm.io, ...), the rule every stg model uses.
+  COALESCE(
+    email_domain IN ('kcrm.io', 'kcrm.com')
+    OR ENDS_WITH(email_domain, '.kcrm.io')
+    OR ENDS_WITH(email_domain, '.kcrm.com'),
+    FALSE
+  ) AS is_internal,
   created_at,
   updated_at,
   last_login_at,
   _fivetran_synced AS synced_at
-FROM live
+FROM with_domain
