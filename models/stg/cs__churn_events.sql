@@ -48,11 +48,14 @@ SELECT
   reason_detail,
   lost_mrr_usd,
   recorded_by_email,
-  -- Events logged against K CRM's own QA / demo accounts (a kcrm.io or kcrm.com domain).
+  -- Events logged against K CRM's own QA / demo accounts (a domain of stg.reference__internal_domains).
   COALESCE(
-    domain IN ('kcrm.io', 'kcrm.com')
-    OR ENDS_WITH(domain, '.kcrm.io')
-    OR ENDS_WITH(domain, '.kcrm.com')
+    EXISTS (  -- the one internal-domain list, subdomains included where it says so
+      SELECT 1
+      FROM stg.reference__internal_domains AS internal
+      WHERE renamed.domain = internal.domain  -- qualified: the list has a domain column too
+        OR (internal.includes_subdomains AND ENDS_WITH(renamed.domain, CONCAT('.', internal.domain)))
+    )
     OR REGEXP_CONTAINS(LOWER(company_name), r'^(test|qa|sandbox|dummy)\b'),
     FALSE
   ) AS is_internal,

@@ -62,12 +62,15 @@ SELECT
   lead_status,
   original_source,
   merged_contact_ids,
-  -- K CRM staff and QA test contacts: a kcrm.io / kcrm.com address, a plus-addressed "+test"
+  -- K CRM staff and QA test contacts: an address at a domain of stg.reference__internal_domains, a plus-addressed "+test"
   -- mailbox, or a contact literally named Test.
   COALESCE(
-    email_domain IN ('kcrm.io', 'kcrm.com')
-    OR ENDS_WITH(email_domain, '.kcrm.io')
-    OR ENDS_WITH(email_domain, '.kcrm.com')
+    EXISTS (  -- the one internal-domain list, subdomains included where it says so
+      SELECT 1
+      FROM stg.reference__internal_domains AS internal
+      WHERE with_domain.email_domain = internal.domain  -- qualified: the list has a domain column too
+        OR (internal.includes_subdomains AND ENDS_WITH(with_domain.email_domain, CONCAT('.', internal.domain)))
+    )
     OR REGEXP_CONTAINS(email, r'\+test[^@]*@')
     OR LOWER(first_name) = 'test'
     OR LOWER(last_name) = 'test',

@@ -74,11 +74,14 @@ SELECT
   currency_code,
   is_active,
   is_taxable,
-  -- K CRM's own QA / demo customers: a kcrm.io or kcrm.com domain, or a test-like name.
+  -- K CRM's own QA / demo customers: a domain of stg.reference__internal_domains, or a test-like name.
   COALESCE(
-    domain IN ('kcrm.io', 'kcrm.com')
-    OR ENDS_WITH(domain, '.kcrm.io')
-    OR ENDS_WITH(domain, '.kcrm.com')
+    EXISTS (  -- the one internal-domain list, subdomains included where it says so
+      SELECT 1
+      FROM stg.reference__internal_domains AS internal
+      WHERE with_domain.domain = internal.domain  -- qualified: the list has a domain column too
+        OR (internal.includes_subdomains AND ENDS_WITH(with_domain.domain, CONCAT('.', internal.domain)))
+    )
     OR REGEXP_CONTAINS(LOWER(display_name), r'^(test|qa|sandbox|dummy)\b')
     OR REGEXP_CONTAINS(LOWER(display_name), r'\b(test account|demo account|do not use)\b|\(internal\)'),
     FALSE
