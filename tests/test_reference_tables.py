@@ -19,6 +19,7 @@ from click.testing import CliRunner
 
 from kcrm_gov.cli import cli
 from kcrm_gov.governance.diff import diff_projects
+from kcrm_gov.governance.diff.render import to_markdown
 from kcrm_gov.project import Project
 
 POINTS_COLUMNS = [("code", "STRING", True), ("points", "INT64", True), ("weight", "NUMERIC", False),
@@ -165,6 +166,9 @@ Delta,3,,,
     assert table.impact is not None and "stg.src__scored" in table.impact.tables
     assert {a.username for a in table.impact.approvers} == {"maria.chen"}
     assert table.version is not None and table.version.ok  # data, not the contract: no version bump
+    comment = to_markdown(report)
+    section = comment.split("### Reference data changed and what it reaches", 1)[1]
+    assert "row code=Alpha: points '10' -> '12'" in section and "`stg.src__scored`" in section
 
 
 def test_the_shipped_internal_domain_list_builds(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import ADDITIVE, BREAKING, DOCUMENTATION, IMPLEMENTATION, DiffReport
+from .model import ADDITIVE, BREAKING, DOCUMENTATION, IMPLEMENTATION, REFERENCE_CHANGE, DiffReport, Impact
 
 _ICONS = {BREAKING: "🔴", ADDITIVE: "🟢", DOCUMENTATION: "📝", IMPLEMENTATION: "⚙️"}
 
@@ -46,22 +46,16 @@ def to_markdown(report: DiffReport) -> str:
             for c in t.changes:
                 if c.kind == BREAKING:
                     lines.append(f"- 🔴 {_md(c.message)} ({c.path}:{c.line})")
-            imp = t.impact
-            if imp is not None:
-                lines.append("")
-                lines.append(f"- **Downstream tables** ({len(imp.tables)}): "
-                             + (", ".join(f"`{x}`" for x in imp.tables) or "none"))
-                if imp.columns:
-                    lines.append(f"- **Downstream columns** ({len(imp.columns)}): "
-                                 + ", ".join(f"`{x}`" for x in imp.columns))
-                elif not imp.column_level:
-                    lines.append("- **Downstream columns**: column lineage not available (table-level impact)")
-                lines.append("- **Reverse-ETL syncs reached**: " + (", ".join(f"`{x}`" for x in imp.retl) or "none"))
-                lines.append("- **Marts reached**: " + (", ".join(f"`{x}`" for x in imp.marts) or "none"))
-                who = ", ".join(f"{a.mention} ({a.name}, {a.team}: {a.reason})" for a in imp.approvers)
-                lines.append(f"- **Approvals required**: {who or 'no steward named'}")
-                for note in imp.notes:
-                    lines.append(f"- _{_md(note)}_")
+            lines += _impact_lines(t.impact)
+            lines.append("")
+    moved = [t for t in report.tables if t.kind != BREAKING and t.impact is not None]
+    if moved:  # changed reference rows: every downstream number may move
+        lines += ["", "### Reference data changed and what it reaches", ""]
+        for t in moved:
+            lines += [f"#### `{t.table}`", ""]
+            lines += [f"- {_ICONS[c.kind]} {_md(c.message)}" for c in t.changes
+                      if c.change.startswith(REFERENCE_CHANGE)]
+            lines += _impact_lines(t.impact)
             lines.append("")
     others = [c for c in report.changes if c.kind != BREAKING]
     if others:
@@ -74,6 +68,23 @@ def to_markdown(report: DiffReport) -> str:
         lines += [""] + [f"> {_md(n)}" for n in report.notes]
     lines.append("")
     return "\n".join(lines)
+
+
+def _impact_lines(imp: Impact | None) -> list[str]:
+    """The downstream reach of a table's changes and who must approve them, as markdown list items."""
+    if imp is None:
+        return []
+    lines = ["", f"- **Downstream tables** ({len(imp.tables)}): " + (", ".join(f"`{x}`" for x in imp.tables) or "none")]
+    if imp.columns:
+        lines.append(f"- **Downstream columns** ({len(imp.columns)}): " + ", ".join(f"`{x}`" for x in imp.columns))
+    elif not imp.column_level:
+        lines.append("- **Downstream columns**: column lineage not available (table-level impact)")
+    lines.append("- **Reverse-ETL syncs reached**: " + (", ".join(f"`{x}`" for x in imp.retl) or "none"))
+    lines.append("- **Marts reached**: " + (", ".join(f"`{x}`" for x in imp.marts) or "none"))
+    who = ", ".join(f"{a.mention} ({a.name}, {a.team}: {a.reason})" for a in imp.approvers)
+    lines.append(f"- **Approvals required**: {who or 'no steward named'}")
+    lines += [f"- _{_md(note)}_" for note in imp.notes]
+    return lines
 
 
 def to_text(report: DiffReport) -> str:
