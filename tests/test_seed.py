@@ -234,6 +234,8 @@ def test_loader_resyncs_and_soft_deletes_are_present(project: Project, warehouse
     for contract in project.layer("raw"):
         if "_fivetran_synced" not in [c.name for c in contract.columns]:
             continue
+        if "_fivetran_synced" not in contract.primary_key:  # one row per record, updated in place
+            continue
         key = ", ".join(c for c in contract.primary_key if c != "_fivetran_synced")
         rows, distinct = engine.con.execute(
             f"SELECT COUNT(*), COUNT(DISTINCT ({key})) FROM raw.{contract.table}").fetchone()
@@ -306,7 +308,7 @@ def test_seed_to_files_writes_one_file_per_table(project: Project, tmp_path: Pat
                             tables=["hubspot__owners", "ga4__events"])
     assert [Path(r.path).name for r in results] == ["ga4__events.jsonl", "hubspot__owners.jsonl"]
     lines = Path(results[0].path).read_text().splitlines()
-    assert len(lines) == results[0].rows == 600
+    assert len(lines) == results[0].rows > 3 * 600  # 600 GA4 sessions of several events each
     assert isinstance(json.loads(lines[0])["event_params"], list)
 
 

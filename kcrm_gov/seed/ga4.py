@@ -343,9 +343,10 @@ def events(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
 
     # event_params: flattened (owner, rank, key, typed value), sorted by owner then rank
     keys: list[str] = []
-    svals, ivals, owner, rank = [], [], [], []
+    svals, ivals, dvals, owner, rank = [], [], [], [], []
 
-    def param(sel: np.ndarray, key: str, pos_: int, sv: pa.Array | None = None, iv: np.ndarray | None = None) -> None:
+    def param(sel: np.ndarray, key: str, pos_: int, sv: pa.Array | None = None, iv: np.ndarray | None = None,
+              dv: np.ndarray | None = None) -> None:
         idx = np.flatnonzero(sel)
         m = len(idx)
         owner.append(idx)
@@ -353,6 +354,7 @@ def events(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
         keys.append(key)
         svals.append(sv.take(pa.array(idx)) if sv is not None else pa.nulls(m, pa.string()))
         ivals.append(pa.array(iv[idx], pa.int64()) if iv is not None else pa.nulls(m, pa.int64()))
+        dvals.append(pa.array(dv[idx], pa.float64()) if dv is not None else pa.nulls(m, pa.float64()))
 
     every = np.ones(n, dtype=bool)
     param(every, "page_location", 0, sv=location)
@@ -371,13 +373,16 @@ def events(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
     param(ev_name == 5, "form_id", 11, sv=concat("hsForm_", pick([f[2] for f in FORMS], f_idx)))
     param(ev_name == 5, "form_name", 12, sv=pick([f[0] for f in FORMS], f_idx))
     param(ev_name == 7, "method", 13, sv=choice(rng, ["email", "google"], n, [0.7, 0.3]))
+    # the lead's value, as K CRM configured generate_lead (GA4's recommended value + currency)
+    param(ev_name == 6, "value", 14, dv=np.where(form[ev_sess] == 0, 250.0, 150.0))
+    param(ev_name == 6, "currency", 15, sv=pick(["USD"], np.zeros(n, dtype=np.int64)))
     own, rnk = np.concatenate(owner), np.concatenate(rank)
     rnk_key = np.concatenate([np.full(len(o), i) for i, o in enumerate(owner)])
     sort = np.lexsort((rnk, own))
     m_all = len(own)
     value = pa.StructArray.from_arrays(
         [pa.concat_arrays(svals).take(sort), pa.concat_arrays(ivals).take(sort), pa.nulls(m_all, pa.float64()),
-         pa.nulls(m_all, pa.float64())], fields=list(PARAM_STRUCT))
+         pa.concat_arrays(dvals).take(sort)], fields=list(PARAM_STRUCT))
     offsets = np.concatenate([[0], np.cumsum(np.bincount(own, minlength=n))])
     event_params = nested_list(offsets, pa.StructArray.from_arrays(
         [pick(keys, rnk_key[sort]), value], names=["key", "value"]))
