@@ -81,13 +81,22 @@ def _seed_and_scan(project_dir: Path) -> dict[str, Any]:
         engine.ensure_schema("raw")
         engine.create_table(contract, replace=True)
         relation = engine.relation("raw", contract.table)
-        for owner_id, portal, user, email, first, last, team, active in rows:
+        # teams are not on the owner row: stg.hubspot__owners reads them from owner_team + team
+        for name in ("raw.hubspot__teams", "raw.hubspot__owner_teams"):
+            engine.create_table(project.contracts[name], replace=True)
+        engine.execute(f"INSERT INTO {engine.relation('raw', 'hubspot__teams')} (id, name, _fivetran_synced, "
+                       "_fivetran_deleted) VALUES (1, ?, TIMESTAMPTZ '2023-02-01 12:00:00+00', FALSE)", [SENTINELS[3]])
+        for owner_id, portal, user, email, first, last, _team, active in rows:
             engine.execute(
-                f"INSERT INTO {relation} (owner_id, portal_id, user_id, email, first_name, last_name, team_name, "
-                "is_active, created_at, updated_at, _fivetran_synced, _fivetran_deleted) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, TIMESTAMPTZ '2023-01-05 10:00:00+00', TIMESTAMPTZ '2023-02-01 10:00:00+00', "
+                f"INSERT INTO {relation} (owner_id, portal_id, user_id_including_inactive, email, first_name, "
+                "last_name, is_active, created_at, updated_at, _fivetran_synced, _fivetran_deleted) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, TIMESTAMPTZ '2023-01-05 10:00:00+00', TIMESTAMPTZ '2023-02-01 10:00:00+00', "
                 "TIMESTAMPTZ '2023-02-01 12:00:00+00', FALSE)",
-                [owner_id, portal, user, email, first, last, team, active])
+                [owner_id, portal, user, email, first, last, active])
+            engine.execute(
+                f"INSERT INTO {engine.relation('raw', 'hubspot__owner_teams')} (owner_id, team_id, is_team_primary, "
+                "_fivetran_synced, _fivetran_deleted) VALUES (?, 1, TRUE, TIMESTAMPTZ '2023-02-01 12:00:00+00', FALSE)",
+                [owner_id])
         test_run = run_tests(project, engine, [RAW], now=datetime(2024, 2, 1, tzinfo=UTC))
         write_test_results(project, test_run)
         from kcrm_gov.governance.freshness import evaluate, write_results
@@ -304,7 +313,11 @@ def test_version_history_from_git(tmp_path: Path) -> None:
     git("init", "-q")
     git("add", "-A")
     git("commit", "-q", "-m", "Add the owners contracts")
-    contract.write_text(contract.read_text().replace("version: 1.0.0", "version: 1.1.0", 1))
+    text = contract.read_text()
+    old = re.search(r"^version: (\S+)$", text, re.M).group(1)  # type: ignore[union-attr]
+    major, minor, _ = old.split(".")
+    new = f"{major}.{int(minor) + 1}.0"
+    contract.write_text(text.replace(f"version: {old}", f"version: {new}", 1))
     git("commit", "-q", "-am", "Owners: document team_name")
     # plain `mkdocs build --strict`: the plugin is found through the package's entry point
     done = subprocess.run([str(Path(sys.executable).parent / "mkdocs"), "build", "--strict", "-q", "-d",
@@ -314,8 +327,8 @@ def test_version_history_from_git(tmp_path: Path) -> None:
     change = _section(_page_path(tmp_path / "site", STG).read_text(), "change")
     rows = [_text(r) for r in re.findall(r"<tr>(.*?)</tr>", change, re.S) if "<th>" not in r]
     assert len(rows) == 2
-    assert "1.1.0" in rows[0] and "Owners: document team_name" in rows[0]
-    assert "1.0.0" in rows[1] and "Add the owners contracts" in rows[1]
+    assert new in rows[0] and "Owners: document team_name" in rows[0]
+    assert old in rows[1] and "Add the owners contracts" in rows[1]
     assert "Maria Chen" in rows[0]
 
 

@@ -150,7 +150,7 @@ def test_keys_partitioning_clustering_and_options(project: Project) -> None:
     assert "CLUSTER BY deal_id" in ddl
     create = sqlglot.parse_one(ddl, read="bigquery")
     fks = list(create.find_all(exp.ForeignKey))
-    assert {fk.expressions[0].name for fk in fks} == {"deal_pipeline_stage_id", "owner_id", "associated_company_id"}
+    assert {fk.expressions[0].name for fk in fks} == {"deal_pipeline_stage_id", "owner_id"}
     labels = bq.table_labels(deals)
     assert labels == {"layer": "raw", "domain": "sales", "owner": "revops", "classification": "confidential"}
     assert "labels=[('layer', 'raw'), ('domain', 'sales'), ('owner', 'revops'), ('classification', " \

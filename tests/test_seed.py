@@ -214,7 +214,9 @@ def test_won_deals_close_into_invoices(warehouse) -> None:
     won, invoiced = engine.con.execute(f"""
         WITH won AS (SELECT DISTINCT d.deal_id, CAST(d.property_closedate AS DATE) AS closed,
                             {DOMAIN.format('h.property_domain')} AS domain
-                     FROM raw.hubspot__deals d JOIN raw.hubspot__companies h ON h.id = d.associated_company_id
+                     FROM raw.hubspot__deals d
+                     JOIN raw.hubspot__deal_companies dc ON dc.deal_id = d.deal_id AND dc.type_id = 5
+                     JOIN raw.hubspot__companies h ON h.id = dc.company_id
                      WHERE d.property_hs_is_closed_won AND d.property_dealtype = 'newbusiness'
                        AND d.property_closedate >= TIMESTAMP '2022-01-01'),
         inv AS (SELECT i.transaction_date, coalesce({DOMAIN.format('k.website')},
