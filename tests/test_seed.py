@@ -245,7 +245,7 @@ def test_loader_resyncs_and_soft_deletes_are_present(project: Project, warehouse
             assert rows > distinct, f"{contract.table} has no re-synced rows"
             assert rows < distinct * 1.05
     assert one(engine, "SELECT COUNT(*) FROM raw.hubspot__contacts WHERE _fivetran_deleted") > 20
-    assert one(engine, "SELECT COUNT(*) FROM raw.mixpanel__events WHERE _fivetran_deleted") > 100
+    assert one(engine, "SELECT COUNT(*) FROM raw.zendesk__ticket_tags WHERE _fivetran_deleted") > 100
     assert one(engine, "SELECT COUNT(*) FROM raw.hubspot__companies WHERE is_deleted") > 5
     assert one(engine, "SELECT COUNT(*) FROM raw.hubspot__deals WHERE is_deleted") > 5
 

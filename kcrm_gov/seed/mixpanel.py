@@ -5,6 +5,19 @@ App users are the contacts who signed up; they log events from their sign-up (or
 event's ``distinct_id`` is the user's K CRM user id — their email address in lower case —
 and before identify (a few sessions) it is ``$device:<device id>``. Generated in chunks so a
 large scale never holds all events in memory at once.
+
+As the Fivetran connector lands them:
+
+* ``event.time`` is the project's local wall-clock time (``PROJECT_TIME_ZONE``), not UTC: the
+  Mixpanel API returns the project's local time as a Unix number and the connector stores it as
+  if it were UTC. ``stg.mixpanel__events`` converts it back with the same time zone. Events in the
+  repeated hour of the autumn clock change cannot be told apart from the hour before.
+* no ``_fivetran_deleted``: the connector does not capture deletes.
+* ``people``: one profile per identified app user (``distinct_id`` = the user's email), ``time``
+  in UTC.
+* about 0.5 % of usage, login and feature events come from workspaces of companies no other
+  system knows (``UNKNOWN_DOMAINS``: self-serve sign-ups never synced to HubSpot); their users
+  never identified, so ``distinct_id`` is a ``$device:`` id.
 """
 
 from __future__ import annotations
@@ -16,12 +29,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .common import (
+    PERIOD_END,
     PERIOD_START,
     SYNC_END,
     US_PER_DAY,
     US_PER_HOUR,
     Shape,
-    bools,
     concat,
     fivetran_mess,
     hex_ids,
@@ -33,6 +46,12 @@ from .common import (
     ts,
 )
 from .world import COUNTRIES, TIER_NAMES, World
+
+PROJECT_TIME_ZONE = "America/New_York"  # the Mixpanel project's time zone, in which `time` lands
+UNKNOWN_SHARE = 0.005  # events from workspaces of companies no other system knows
+UNKNOWN_DOMAINS = ["brightlane-studio.com", "kovacs-hausverwaltung.de", "tidewater-logistics.us",
+                   "maplewood-dental.ca", "oakridge-consulting.co.uk", "nordlicht-events.de",
+                   "sunpeak-realty.com", "bluefin-analytics.io"]
 
 CHUNK_ROWS = 400_000
 USAGE_EVENTS = ["Report Created", "Contact Imported", "Deal Updated", "Email Sent", "Task Completed",
@@ -83,6 +102,7 @@ def events(w: World, rng: np.random.Generator, shape: Shape) -> Iterator[pa.Tabl
         "workspace": pick(workspace, acc),
     }
     intensity = intensity_of(w, acc)
+    unknown = [d for d in UNKNOWN_DOMAINS if d not in set(w.acc_domain.to_pylist())]
     part = 0
     yield _trial_milestones(w, table_rng(w.seed, "mixpanel__events", 10_000), shape, users, static)
     for category, base in CATEGORIES:
@@ -92,7 +112,7 @@ def events(w: World, rng: np.random.Generator, shape: Shape) -> Iterator[pa.Tabl
             crng = table_rng(w.seed, "mixpanel__events", part)
             part += 1
             u, t = _draw(crng, k, weight, lo, hi, intensity)
-            yield _chunk(crng, shape, category, u, t, static)
+            yield _chunk(crng, shape, category, u, t, static, unknown=unknown)
 
 
 # How usage moves with the account's state (the true effects; see the package docstring):
@@ -179,11 +199,26 @@ def _trial_milestones(w: World, rng: np.random.Generator, shape: Shape, users: n
     return _chunk(rng, shape, "milestone", first_user[order], t[order], static, step[order])
 
 
+def local_time(t: np.ndarray) -> pa.Array:
+    """UTC microseconds as the connector lands Mixpanel's `time`: the project's wall clock, labelled UTC."""
+    local = pc.local_timestamp(pa.array(np.asarray(t, dtype=np.int64), type=pa.timestamp("us", tz=PROJECT_TIME_ZONE)))
+    return ts(local.cast(pa.int64()).to_numpy(zero_copy_only=False))
+
+
 def _chunk(rng: np.random.Generator, shape: Shape, category: str, u: np.ndarray, t: np.ndarray,
-           static: dict[str, pa.Array], milestone: np.ndarray | None = None) -> pa.Table:
+           static: dict[str, pa.Array], milestone: np.ndarray | None = None,
+           unknown: list[str] | None = None) -> pa.Table:
     k = len(u)
     take = pa.array(u)
     s = {key: arr.take(take) for key, arr in static.items()}
+    stranger = np.zeros(k, dtype=bool)
+    if unknown:  # a workspace of a company no other system knows, its users never identified
+        stranger = rng.random(k) < UNKNOWN_SHARE
+        which = rng.integers(0, len(unknown), k)
+        mask = pa.array(stranger)
+        s["domain"] = pc.if_else(mask, pick(unknown, which), s["domain"])
+        s["workspace"] = pc.if_else(mask, concat("ws_u", num_str(which, 5)), s["workspace"])
+        s["device"] = pc.if_else(mask, hex_ids(rng, k, 8), s["device"])
     if category == "milestone":
         name = pick(MILESTONES, milestone if milestone is not None else np.zeros(k, dtype=np.int64))
         path = pick(["contacts/import", "pipeline/new", "settings/team"],
@@ -205,7 +240,7 @@ def _chunk(rng: np.random.Generator, shape: Shape, category: str, u: np.ndarray,
     feature = pick(FEATURES, rng.choice(len(FEATURES), size=k, p=np.array(FEATURE_P) / sum(FEATURE_P)))
     url = concat("https://app.kcrm.io/", path, "/", num_str(rng.integers(1_000, 999_999, k)))
     insert_id = hex_ids(rng, k, 8)
-    distinct = pc.if_else(pa.array(anonymous), concat("$device:", s["device"]), s["user_id"])
+    distinct = pc.if_else(pa.array(anonymous | stranger), concat("$device:", s["device"]), s["user_id"])
     lib = pc.if_else(pa.array((category == "usage") & (rng.random(k) < 0.15)), "python", "web")
     props = concat(  # compact JSON, as the connector lands it
         '{"$browser":"', s["browser"], '","$os":"', s["os"], '","$city":"', s["city"],
@@ -218,7 +253,7 @@ def _chunk(rng: np.random.Generator, shape: Shape, category: str, u: np.ndarray,
     table = shape({
         "_fivetran_id": hex_ids(rng, k, 16),
         "name": name,
-        "time": ts(t),
+        "time": local_time(t),
         "distinct_id": distinct,
         "properties": props,
         "insert_id": insert_id,
@@ -231,9 +266,21 @@ def _chunk(rng: np.random.Generator, shape: Shape, category: str, u: np.ndarray,
         "mp_lib": lib,
         "mp_processing_time_ms": ints(t // 1000 + rng.integers(40, 90_000, k)),
         "_fivetran_synced": ts(synced),
-        "_fivetran_deleted": bools(np.zeros(k, dtype=bool)),
     })
-    return fivetran_mess(rng, table, resync=0.02, deleted=0.005)
+    return fivetran_mess(rng, table, resync=0.02, deleted=0.0)
 
 
-TABLES = {"mixpanel__events": events}
+def people(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
+    """Fivetran ``people``: one profile per identified app user; ``time`` (UTC) is when it was last seen."""
+    users, lo, hi = _users(w)
+    n = len(users)
+    last_seen = np.maximum(np.minimum(hi, PERIOD_END) - rng.integers(US_PER_HOUR, 72 * US_PER_HOUR, n), lo)
+    return shape({
+        "distinct_id": pick(w.con_email, users),
+        "time": ts(last_seen),
+        "_fivetran_synced": ts(np.minimum(last_seen + rng.integers(US_PER_HOUR, 30 * US_PER_HOUR, n),
+                                          SYNC_END - 2 * US_PER_HOUR)),
+    })
+
+
+TABLES = {"mixpanel__events": events, "mixpanel__people": people}

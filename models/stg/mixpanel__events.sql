@@ -1,8 +1,13 @@
--- stg.mixpanel__events: one row per Mixpanel event, without loader re-syncs, GDPR deletions or
--- SDK duplicates, with the JSON `properties` the business uses extracted into typed columns.
+-- stg.mixpanel__events: one row per Mixpanel event, without loader re-syncs or SDK duplicates,
+-- its time converted to UTC, with the JSON `properties` the business uses extracted into typed
+-- columns.
+--
+-- The Mixpanel project's time zone is America/New_York: raw `time` is that zone's wall-clock time
+-- (labelled UTC by the connector) and is converted here, once, for every reader. An event in the
+-- repeated hour of the autumn clock change is read as the first (daylight-saving) one.
 WITH latest_sync AS (
-  -- Fivetran re-exports recent days on every sync: keep the latest copy of each event row,
-  -- then drop it if that latest copy is a deletion.
+  -- Fivetran re-exports recent days on every sync: keep the latest copy of each event row (the
+  -- connector does not capture deletes, so there is no deletion flag to drop).
   SELECT *
   FROM raw.mixpanel__events
   WHERE TRUE  -- older BigQuery rejects a QUALIFY without WHERE, GROUP BY or HAVING
@@ -12,7 +17,7 @@ WITH latest_sync AS (
 live AS (
   SELECT *
   FROM latest_sync
-  WHERE NOT _fivetran_deleted
+  WHERE TRUE  -- older BigQuery rejects a QUALIFY without WHERE, GROUP BY or HAVING
   -- Mixpanel's own de-duplication: the SDK retried the same event (same $insert_id, name,
   -- distinct_id and second) and the retry hashed to another _fivetran_id.
   QUALIFY ROW_NUMBER() OVER (
@@ -26,7 +31,8 @@ typed AS (
     _fivetran_id AS event_id,
     NULLIF(TRIM(insert_id), '') AS insert_id,
     TRIM(name) AS event_name,
-    CAST(time AS TIMESTAMP) AS event_at,
+    -- the project's local wall-clock time (America/New_York) to UTC
+    TIMESTAMP(DATETIME(time), 'America/New_York') AS event_at,
     LOWER(TRIM(distinct_id)) AS distinct_id,
     NULLIF(TRIM(device_id), '') AS device_id,
     NULLIF(TRIM(JSON_VALUE(properties, '$.account_id')), '') AS account_id,
@@ -65,6 +71,7 @@ resolved AS (
 with_email_domain AS (
   SELECT
     r.*,
+    REGEXP_EXTRACT(r.user_email, r'@([^@]+)$') AS user_email_domain,
     -- a personal mailbox says nothing about the company
     IF(
       REGEXP_EXTRACT(r.user_email, r'@([^@]+)$') IN (
@@ -111,10 +118,15 @@ SELECT
   country_code,
   current_url,
   sdk_library,
-  -- K CRM staff and the kcrm.io test accounts (kcrm.io and its test./qa./demo. subdomains).
+  -- K CRM staff and test accounts: the user's email domain or the event's account domain is
+  -- kcrm.io or kcrm.com or one of their subdomains (the rule every stg model uses).
   COALESCE(
-    REGEXP_CONTAINS(distinct_id, r'@([a-z0-9-]+\.)*kcrm\.io$')
-    OR REGEXP_CONTAINS(account_domain, r'^([a-z0-9-]+\.)*kcrm\.io$'),
+    user_email_domain IN ('kcrm.io', 'kcrm.com')
+    OR ENDS_WITH(user_email_domain, '.kcrm.io')
+    OR ENDS_WITH(user_email_domain, '.kcrm.com')
+    OR property_domain IN ('kcrm.io', 'kcrm.com')
+    OR ENDS_WITH(property_domain, '.kcrm.io')
+    OR ENDS_WITH(property_domain, '.kcrm.com'),
     FALSE
   ) AS is_internal,
   processed_at,
