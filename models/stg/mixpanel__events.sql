@@ -3,8 +3,9 @@
 -- columns.
 --
 -- The Mixpanel project's time zone is America/New_York: raw `time` is that zone's wall-clock time
--- (labelled UTC by the connector) and is converted here, once, for every reader. An event in the
--- repeated hour of the autumn clock change is read as the first (daylight-saving) one.
+-- (labelled UTC by the connector) and is converted here, once, for every reader. A local time in
+-- the repeated hour of the autumn clock change is ambiguous: it is read as one of its two instants,
+-- so such an event can be an hour off.
 WITH latest_sync AS (
   -- Fivetran re-exports recent days on every sync: keep the latest copy of each event row (the
   -- connector does not capture deletes, so there is no deletion flag to drop).
@@ -118,15 +119,22 @@ SELECT
   country_code,
   current_url,
   sdk_library,
-  -- K CRM staff and test accounts: the user's email domain or the event's account domain is
-  -- kcrm.io or kcrm.com or one of their subdomains (the rule every stg model uses).
+  -- K CRM staff and test accounts: the user's email domain or the event's account domain is a
+  -- domain of stg.reference__internal_domains (kcrm.io, kcrm.com and their subdomains), the list
+  -- every stg model uses.
   COALESCE(
-    user_email_domain IN ('kcrm.io', 'kcrm.com')
-    OR ENDS_WITH(user_email_domain, '.kcrm.io')
-    OR ENDS_WITH(user_email_domain, '.kcrm.com')
-    OR property_domain IN ('kcrm.io', 'kcrm.com')
-    OR ENDS_WITH(property_domain, '.kcrm.io')
-    OR ENDS_WITH(property_domain, '.kcrm.com'),
+    EXISTS (  -- the one internal-domain list, subdomains included where it says so
+      SELECT 1
+      FROM stg.reference__internal_domains AS internal
+      WHERE with_email_domain.user_email_domain = internal.domain  -- qualified: the list has a domain column too
+        OR (internal.includes_subdomains AND ENDS_WITH(with_email_domain.user_email_domain, CONCAT('.', internal.domain)))
+    )
+    OR EXISTS (  -- the one internal-domain list, subdomains included where it says so
+      SELECT 1
+      FROM stg.reference__internal_domains AS internal
+      WHERE with_email_domain.property_domain = internal.domain  -- qualified: the list has a domain column too
+        OR (internal.includes_subdomains AND ENDS_WITH(with_email_domain.property_domain, CONCAT('.', internal.domain)))
+    ),
     FALSE
   ) AS is_internal,
   processed_at,

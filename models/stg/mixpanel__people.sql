@@ -29,12 +29,15 @@ SELECT
   distinct_id_clean AS distinct_id,
   user_email,
   email_domain,
-  -- K CRM staff and test users: an address at kcrm.io or kcrm.com or one of their subdomains (the
-  -- rule every stg model uses).
+  -- K CRM staff and test users: an address at a domain of stg.reference__internal_domains (kcrm.io,
+  -- kcrm.com and their subdomains), the list every stg model uses.
   COALESCE(
-    email_domain IN ('kcrm.io', 'kcrm.com')
-    OR ENDS_WITH(email_domain, '.kcrm.io')
-    OR ENDS_WITH(email_domain, '.kcrm.com'),
+    EXISTS (  -- the one internal-domain list, subdomains included where it says so
+      SELECT 1
+      FROM stg.reference__internal_domains AS internal
+      WHERE with_domain.email_domain = internal.domain  -- qualified: the list has a domain column too
+        OR (internal.includes_subdomains AND ENDS_WITH(with_domain.email_domain, CONCAT('.', internal.domain)))
+    ),
     FALSE
   ) AS is_internal,
   time AS last_seen_at,

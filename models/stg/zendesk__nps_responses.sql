@@ -29,12 +29,15 @@ SELECT
     ELSE 'detractor'
   END AS nps_category,
   NULLIF(TRIM(comment), '') AS comment,
-  -- K CRM staff and test accounts: an address at kcrm.io or kcrm.com or one of their subdomains
-  -- (the rule every stg model uses).
+  -- K CRM staff and test accounts: an address at a domain of stg.reference__internal_domains
+  -- (kcrm.io, kcrm.com and their subdomains), the list every stg model uses.
   COALESCE(
-    domain_clean IN ('kcrm.io', 'kcrm.com')
-    OR ENDS_WITH(domain_clean, '.kcrm.io')
-    OR ENDS_WITH(domain_clean, '.kcrm.com'),
+    EXISTS (  -- the one internal-domain list, subdomains included where it says so
+      SELECT 1
+      FROM stg.reference__internal_domains AS internal
+      WHERE live.domain_clean = internal.domain  -- qualified: the list has a domain column too
+        OR (internal.includes_subdomains AND ENDS_WITH(live.domain_clean, CONCAT('.', internal.domain)))
+    ),
     FALSE
   ) AS is_internal,
   created_at AS responded_at,

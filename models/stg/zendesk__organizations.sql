@@ -27,20 +27,28 @@ live_domains AS (
     AND NOT _fivetran_deleted
 ),
 
+flagged_domains AS (
+  SELECT
+    *,
+    -- K CRM's own and test organizations: a domain of stg.reference__internal_domains (kcrm.io,
+    -- kcrm.com and their subdomains), the list every stg model uses.
+    EXISTS (  -- the one internal-domain list, subdomains included where it says so
+      SELECT 1
+      FROM stg.reference__internal_domains AS internal
+      WHERE live_domains.domain_name = internal.domain  -- qualified: the list has a domain column too
+        OR (internal.includes_subdomains AND ENDS_WITH(live_domains.domain_name, CONCAT('.', internal.domain)))
+    ) AS is_internal_domain
+  FROM live_domains
+),
+
 domain_lists AS (
   SELECT
     organization_id,
     ARRAY_AGG(DISTINCT domain_name ORDER BY domain_name) AS domain_names,
     -- The domain at index 0, the one the agent typed first, is the organization's main one.
     ARRAY_AGG(domain_name ORDER BY domain_index)[SAFE_OFFSET(0)] AS primary_domain,
-    -- K CRM's own and test organizations: a domain that is kcrm.io or kcrm.com or one of their
-    -- subdomains (the rule every stg model uses).
-    LOGICAL_OR(
-      domain_name IN ('kcrm.io', 'kcrm.com')
-      OR ENDS_WITH(domain_name, '.kcrm.io')
-      OR ENDS_WITH(domain_name, '.kcrm.com')
-    ) AS has_internal_domain
-  FROM live_domains
+    LOGICAL_OR(is_internal_domain) AS has_internal_domain
+  FROM flagged_domains
   WHERE domain_name IS NOT NULL
   GROUP BY organization_id
 )

@@ -36,12 +36,15 @@ SELECT
   locale,
   active AS is_active,
   COALESCE(suspended, FALSE) AS is_suspended,
-  -- K CRM's own staff and test accounts: an address at kcrm.io or kcrm.com or one of their
-  -- subdomains (test.kcrm.io, ...), the rule every stg model uses.
+  -- K CRM's own staff and test accounts: an address at a domain of stg.reference__internal_domains
+  -- (kcrm.io, kcrm.com and their subdomains), the list every stg model uses.
   COALESCE(
-    email_domain IN ('kcrm.io', 'kcrm.com')
-    OR ENDS_WITH(email_domain, '.kcrm.io')
-    OR ENDS_WITH(email_domain, '.kcrm.com'),
+    EXISTS (  -- the one internal-domain list, subdomains included where it says so
+      SELECT 1
+      FROM stg.reference__internal_domains AS internal
+      WHERE with_domain.email_domain = internal.domain  -- qualified: the list has a domain column too
+        OR (internal.includes_subdomains AND ENDS_WITH(with_domain.email_domain, CONCAT('.', internal.domain)))
+    ),
     FALSE
   ) AS is_internal,
   created_at,
