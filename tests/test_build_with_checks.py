@@ -22,7 +22,7 @@ from kcrm_gov.engines import open_engine
 from kcrm_gov.project import Project
 
 NOW = "2024-01-02T06:00:00Z"
-SOURCES = ("hubspot", "quickbooks")
+SOURCES = ("hubspot", "quickbooks", "reference")  # reference: the internal-domain list they read
 """The sources whose stg tables refer to each other (owners, pipeline stages, customers, invoices)."""
 
 

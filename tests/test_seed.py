@@ -231,19 +231,24 @@ def test_won_deals_close_into_invoices(warehouse) -> None:
 
 
 # --- the mess -----------------------------------------------------------------------------------
-def test_loader_resyncs_and_soft_deletes_are_present(project: Project, warehouse) -> None:
+def test_the_loaders_grain_and_soft_deletes_are_present(project: Project, warehouse) -> None:
+    """Fivetran's default soft-delete mode: one row per record (the connector's key holds, without
+    ``_fivetran_synced``), some records rewritten after their first sync, deleted rows kept."""
     engine, _ = warehouse
-    for contract in project.layer("raw"):
-        if "_fivetran_synced" not in [c.name for c in contract.columns]:
-            continue
-        if "_fivetran_synced" not in contract.primary_key:  # one row per record, updated in place
-            continue
-        key = ", ".join(c for c in contract.primary_key if c != "_fivetran_synced")
+    fivetran = [c for c in project.layer("raw") if "_fivetran_synced" in [col.name for col in c.columns]]
+    assert len(fivetran) > 25
+    for contract in fivetran:
+        history_mode = "_fivetran_start" in contract.primary_key
+        assert "_fivetran_synced" not in contract.primary_key, contract.table
+        key = ", ".join(contract.primary_key)
         rows, distinct = engine.con.execute(
             f"SELECT COUNT(*), COUNT(DISTINCT ({key})) FROM raw.{contract.table}").fetchone()
-        if distinct >= 200:
-            assert rows > distinct, f"{contract.table} has no re-synced rows"
-            assert rows < distinct * 1.05
+        assert rows == distinct, f"{contract.table}: {rows - distinct} rows repeat a record"
+        if history_mode:  # several rows per record, one of them active
+            assert one(engine, f"SELECT COUNT(*) FROM raw.{contract.table} WHERE _fivetran_active") > 0
+    # records changed after their first sync: synced well after they were last created
+    assert one(engine, """SELECT COUNT(*) FROM raw.hubspot__contacts
+                          WHERE _fivetran_synced > property_createdate + INTERVAL 2 DAY""") > 50
     assert one(engine, "SELECT COUNT(*) FROM raw.hubspot__contacts WHERE _fivetran_deleted") > 20
     assert one(engine, "SELECT COUNT(*) FROM raw.zendesk__ticket_tags WHERE _fivetran_deleted") > 100
     assert one(engine, "SELECT COUNT(*) FROM raw.hubspot__companies WHERE is_deleted") > 5

@@ -177,7 +177,7 @@ def cli_lint(project: Project, gate: GateResult | None = None) -> str:
     rel = "contracts/raw/zendesk__users.odcs.yaml"
     return _console(project, [
         Run(("lint",)),
-        Edit(f"sed -i 's/^version: 1.0.0/version: 1.0/' {rel}", rel, "\nversion: 1.0.0\n", "\nversion: 1.0\n"),
+        Edit(f"sed -i 's/^version: 2.0.0/version: 2.0/' {rel}", rel, "\nversion: 2.0.0\n", "\nversion: 2.0\n"),
         Run(("lint",)),
         "$ echo $?",
         "1",

@@ -24,7 +24,7 @@ users (owners)                  120      hubspot__owners (not scaled)
 usage events                    150,000  mixpanel__events (10 usage event names)
 login events                    100,000  mixpanel__events ("Session Start")
 feature-adoption events         50,000   mixpanel__events ("Feature Used")
-marketing touches               30,000   ga4__events
+marketing touches (sessions)    30,000   ga4__events (~4 events a session)
 tickets                         20,000   zendesk__tickets
 billing events                  24,000   quickbooks__invoices + quickbooks__payments
 NPS responses                   2,500    zendesk__nps_responses
@@ -39,7 +39,7 @@ How the sources line up (as they do in life, never through a shared id):
 
 * a HubSpot company that pays is a QuickBooks customer (``website`` or the domain of
   ``primary_email_address`` = the company's domain, after normalising case, ``www.``,
-  ``http(s)://`` and trailing ``/``) and usually a Zendesk organization (``domain_names``);
+  ``http(s)://`` and trailing ``/``) and usually a Zendesk organization (its rows of ``domain_name``);
 * a contact who signed up to the product is a Mixpanel ``distinct_id`` and, after sign-up,
   a GA4 ``user_id``: both are the K CRM user id, the contact's email in lower case;
 * every closed-won new-business deal closes on its company's subscription start, which
@@ -86,10 +86,12 @@ with what they imply for the drawn world, and the tests of the built warehouse r
 
 The mess the stg layer must clean (all present at scale 1):
 
-* **loader re-syncs**: about 2 % of the rows of every Fivetran table appear twice, the
-  copy with a later ``_fivetran_synced`` (and ``updated_at``/``lastmodifieddate``) — the
-  primary keys include ``_fivetran_synced`` and hold;
-* **soft deletes**: about 1 % ``_fivetran_deleted = true``; HubSpot companies, deals
+* **the loader's grain**: Fivetran's default soft-delete mode, one row per record updated in
+  place; about 2 % of the records of every Fivetran table changed after their first sync (a
+  later ``_fivetran_synced`` and ``updated_at``/``lastmodifieddate``). HubSpot deal stages are
+  in History Mode (``_fivetran_start``/``_end``/``_active``, one row per stage entry);
+* **soft deletes**: about 1 % ``_fivetran_deleted = true`` (Mixpanel captures no deletes);
+  removed organization domains and ticket tags stay as deleted rows; HubSpot companies, deals
   and leads also carry ``is_deleted = true`` (archived) on about 1 %; paying customers and
   won deals are never deleted;
 * **emails as typed**: HubSpot contact emails are Title- or UPPER-cased (~6 %) or padded
@@ -104,9 +106,20 @@ The mess the stg layer must clean (all present at scale 1):
   ``QA Sandbox`` and ``KCRM Demo Account`` live among the HubSpot companies, with contacts
   who use the product (Mixpanel, GA4) but are never billed;
 * **currencies**: QuickBooks customers, invoices and payments are in USD, EUR or GBP by
-  country, with ``exchange_rate`` to USD; a few invoices are voided (zero amounts);
+  country, with ``exchange_rate`` to USD (EUR and GBP rates move monthly);
+* **billing history**: a few invoices are voided (zero amounts) and replaced by a corrected
+  invoice days later; annual plans sold before 2022 have their 2021 invoice; a few invoices
+  are created twice and the copy deleted (with its lines); expansions, win-backs and a few
+  monthly-to-annual switches are billed;
 * **JSON text**: Mixpanel ``properties`` is a JSON document in a STRING column;
-* also: Zendesk organizations created twice for one domain, empty ``domain_names``,
+* **local time**: Mixpanel ``time`` is the project's wall-clock time (America/New_York) stored
+  as if it were UTC, as the connector lands it; stg converts it once;
+* **unknown accounts**: about 0.5 % of Mixpanel events come from workspaces of companies no
+  other system knows (on ``$device:`` ids);
+* **histories**: Zendesk ticket status, group, priority and assignee changes
+  (``ticket_field_history``), HubSpot deal stages and contact lifecycle stages
+  (``contact_property_history``), deal-company and deal-contact associations;
+* also: Zendesk organizations created twice for one domain, organizations without domains,
   GDPR-scrubbed Zendesk users, anonymous ``$device:`` Mixpanel ids before identify,
   free text with names, emails and phone numbers where the contracts say so.
 """

@@ -226,13 +226,14 @@ def shaper(contract: Contract) -> Shape:
 def fivetran_mess(rng: np.random.Generator, table: pa.Table, *, resync: float = 0.02, deleted: float = 0.01,
                   archived: float = 0.0, protect: np.ndarray | None = None,
                   updated: str | None = None) -> pa.Table:
-    """What a Fivetran-style loader lands: soft deletes and re-synced duplicate rows.
+    """What a Fivetran loader lands in its default soft-delete mode: one row per record, updated in place.
 
     * ``deleted`` of the rows get ``_fivetran_deleted = true`` (deleted at the source);
     * ``archived`` of the rows get ``is_deleted = true`` (archived in HubSpot);
-    * ``resync`` of the rows appear a second time with a later ``_fivetran_synced`` (1 h to
-      10 days later, never after the last sync) and, when ``updated`` names a column, a
-      later modification time too. The primary key, which includes ``_fivetran_synced``, holds.
+    * ``resync`` of the rows changed after their first sync: the loader rewrote them in place, so
+      their ``_fivetran_synced`` is later (1 h to 10 days, never after the last sync) and, when
+      ``updated`` names a column, their modification time too. No record appears twice (several
+      rows per record exist only in History Mode, with ``_fivetran_start``/``_end``/``_active``).
 
     Rows where ``protect`` is True are never soft-deleted (e.g. paying customers).
     """
@@ -244,24 +245,20 @@ def fivetran_mess(rng: np.random.Generator, table: pa.Table, *, resync: float = 
         cols["_fivetran_deleted"] = bools((r < deleted) & eligible)
     if archived and "is_deleted" in cols:
         cols["is_deleted"] = bools((r >= deleted) & (r < deleted + archived) & eligible)
-    base = pa.Table.from_pydict(cols, schema=table.schema)
     k = round(n * resync)
-    if k == 0:
-        return base
-    idx = np.sort(rng.choice(n, size=k, replace=False))
-    dup = base.take(pa.array(idx))
-    synced = dup.column("_fivetran_synced").combine_chunks().view(pa.int64()).to_numpy()
-    later = np.minimum(synced + rng.integers(US_PER_HOUR, 10 * US_PER_DAY, size=k), SYNC_END - 1)
-    later = np.where(later <= synced, synced + 1, later)
-    dup = dup.set_column(dup.schema.get_field_index("_fivetran_synced"), dup.schema.field("_fivetran_synced"),
-                         ts(later))
-    if updated and updated in dup.column_names:
-        field = dup.schema.field(updated)
-        old = dup.column(updated).combine_chunks()
-        bumped = ts(np.minimum(old.view(pa.int64()).fill_null(0).to_numpy() + US_PER_HOUR, later - 1))
-        dup = dup.set_column(dup.schema.get_field_index(updated), field,
-                             pc.if_else(pc.is_null(old), old, bumped))
-    return pa.concat_tables([base, dup])
+    if k:
+        idx = np.sort(rng.choice(n, size=k, replace=False))
+        synced = cols["_fivetran_synced"].combine_chunks().view(pa.int64()).to_numpy().copy()
+        later = np.minimum(synced[idx] + rng.integers(US_PER_HOUR, 10 * US_PER_DAY, size=k), SYNC_END - 1)
+        later = np.where(later <= synced[idx], synced[idx] + 1, later)
+        synced[idx] = later
+        cols["_fivetran_synced"] = ts(synced)
+        if updated and updated in cols:
+            old = cols[updated].combine_chunks()
+            values = old.view(pa.int64()).fill_null(0).to_numpy().copy()
+            values[idx] = np.minimum(values[idx] + US_PER_HOUR, later - 1)
+            cols[updated] = pc.if_else(pc.is_null(old), old, ts(values))
+    return pa.Table.from_pydict(cols, schema=table.schema)
 
 
 def nested_list(offsets: np.ndarray, struct: pa.StructArray) -> pa.ListArray:

@@ -268,6 +268,9 @@ def _tickets(w: World) -> dict[str, Any]:
                       np.where(age < 40 * US_PER_DAY, 4, 5))
     status = np.where(rng.random(n) < 0.005, 6, status)
     solved_at = created + rng.integers(US_PER_HOUR, 10 * US_PER_DAY, n)
+    # half of the recent tickets whose resolution time has come are solved already (and rated)
+    status = np.where(recent & (status < 4) & (solved_at < PERIOD_END - 2 * US_PER_HOUR)
+                      & (rng.random(n) < 0.5), 4, status)
     updated = np.where(status >= 4, solved_at + np.where(status == 5, 4 * US_PER_DAY, 0),
                        created + rng.integers(60_000_000, 3 * US_PER_DAY, n))
     # never after the period, never before the ticket was opened (a ticket opened in the last hour)
