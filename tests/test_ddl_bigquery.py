@@ -143,7 +143,7 @@ def test_keys_partitioning_clustering_and_options(project: Project) -> None:
     deals = project.contract("raw.hubspot__deals")
     ddl = bq.create_table(deals, PROJECT, "kcrm_raw", replace=True)
     assert ddl.startswith(f"CREATE OR REPLACE TABLE `{PROJECT}.kcrm_raw.hubspot__deals` (")
-    assert "PRIMARY KEY (deal_id, _fivetran_synced) NOT ENFORCED" in ddl
+    assert "PRIMARY KEY (deal_id) NOT ENFORCED" in ddl
     assert (f"FOREIGN KEY (owner_id) REFERENCES `{PROJECT}.kcrm_raw.hubspot__owners`(owner_id) NOT ENFORCED"
             in ddl)
     assert "PARTITION BY DATE(_fivetran_synced)" in ddl

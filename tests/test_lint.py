@@ -76,12 +76,12 @@ def test_findings_name_file_line_and_rule(project_dir: Path) -> None:
         ("classification: internal\n      - name: portal_id", "classification: secret\n      - name: portal_id",
          "KG005", "classification 'secret' is not one of"),
         # KG006 primary key
-        ("primaryKeyPosition: 2", "primaryKeyPosition: 3", "KG006", "primaryKeyPosition values must be 1..2"),
+        ("primaryKeyPosition: 1", "primaryKeyPosition: 2", "KG006", "primaryKeyPosition values must be 1..1"),
         # KG007 SLA
         ("element: hubspot__companies._fivetran_synced", "element: hubspot__companies.property_name", "KG007",
          "must be a TIMESTAMP or DATE"),
         # KG008 version
-        ("version: 1.0.0", "version: '1.0'", "KG008", "is not a semantic version"),
+        ("version: 2.0.0", "version: '1.0'", "KG008", "is not a semantic version"),
         # KG009 layer
         ("property: layer\n    value: raw", "property: layer\n    value: core", "KG009",
          "layer property 'core' does not match the folder 'raw'"),
@@ -219,7 +219,7 @@ def test_path_that_does_not_exist_exits_2(project_dir: Path) -> None:
 
 
 def test_lint_can_be_limited_to_paths(project_dir: Path) -> None:
-    edit(project_dir, Path("contracts/raw/zendesk__users.odcs.yaml"), "version: 1.0.0", "version: one")
+    edit(project_dir, Path("contracts/raw/zendesk__users.odcs.yaml"), "version: 2.0.0", "version: one")
     code, out = run(project_dir, "lint", str(project_dir / COMPANIES))
     assert code == 0, out
     assert out.startswith("1 contracts checked")
@@ -228,7 +228,7 @@ def test_lint_can_be_limited_to_paths(project_dir: Path) -> None:
 
 
 def test_json_output_is_machine_readable(project_dir: Path) -> None:
-    edit(project_dir, COMPANIES, "version: 1.0.0", "version: v1")
+    edit(project_dir, COMPANIES, "version: 2.0.0", "version: v1")
     code, out = run(project_dir, "lint", "--json")
     data = json.loads(out)
     assert code == 1 and data["exit_code"] == 1
