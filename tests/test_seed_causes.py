@@ -21,7 +21,15 @@ from kcrm_gov.seed.world import COUNTRIES, ICP_COUNTRIES, ICP_INDUSTRIES, ICP_SI
 
 NOW = "2024-01-02T06:00:00Z"
 CORE = ("core.accounts core.usage_events core.churn_events core.tickets core.nps_responses core.account_notes "
-        "core.opportunities")
+        "core.opportunities core.contacts core.leads core.users core.products core.marketing_touches "
+        "core.login_events core.feature_adoption_events core.invoices core.payments")
+# The volumes K CRM's warehouse is designed for (2022-2023, scale 1), met at core within 2 %
+VOLUMES = {
+    "core.accounts": 2_000, "core.contacts": 8_000, "core.leads": 5_000, "core.opportunities": 5_000,
+    "core.users": 120, "core.products": 12, "core.marketing_touches": 30_000, "core.usage_events": 150_000,
+    "core.login_events": 100_000, "core.feature_adoption_events": 50_000, "core.tickets": 20_000,
+    "core.nps_responses": 2_500, "core.churn_events": 300,
+}
 
 
 @pytest.fixture(scope="module")
@@ -210,6 +218,17 @@ def test_trials_exist_and_activation_drives_conversion(warehouse: Path, truth: l
     assert result[True][1] > result[False][1] + 0.3
     # prospects (never billed) used the product: a PQL can exist
     assert result[True][0] + result[False][0] > 0 and any(rate < 1 for _, rate in result.values())
+
+
+@pytest.mark.parametrize(("table", "expected"), sorted(VOLUMES.items()))
+def test_core_volumes_are_the_designed_ones(warehouse: Path, table: str, expected: int) -> None:
+    [count] = one(warehouse, f"SELECT COUNT(*) FROM {table}")
+    assert count == pytest.approx(expected, rel=0.02)
+
+
+def test_billing_events_are_the_designed_ones(warehouse: Path) -> None:
+    [count] = one(warehouse, "SELECT (SELECT COUNT(*) FROM core.invoices) + (SELECT COUNT(*) FROM core.payments)")
+    assert count == pytest.approx(24_000, rel=0.02)
 
 
 def test_ground_truth_is_the_worlds_own(truth: list[Truth]) -> None:

@@ -92,7 +92,7 @@ The mess the stg layer must clean (all present at scale 1):
   in History Mode (``_fivetran_start``/``_end``/``_active``, one row per stage entry);
 * **soft deletes**: about 1 % ``_fivetran_deleted = true`` (Mixpanel captures no deletes);
   removed organization domains and ticket tags stay as deleted rows; HubSpot companies, deals
-  and leads also carry ``is_deleted = true`` (archived) on about 1 %; paying customers and
+  and leads also carry ``is_deleted = true`` (archived) on 0.6-1 %; paying customers and
   won deals are never deleted;
 * **emails as typed**: HubSpot contact emails are Title- or UPPER-cased (~6 %) or padded
   with spaces (~2 %); Zendesk user and NPS recipient emails are mixed-case now and then;

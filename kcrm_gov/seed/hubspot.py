@@ -195,7 +195,7 @@ def leads(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
         "_fivetran_synced": ts(_end_of_period_sync(rng, modified)),
         "_fivetran_deleted": bools(np.zeros(n, dtype=bool)),
     })
-    return fivetran_mess(rng, t, deleted=0.008, archived=0.01, updated="property_hs_lastmodifieddate")
+    return fivetran_mess(rng, t, deleted=0.006, archived=0.006, updated="property_hs_lastmodifieddate")
 
 
 def deal_plan(w: World) -> dict[str, Any]:
