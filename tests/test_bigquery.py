@@ -289,7 +289,7 @@ def test_quality_checks_run_through_sodas_bigquery_data_source(engine: BigQueryE
     assert "does not exist" in results["stg.zendesk__users"].errors[0]
     deal_checks = {c.name: c for c in results["raw.hubspot__deals"].checks}
     failed = {name for name, c in deal_checks.items() if c.outcome != "pass"}
-    assert failed == {"primary_key: deal_id, _fivetran_synced", "reference: owner_id -> hubspot__owners.owner_id"}, \
+    assert failed == {"primary_key: deal_id", "reference: owner_id -> hubspot__owners.owner_id"}, \
         {n: (c.outcome, c.message) for n, c in deal_checks.items() if c.outcome != "pass"}
     assert deal_checks["row_count"].value == 11
     assert deal_checks["reference: owner_id -> hubspot__owners.owner_id"].value == 3
@@ -298,8 +298,8 @@ def test_quality_checks_run_through_sodas_bigquery_data_source(engine: BigQueryE
     owner = orphans.sample_columns.index("owner_id")
     assert orphans.samples and {row[owner] for row in orphans.samples} == {102}
     owner_checks = {c.name: c for c in results["raw.hubspot__owners"].checks}
-    assert {n for n, c in owner_checks.items() if c.outcome != "pass"} == {"primary_key: owner_id, _fivetran_synced"}
-    duplicates = owner_checks["primary_key: owner_id, _fivetran_synced"]
+    assert {n for n, c in owner_checks.items() if c.outcome != "pass"} == {"primary_key: owner_id"}
+    duplicates = owner_checks["primary_key: owner_id"]
     assert duplicates.samples, "failed rows are sampled"
     emails = [row[duplicates.sample_columns.index("email")] for row in duplicates.samples]
     assert emails and all(e == MASK for e in emails) and "owner101@kcrm.io" not in str(run.to_dict())
