@@ -15,10 +15,14 @@ the line says so), the one-off onboarding package, a sub-total; every invoice's 
 to its total. Mess: 0.4 % of invoices are voided (zero amounts, lines kept at zero) and
 replaced 2–6 days later by a corrected invoice (new id and number) whose lines carry the
 voided period's first day as service date; 0.3 % are created twice by mistake and the copy
-deleted at the source (the invoice and its lines carry ``_fivetran_deleted``; lines are never
-deleted on their own). Billing events (invoices + payments) total exactly 24,000 × scale: the
+deleted at the source (the invoice carries ``_fivetran_deleted``; the connector captures no
+deletes for its child table, so the copy's lines stay as last landed and go with their invoice in
+stg). Billing events (invoices + payments) total exactly 24,000 × scale: the
 number of payments is what is left after the invoices, reached by leaving some invoices unpaid
-or by paying some in two instalments.
+or by paying some in two instalments. A payment is applied to its invoice through a payment line
+(``payment_line``: payment, index, invoice, amount); a prepayment has no line and its amount is
+unapplied. Payments name their method by id (1 Credit Card, 2 ACH, 3 Wire, 4 Check); items are the
+12 products of the catalog, keyed by SKU as billing lines reference them.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .common import (
+    HISTORY_START,
     PERIOD_END,
     PERIOD_START,
     US_PER_DAY,
@@ -296,8 +301,8 @@ def customers(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
         "company_name": company,
         "given_name": given,
         "family_name": family,
-        "primary_email_address": email,
-        "primary_phone_number": pc.if_else(pa.array(rng.random(n) < 0.4), pa.nulls(n, pa.string()), phone),
+        "email": email,
+        "phone_number": pc.if_else(pa.array(rng.random(n) < 0.4), pa.nulls(n, pa.string()), phone),
         "website": website,
         "balance": money(balance),
         "currency_id": pick(["USD", "EUR", "GBP"], currency),
@@ -403,41 +408,48 @@ def invoice_lines(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
         "sales_item_tax_code_id": pc.if_else(pa.array(sales), pc.if_else(pa.array(us_customer), "TAX", "NON"),
                                              pa.nulls(m, pa.string())),
         "_fivetran_synced": ts(synced),
-        # lines are deleted with their invoice, never on their own
-        "_fivetran_deleted": bools(led["deleted"][inv]),
+        # no _fivetran_deleted: the connector does not capture deletes for this child table, so the
+        # lines of a deleted invoice stay as last landed (stg drops them with their invoice)
     })
     return fivetran_mess(rng, t, deleted=0.0, resync=0.015)
 
 
+PAYMENT_METHODS = ["Credit Card", "ACH", "Wire", "Check"]  # QuickBooks payment method ids 1..4
+
+
+def _payment_ids(led: dict[str, Any]) -> np.ndarray:
+    """QuickBooks payment id per ledger payment: numbered by date of receipt after the invoices."""
+    acc, day = led["pay_acc"], led["pay_day"]
+    order = np.lexsort((acc, day))
+    ids = np.empty(len(acc), dtype=np.int64)
+    ids[order] = 1_000 + len(led["acc"]) + np.arange(len(acc))
+    return ids
+
+
 def payments(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
     led = ledger(w)
-    inv = led["pay_inv"]
-    n = len(inv)
-    n_inv = len(led["acc"])
+    n = len(led["pay_inv"])
     unapplied = led["pay_unapplied"]
     acc = led["pay_acc"]
     currency = _currency(w)[acc]
     day = led["pay_day"]
     created = day * US_PER_DAY + rng.integers(8, 20, n) * US_PER_HOUR
     updated = np.minimum(created + rng.integers(0, 72, n) * US_PER_HOUR, PERIOD_END - US_PER_HOUR)
-    order = np.lexsort((acc, day))  # ids follow the date of receipt
-    ids = np.empty(n, dtype=np.int64)
-    ids[order] = 1_000 + n_inv + np.arange(n)
     method = led["pay_method"]
     amount = led["pay_amount"]
     reference = pc.if_else(pa.array(method == 0), concat("ch_", hex_ids(rng, n, 12)),
                            concat("TRN", num_str(rng.integers(10**8, 10**9, n))))
     t = shape({
-        "id": num_str(ids),
+        "id": num_str(_payment_ids(led)),
         "customer_id": pc.cast(ints(_customer_ids(w)[acc]), pa.string()),
-        "invoice_id": pc.cast(ints(_invoice_ids(n_inv)[np.maximum(inv, 0)], mask=unapplied), pa.string()),
+        # the invoices a payment settles are its payment lines (quickbooks__payment_lines)
         "transaction_date": date(day),
         # null amounts: the real export has payments whose amount sits only on their lines
         "total_amount": money(amount, mask=rng.random(n) < 0.012),
         "unapplied_amount": money(np.where(unapplied, amount, 0.0)),
         "currency_id": pick(["USD", "EUR", "GBP"], currency),
         "exchange_rate": money(_fx(currency, month_index(day * US_PER_DAY)), digits=4),
-        "payment_method": pick(["Credit Card", "ACH", "Wire", "Check"], method),
+        "payment_method_id": num_str(method + 1),
         "reference_number": pc.if_else(pa.array(method == 3), pa.nulls(n, pa.string()), reference),
         "deposit_to_account_id": pc.if_else(pa.array(method == 0), "4", "35"),
         "created_at": ts(created),
@@ -448,9 +460,58 @@ def payments(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
     return fivetran_mess(rng, t, deleted=0.002, updated="updated_at")
 
 
+def payment_lines(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
+    """How each payment is applied: one line per invoice it settles (an instalment settles part of one).
+
+    A prepayment (unapplied amount) has no line; a payment's lines plus its unapplied amount make
+    its total. No ``_fivetran_deleted``: deletes are not captured for this child table.
+    """
+    led = ledger(w)
+    applied = np.flatnonzero(~led["pay_unapplied"])
+    m = len(applied)
+    synced = synced_after(rng, led["pay_day"][applied] * US_PER_DAY + 20 * US_PER_HOUR, 0.5, 30)
+    t = shape({
+        "payment_id": num_str(_payment_ids(led)[applied]),
+        "index": ints(np.zeros(m, dtype=np.int64)),
+        "invoice_id": num_str(_invoice_ids(len(led["acc"]))[led["pay_inv"][applied]]),
+        "amount": money(led["pay_amount"][applied]),
+        "_fivetran_synced": ts(synced),
+    })
+    return fivetran_mess(rng, t, deleted=0.0, resync=0.01)
+
+
+def items(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
+    """The product catalog as QuickBooks items: one service item per SKU (K CRM keys items by SKU)."""
+    n = len(PRODUCTS)
+    sku = pa.array([p["sku"] for p in PRODUCTS])
+    created = HISTORY_START - rng.integers(30, 400, n) * US_PER_DAY
+    updated = PERIOD_START + rng.integers(0, 700, n) * US_PER_DAY  # descriptions and prices edited since
+    t = shape({
+        "id": sku,
+        "name": pa.array([p["name"] for p in PRODUCTS]),
+        "fully_qualified_name": pa.array([p["name"] for p in PRODUCTS]),
+        "description": concat("K CRM ", pa.array([p["name"] for p in PRODUCTS])),
+        "stock_keeping_unit": sku,
+        "type": pa.array(["Service"] * n),
+        "unit_price": money(np.array([p["price"] for p in PRODUCTS])),
+        "income_account_id": pa.array(["79"] * n),
+        "active": bools(np.ones(n, dtype=bool)),
+        "taxable": bools(np.ones(n, dtype=bool)),
+        "sub_item": bools(np.zeros(n, dtype=bool)),
+        "sync_token": num_str(rng.integers(0, 4, n)),
+        "created_at": ts(created),
+        "updated_at": ts(updated),
+        "_fivetran_synced": ts(synced_after(rng, updated, 0.5, 30)),
+        "_fivetran_deleted": bools(np.zeros(n, dtype=bool)),
+    })
+    return t
+
+
 TABLES = {
     "quickbooks__customers": customers,
     "quickbooks__invoices": invoices,
     "quickbooks__invoice_lines": invoice_lines,
     "quickbooks__payments": payments,
+    "quickbooks__payment_lines": payment_lines,
+    "quickbooks__items": items,
 }

@@ -22,8 +22,8 @@ renamed AS (
     NULLIF(TRIM(company_name), '') AS company_name,
     NULLIF(TRIM(given_name), '') AS billing_first_name,
     NULLIF(TRIM(family_name), '') AS billing_last_name,
-    NULLIF(LOWER(TRIM(primary_email_address)), '') AS billing_email,
-    NULLIF(TRIM(primary_phone_number), '') AS billing_phone,
+    NULLIF(LOWER(TRIM(email)), '') AS billing_email,
+    NULLIF(TRIM(phone_number), '') AS billing_phone,
     NULLIF(TRIM(website), '') AS website,
     -- lower-case, no protocol, no www., no path / port / trailing dot
     NULLIF(RTRIM(REGEXP_REPLACE(REGEXP_REPLACE(REGEXP_REPLACE(

@@ -10,12 +10,12 @@ WITH latest AS (
 ),
 
 live AS (
-  -- Lines removed at the source (including positions vacated by an edit) carry _fivetran_deleted
-  -- on their latest copy; sub-total lines repeat the sum of the lines above them.
+  -- The connector captures no deletes for this child table: the lines of a deleted invoice stay
+  -- as last landed and go with their invoice below. Sub-total lines repeat the sum of the lines
+  -- above them.
   SELECT *
   FROM latest
-  WHERE NOT COALESCE(_fivetran_deleted, FALSE)
-    AND detail_type IN ('SalesItemLineDetail', 'DiscountLineDetail')
+  WHERE detail_type IN ('SalesItemLineDetail', 'DiscountLineDetail')
 ),
 
 live_invoices AS (
