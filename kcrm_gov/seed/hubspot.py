@@ -1,4 +1,21 @@
-"""HubSpot (Fivetran HubSpot connector): companies, contacts, leads, deals, owners, products, stages."""
+"""HubSpot (Fivetran HubSpot connector): companies, contacts, leads, deals, owners, products, stages.
+
+Company mess, in small documented doses (``company_plan``, its own stream ``hubspot__company_mess``;
+tests read the plan's arrays):
+
+* **Duplicate companies** (~3 % of the real accounts, 54 at scale 1): a second company record of
+  the account, created 20-500 days after it by a rep, with the same domain, ``www.``-prefixed or
+  upper-cased (one normalised domain), the name and owner but no industry, size, revenue, city or
+  phone, and lifecycle ``lead`` or none. For about half of them (``dup_takes_new``) the contacts,
+  leads and deals created after the duplicate are attached to it (``company_of``). Duplicates are
+  never soft-deleted; the account's record stays the older, customer-stage one.
+* **Rebrands** (~1 % of the customers, 9 at scale 1): HubSpot has the new domain (the world's);
+  QuickBooks' ``website`` is still the old one (``get``/``try``/``use``/``join`` + the domain), while
+  the billing email is at the new domain, the link a finance team would follow. Zendesk, the CS log
+  and the product keep the new domain.
+* **Subsidiaries** (~0.5 % of the accounts, 5 at scale 1): a customer, never churned, billed in
+  QuickBooks under another never-churned customer's (its parent's) domain: the parent pays.
+"""
 
 from __future__ import annotations
 
@@ -74,6 +91,64 @@ def _end_of_period_sync(rng: np.random.Generator, modified: np.ndarray) -> np.nd
     return np.minimum(synced_after(rng, modified, 0.5, 72), SYNC_END - 3 * US_PER_HOUR)
 
 
+def company_plan(w: World) -> dict[str, Any]:
+    """The company mess of the world, computed once: duplicates, rebrands and subsidiaries.
+
+    Drawn from its own stream (``hubspot__company_mess``), so the companies, contacts, deals and
+    QuickBooks tables read the same plan whichever asks first; tests read it too.
+
+    * ``dup_account`` / ``dup_id`` / ``dup_created`` / ``dup_takes_new``: ~3 % of the real accounts
+      have a second HubSpot company, created later by a rep; where ``dup_takes_new``, the contacts
+      and deals created after it are attached to the duplicate.
+    * ``rebrand_account`` / ``rebrand_old_domain``: ~1 % of the customers were billed before a
+      rebrand: HubSpot has the new domain, QuickBooks' website still the old one.
+    * ``subsidiary_account`` / ``subsidiary_parent``: ~0.5 % of the accounts are customers billed
+      under their parent customer's domain (the parent pays).
+    """
+    if "_company_plan" in w.arrays:
+        return w.arrays["_company_plan"]
+    rng = table_rng(w.seed, "hubspot__company_mess")
+    n = w.n_accounts
+    real = ~w.acc_is_test
+    dup_account = np.flatnonzero(real & (rng.random(n) < 0.03))
+    k = len(dup_account)
+    dup_id = unique_ids(rng, k, 20_000_000_000, 29_000_000_000)  # outside the world's company id range
+    dup_created = np.minimum(w.acc_created[dup_account] + rng.integers(20, 500, k) * US_PER_DAY,
+                             PERIOD_END - 2 * US_PER_DAY)
+    dup_takes_new = rng.random(k) < 0.5
+    steady = real & w.acc_is_customer & (w.acc_churn < 0)  # billed throughout, never churned
+    r = rng.random(n)
+    old = concat(choice(rng, ["get", "try", "use", "join"], n), w.acc_domain)
+    taken = np.isin(np.asarray(old.to_pylist(), dtype=object), np.asarray(w.acc_domain.to_pylist(), dtype=object))
+    rebrand = np.flatnonzero(real & w.acc_is_customer & (r < 0.01) & ~taken)
+    subsidiary = np.flatnonzero(steady & (r >= 0.5) & (r < 0.5 + 0.005 * n / max(1, int(steady.sum()))))
+    parents = np.setdiff1d(np.flatnonzero(steady), np.concatenate([subsidiary, rebrand]))
+    parent = rng.choice(parents, size=len(subsidiary), replace=False) if len(parents) >= len(subsidiary) else (
+        np.zeros(0, np.int64))
+    subsidiary = subsidiary[: len(parent)]
+    plan = dict(dup_account=dup_account, dup_id=dup_id, dup_created=dup_created, dup_takes_new=dup_takes_new,
+                dup_variant=rng.integers(0, 3, k), rebrand_account=rebrand,
+                rebrand_old_domain=old.take(pa.array(rebrand, pa.int64())),
+                subsidiary_account=subsidiary, subsidiary_parent=parent)
+    w.arrays["_company_plan"] = plan
+    return plan
+
+
+def company_of(w: World, account: np.ndarray, created: np.ndarray) -> np.ndarray:
+    """The HubSpot company id a record of ``account`` created at ``created`` is attached to.
+
+    The account's own company, or its duplicate for records created after a duplicate that took over.
+    """
+    p = company_plan(w)
+    dup_of = np.full(w.n_accounts, -1, dtype=np.int64)
+    takes = p["dup_account"][p["dup_takes_new"]]
+    dup_of[takes] = np.flatnonzero(p["dup_takes_new"])
+    a0 = np.maximum(account, 0)
+    d = dup_of[a0]
+    use = (account >= 0) & (d >= 0) & (created > p["dup_created"][np.maximum(d, 0)])
+    return np.where(use, p["dup_id"][np.maximum(d, 0)], w.acc_id[a0])
+
+
 def companies(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
     n = w.n_accounts
     country = w.acc_country
@@ -115,8 +190,38 @@ def companies(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
         "_fivetran_synced": ts(_end_of_period_sync(rng, modified)),
         "_fivetran_deleted": bools(np.zeros(n, dtype=bool)),
     })
-    # paying customers are never deleted: QuickBooks customers must map to a live company
-    return fivetran_mess(rng, t, deleted=0.006, archived=0.01, protect=w.acc_is_customer | w.acc_is_test,
+    # the duplicates: a second record of the account, typed later by a rep with few properties
+    p = company_plan(w)
+    acc, k = p["dup_account"], len(p["dup_account"])
+    dup_domain = pick(w.acc_domain, acc)
+    variant = pa.array(p["dup_variant"])
+    dup_domain = pc.if_else(pc.equal(variant, 1), concat("www.", dup_domain), dup_domain)
+    dup_domain = pc.if_else(pc.equal(variant, 2), pc.utf8_upper(dup_domain), dup_domain)
+    dup_modified = np.minimum(p["dup_created"] + rng.integers(0, 60, k) * US_PER_DAY, PERIOD_END - US_PER_HOUR)
+    dups = shape({
+        "id": ints(p["dup_id"]),
+        "portal_id": full(PORTAL_ID, k, pa.int64()),
+        "is_deleted": bools(np.zeros(k, dtype=bool)),
+        "property_name": pick(w.acc_name, acc),
+        "property_domain": dup_domain,
+        "property_industry": pa.nulls(k, pa.string()),
+        "property_numberofemployees": pa.nulls(k, pa.int64()),
+        "property_annualrevenue": money(np.zeros(k), mask=np.ones(k, dtype=bool), digits=0),
+        "property_country": pick([c["name"] for c in COUNTRIES], country[acc], mask=rng.random(k) < 0.5),
+        "property_city": pa.nulls(k, pa.string()),
+        "property_phone": pa.nulls(k, pa.string()),
+        "property_lifecyclestage": choice(rng, ["lead"], k, mask=rng.random(k) < 0.4),
+        "property_hubspot_owner_id": ints(w.own_id[w.acc_owner[acc]]),
+        "property_createdate": ts(p["dup_created"]),
+        "property_hs_lastmodifieddate": ts(dup_modified),
+        "_fivetran_synced": ts(_end_of_period_sync(rng, dup_modified)),
+        "_fivetran_deleted": bools(np.zeros(k, dtype=bool)),
+    })
+    t = pa.concat_tables([t, dups])
+    # paying customers are never deleted (QuickBooks customers must map to a live company), nor are
+    # the duplicates (contacts and deals are attached to some)
+    protect = np.concatenate([w.acc_is_customer | w.acc_is_test, np.ones(k, dtype=bool)])
+    return fivetran_mess(rng, t, deleted=0.006, archived=0.01, protect=protect,
                          updated="property_hs_lastmodifieddate")
 
 
@@ -149,7 +254,7 @@ def contacts(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
         "property_phone": pc.if_else(pa.array(rng.random(n) < 0.45), pa.nulls(n, pa.string()), phone),
         "property_jobtitle": pick(TITLES, w.con_title, mask=rng.random(n) < 0.12),
         "property_company": typed_company,
-        "property_associatedcompanyid": ints(w.acc_id[acc0], mask=~has),
+        "property_associatedcompanyid": ints(company_of(w, acc, w.con_created), mask=~has),
         "property_hubspot_owner_id": ints(w.own_id[w.con_owner]),
         "property_lifecyclestage": pick(lifecycle_names, lifecycle),
         "property_hs_lead_status": choice(rng, lead_status, n, mask=customer | (rng.random(n) < 0.2)),
@@ -188,7 +293,7 @@ def leads(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
                                          mask=rng.random(n) < 0.3),
         "property_hs_lead_source": pick(ANALYTICS_SOURCES, w.con_source[contact]),
         "property_hs_associated_contact_id": ints(w.con_id[contact]),
-        "property_hs_associated_company_id": ints(w.acc_id[np.maximum(acc, 0)], mask=acc < 0),
+        "property_hs_associated_company_id": ints(company_of(w, acc, created), mask=acc < 0),
         "property_hubspot_owner_id": ints(w.own_id[w.con_owner[contact]], mask=rng.random(n) < 0.05),
         "property_createdate": ts(created),
         "property_hs_lastmodifieddate": ts(modified),
@@ -505,7 +610,7 @@ def deal_companies(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table
     """Fivetran ``deal_company``: each deal's company, once as primary (type 5) and once unlabeled (341)."""
     p = deal_plan(w)
     n = p["n"]
-    company = np.tile(w.acc_id[p["account"]], 2)
+    company = np.tile(company_of(w, p["account"], p["created"]), 2)  # a duplicate company takes later deals
     type_id = np.repeat([DEAL_COMPANY_PRIMARY, DEAL_COMPANY_UNLABELED], n)
     t = shape({**_association(rng, np.tile(p["deal_id"], 2), np.tile(p["created"], 2)),
                "company_id": ints(company), "type_id": ints(type_id)})

@@ -1,6 +1,7 @@
 -- core.accounts: one row per customer company, keyed by the cross-source account key
 -- (computed once, in core.account_company_map). HubSpot companies are the spine; QuickBooks
--- customers, Zendesk organizations and CS churn events are matched to them by normalised domain.
+-- customers (by domain, else billing email domain), Zendesk organizations and CS churn events are
+-- matched to them by normalised domain.
 WITH companies AS (
   SELECT
     c.*,
@@ -51,6 +52,8 @@ customers AS (
   SELECT
     c.customer_id,
     c.domain,
+    -- The billing email's company domain (a personal mailbox matches no account).
+    REGEXP_EXTRACT(c.billing_email, r'@([^@]+)$') AS email_domain,
     c.is_active,
     c.is_internal,
     i.first_invoice_date,
@@ -60,26 +63,42 @@ customers AS (
   FROM stg.quickbooks__customers AS c
   LEFT JOIN invoice_totals AS i
     ON i.customer_id = c.customer_id
-  WHERE c.domain IS NOT NULL
+),
+
+customer_accounts AS (
+  -- Each QuickBooks customer goes to one account: the account of its domain (website, else billing
+  -- email) if there is one; else the account of its billing email's domain (a customer rebranded in
+  -- HubSpot whose website in billing is still the old domain). A subsidiary billed under its
+  -- parent's domain is billed on the parent's account. A customer matching neither has no account.
+  SELECT
+    c.*,
+    COALESCE(by_domain.account_key, by_email.account_key) AS account_key
+  FROM customers AS c
+  LEFT JOIN company_spine AS by_domain
+    ON by_domain.domain = c.domain
+  LEFT JOIN company_spine AS by_email
+    ON by_email.domain = c.email_domain
 ),
 
 billing AS (
-  -- Every QuickBooks customer on the domain counts towards the totals; the primary one is the
+  -- Every QuickBooks customer of the account counts towards the totals; the primary one is the
   -- active customer invoiced most recently.
   SELECT
-    domain,
+    account_key,
     ARRAY_AGG(
       customer_id
       ORDER BY IF(is_active, 0, 1), last_invoice_date DESC NULLS LAST, customer_id
     )[OFFSET(0)] AS primary_customer_id,
+    ARRAY_AGG(customer_id ORDER BY customer_id) AS customer_ids,
     COUNT(*) AS customer_count,
     MIN(first_invoice_date) AS first_invoice_date,
     MAX(last_invoice_date) AS last_invoice_date,
     SUM(invoice_count) AS invoice_count,
     SUM(billed_usd) AS billed_usd,
     LOGICAL_OR(is_internal) AS any_customer_internal
-  FROM customers
-  GROUP BY domain
+  FROM customer_accounts
+  WHERE account_key IS NOT NULL
+  GROUP BY account_key
 ),
 
 org_domains AS (
@@ -191,6 +210,7 @@ SELECT
   CAST(cs.company_count AS INT64) AS hubspot_company_count,
   CAST(b.primary_customer_id AS STRING) AS quickbooks_customer_id,
   CAST(COALESCE(b.customer_count, 0) AS INT64) AS quickbooks_customer_count,
+  COALESCE(b.customer_ids, ARRAY<STRING>[]) AS quickbooks_customer_ids,
   CAST(s.primary_organization_id AS INT64) AS zendesk_organization_id,
   COALESCE(s.organization_ids, ARRAY<INT64>[]) AS zendesk_organization_ids,
   CAST(cs.owner_id AS INT64) AS owner_user_id,
@@ -231,7 +251,7 @@ SELECT
   CAST(cs.updated_at AS TIMESTAMP) AS updated_at
 FROM company_spine AS cs
 LEFT JOIN billing AS b
-  ON b.domain = cs.domain
+  ON b.account_key = cs.account_key
 LEFT JOIN support AS s
   ON s.account_key = cs.account_key
 LEFT JOIN churn AS ch
