@@ -55,7 +55,8 @@ def test_lines_plus_unapplied_make_the_payment_total(warehouse: Path) -> None:
     [(checked, off)] = rows(warehouse, """
         WITH lines AS (SELECT payment_id, SUM(amount) AS applied FROM raw.quickbooks__payment_lines
                        GROUP BY payment_id)
-        SELECT COUNT(*), COUNT(*) FILTER (WHERE ABS(COALESCE(l.applied, 0) + p.unapplied_amount - p.total_amount) > 0.005)
+        SELECT COUNT(*),
+               COUNT(*) FILTER (WHERE ABS(COALESCE(l.applied, 0) + p.unapplied_amount - p.total_amount) > 0.005)
         FROM raw.quickbooks__payments p LEFT JOIN lines l ON l.payment_id = p.id
         WHERE p.total_amount IS NOT NULL""")
     assert checked > 1000
