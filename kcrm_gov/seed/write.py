@@ -41,10 +41,10 @@ class SeedResult:
 
 def generators() -> dict[str, Callable[..., Any]]:
     """Every raw table the seed can generate, by table name."""
-    from . import cs, ga4, hubspot, hubspot_forms, mixpanel, quickbooks, zendesk
+    from . import cs, ga4, hubspot, hubspot_forms, hubspot_line_items, mixpanel, quickbooks, zendesk
 
     out: dict[str, Callable[..., Any]] = {}
-    for module in (hubspot, hubspot_forms, ga4, mixpanel, quickbooks, zendesk, cs):
+    for module in (hubspot, hubspot_forms, hubspot_line_items, ga4, mixpanel, quickbooks, zendesk, cs):
         out.update(module.TABLES)
     return out
 
