@@ -15,6 +15,7 @@ from kcrm_gov.cli import cli
 from kcrm_gov.engines.duckdb import DuckDBEngine
 from kcrm_gov.project import Project
 from kcrm_gov.seed import SeedError, build_world, generate, generators, seed, seed_to_files
+from kcrm_gov.seed.hubspot import company_plan
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -49,7 +50,8 @@ DOMAIN = ("regexp_replace(regexp_replace(lower(trim({0})), '^(https?://)?(www\\.
 
 # --- volumes ------------------------------------------------------------------------------------
 VOLUMES = [
-    ("hubspot__companies", "COUNT(DISTINCT id)", "", 2_000),
+    # companies of distinct normalised domains: the seed's duplicate companies share their account's
+    ("hubspot__companies", f"COUNT(DISTINCT {DOMAIN.format('property_domain')})", "", 2_000),
     ("hubspot__contacts", "COUNT(DISTINCT id)", "", 8_000),
     ("hubspot__leads", "COUNT(DISTINCT id)", "", 5_000),
     ("hubspot__deals", "COUNT(DISTINCT deal_id)", "", 5_000),
@@ -112,6 +114,7 @@ def test_scale_multiplies_row_bearing_tables_only(project: Project) -> None:
         tables = list(generate(project.contract(f"raw.{name}"), world))
         key = project.contract(f"raw.{name}").primary_key[0]
         counts[name] = len(set(pa.concat_tables(tables).column(key).to_pylist()))
+    counts["hubspot__companies"] -= len(company_plan(world)["dup_id"])  # the planted duplicates
     assert counts == {"hubspot__companies": 200, "hubspot__products": 12, "hubspot__owners": 120,
                       "mixpanel__events": 30_000, "zendesk__nps_responses": 250}
 
@@ -153,12 +156,16 @@ def test_every_paid_quickbooks_customer_maps_to_one_hubspot_company(warehouse) -
     engine, _ = warehouse
     rows = q(engine, f"""
         WITH paid AS (SELECT DISTINCT customer_id FROM raw.quickbooks__payments),
-        customers AS (SELECT id, coalesce({DOMAIN.format('website')}, {DOMAIN.format('primary_email_address')})
-                             AS domain FROM raw.quickbooks__customers WHERE id IN (SELECT customer_id FROM paid)
+        customers AS (SELECT id, coalesce({DOMAIN.format('website')}, {DOMAIN.format('email')}) AS domain,
+                             {DOMAIN.format('email')} AS email_domain
+                      FROM raw.quickbooks__customers WHERE id IN (SELECT customer_id FROM paid)
                       QUALIFY row_number() OVER (PARTITION BY id ORDER BY _fivetran_synced DESC) = 1),
-        companies AS (SELECT DISTINCT id, {DOMAIN.format('property_domain')} AS domain
+        companies AS (SELECT DISTINCT {DOMAIN.format('property_domain')} AS domain
                       FROM raw.hubspot__companies WHERE NOT is_deleted AND NOT _fivetran_deleted)
-        SELECT c.id, COUNT(DISTINCT h.id) FROM customers c LEFT JOIN companies h USING (domain) GROUP BY c.id""")
+        -- one company domain (duplicates share it): the customer's, else its billing email's (a rebrand)
+        SELECT c.id, COUNT(DISTINCT coalesce(h.domain, e.domain)) FROM customers c
+        LEFT JOIN companies h ON h.domain = c.domain LEFT JOIN companies e ON e.domain = c.email_domain
+        GROUP BY c.id""")
     assert len(rows) > 800
     assert {n for _, n in rows} == {1}
 
@@ -201,7 +208,7 @@ def test_churned_accounts_stop_logging_in_and_paying(warehouse) -> None:
                COUNT(DISTINCT w.domain)
         FROM raw.quickbooks__invoices i
         JOIN raw.quickbooks__customers k ON k.id = i.customer_id
-        JOIN ({churned}) c ON coalesce({DOMAIN.format('k.website')}, {DOMAIN.format('k.primary_email_address')})
+        JOIN ({churned}) c ON coalesce({DOMAIN.format('k.website')}, {DOMAIN.format('k.email')})
                               = c.domain
         LEFT JOIN ({winbacks}) w ON w.domain = c.domain
         WHERE i.transaction_date > CAST(c.churned_at AS DATE) AND NOT i._fivetran_deleted""").fetchone()
@@ -220,11 +227,14 @@ def test_won_deals_close_into_invoices(warehouse) -> None:
                      WHERE d.property_hs_is_closed_won AND d.property_dealtype = 'newbusiness'
                        AND d.property_closedate >= TIMESTAMP '2022-01-01'),
         inv AS (SELECT i.transaction_date, coalesce({DOMAIN.format('k.website')},
-                       {DOMAIN.format('k.primary_email_address')}) AS domain
+                       {DOMAIN.format('k.email')}) AS domain, {DOMAIN.format('k.email')} AS email_domain
                 FROM raw.quickbooks__invoices i JOIN raw.quickbooks__customers k ON k.id = i.customer_id)
+        -- billed on the company's domain, or (a rebrand, a subsidiary billed under its parent's
+        -- domain) with a billing email at it
         SELECT COUNT(DISTINCT deal_id),
                COUNT(DISTINCT deal_id) FILTER (WHERE EXISTS (
-                   SELECT 1 FROM inv WHERE inv.domain = won.domain AND inv.transaction_date = won.closed))
+                   SELECT 1 FROM inv WHERE won.domain IN (inv.domain, inv.email_domain)
+                                       AND inv.transaction_date = won.closed))
         FROM won""").fetchone()
     assert won > 500
     assert invoiced == won
