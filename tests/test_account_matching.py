@@ -1,0 +1,155 @@
+"""Company matching in core: the seed's duplicate companies, rebrands and subsidiaries (issue 14).
+
+The seed plants them (``kcrm_gov.seed.hubspot.company_plan``); built through the real engine, each
+must land where core.accounts' contract says: duplicates collapse into their account (every
+HubSpot company id in core.account_company_map, one primary), a rebranded customer's billing
+reaches the HubSpot account by its billing email's domain, a subsidiary billed under its parent's
+domain is billed on the parent's account. Expected counts come from the plan, not literals.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+from conftest import copy_project
+
+from kcrm_gov.cli import cli
+from kcrm_gov.project import Project
+from kcrm_gov.seed import build_world
+from kcrm_gov.seed.hubspot import company_plan
+
+NOW = "2024-01-02T06:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped project, seeded (seed 42, scale 1), accounts, contacts and opportunities built."""
+    root = copy_project(tmp_path_factory.mktemp("account-matching") / "project")
+    for args in (["seed"], ["build", "--select", "+core.accounts +core.contacts +core.opportunities"]):
+        result = CliRunner().invoke(cli, ["--project-dir", str(root), *args], env={"KCRM_GOV_NOW": NOW})
+        assert result.exit_code == 0, result.output
+    return root
+
+
+@pytest.fixture(scope="module")
+def plan() -> dict:
+    world = build_world(42, 1.0)
+    return {**company_plan(world), "acc_id": world.acc_id, "acc_domain": world.acc_domain.to_pylist()}
+
+
+def rows(root: Path, sql: str) -> list[tuple]:
+    path = Project.load(root).config.target().path
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def ids(values) -> str:
+    return ", ".join(str(int(v)) for v in values)
+
+
+def strings(values) -> str:
+    return ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
+
+
+def test_duplicates_exist_in_raw_and_collapse_in_core(warehouse: Path, plan: dict) -> None:
+    dups, originals = plan["dup_id"], plan["acc_id"][plan["dup_account"]]
+    assert 0.02 * len(plan["acc_id"]) < len(dups) < 0.04 * len(plan["acc_id"])  # ~3 % of the accounts
+    [(raw, mapped, primary)] = rows(warehouse, f"""
+        SELECT (SELECT COUNT(DISTINCT id) FROM raw.hubspot__companies WHERE id IN ({ids(dups)})),
+               COUNT(*), COUNT(*) FILTER (WHERE is_primary_company)
+        FROM core.account_company_map WHERE hubspot_company_id IN ({ids(dups)})""")
+    assert raw == mapped == len(dups)
+    assert primary <= 0.1 * len(dups)  # the older record stays primary (unless it was archived)
+    # each duplicate shares its original's account, and that account counts both companies
+    pairs = " UNION ALL ".join(f"SELECT {d} AS dup, {o} AS original" for d, o in zip(dups, originals, strict=True))
+    [(live_pairs, same_key, counted)] = rows(warehouse, f"""
+        SELECT COUNT(*), COUNT(*) FILTER (WHERE d.account_key = o.account_key),
+               COUNT(*) FILTER (WHERE a.hubspot_company_count >= 2)
+        FROM ({pairs}) AS p
+        JOIN core.account_company_map AS d ON d.hubspot_company_id = p.dup
+        JOIN core.account_company_map AS o ON o.hubspot_company_id = p.original
+        JOIN core.accounts AS a ON a.account_key = d.account_key""")
+    assert live_pairs >= 0.9 * len(dups)
+    assert same_key == counted == live_pairs
+    [(multi,)] = rows(warehouse, "SELECT COUNT(*) FROM core.accounts WHERE hubspot_company_count > 1")
+    assert multi == live_pairs
+
+
+def test_one_primary_company_per_account(warehouse: Path) -> None:
+    assert rows(warehouse, """
+        SELECT COUNT(*) FROM (SELECT account_key FROM core.account_company_map GROUP BY 1
+                              HAVING COUNT(*) FILTER (WHERE is_primary_company) != 1)""") == [(0,)]
+    assert rows(warehouse, """
+        SELECT COUNT(*) FROM core.accounts AS a
+        JOIN (SELECT account_key, COUNT(*) AS n FROM core.account_company_map GROUP BY 1) AS m USING (account_key)
+        WHERE a.hubspot_company_count != m.n""") == [(0,)]
+
+
+def test_records_on_a_duplicate_reach_the_account(warehouse: Path, plan: dict) -> None:
+    dups = ids(plan["dup_id"])
+    [(contacts, contacts_ok)] = rows(warehouse, f"""
+        SELECT COUNT(*), COUNT(*) FILTER (WHERE c.account_key = m.account_key)
+        FROM core.contacts AS c JOIN core.account_company_map AS m ON m.hubspot_company_id = c.hubspot_company_id
+        WHERE c.hubspot_company_id IN ({dups})""")
+    [(deals, deals_ok)] = rows(warehouse, f"""
+        SELECT COUNT(*), COUNT(*) FILTER (WHERE o.account_key = m.account_key)
+        FROM core.opportunities AS o JOIN core.account_company_map AS m ON m.hubspot_company_id = o.hubspot_company_id
+        WHERE o.hubspot_company_id IN ({dups})""")
+    assert contacts > 0 and deals > 0
+    assert contacts_ok == contacts and deals_ok == deals
+
+
+def test_rebranded_customers_are_billed_on_the_hubspot_account(warehouse: Path, plan: dict) -> None:
+    old = plan["rebrand_old_domain"].to_pylist()
+    new = [plan["acc_domain"][i] for i in plan["rebrand_account"]]
+    assert 0 < len(old) <= 0.02 * len(plan["acc_id"])
+    got = rows(warehouse, f"""
+        WITH old AS (SELECT customer_id, domain FROM stg.quickbooks__customers WHERE domain IN ({strings(old)})),
+        account_customers AS (SELECT a.account_key, a.domain, u.customer_id
+                              FROM core.accounts AS a CROSS JOIN UNNEST(a.quickbooks_customer_ids) AS u(customer_id))
+        SELECT o.domain, ac.domain,
+               (SELECT COUNT(*) FROM stg.quickbooks__invoices AS i WHERE i.customer_id = o.customer_id),
+               a.invoice_count,
+               (SELECT COUNT(*) FROM stg.quickbooks__invoices AS i
+                WHERE i.customer_id IN (SELECT customer_id FROM account_customers AS x
+                                        WHERE x.account_key = ac.account_key))
+        FROM old AS o
+        LEFT JOIN account_customers AS ac ON ac.customer_id = o.customer_id
+        LEFT JOIN core.accounts AS a ON a.account_key = ac.account_key""")
+    assert sorted((o, a) for o, a, *_ in got) == sorted(zip(old, new, strict=True))
+    for _, _, own, on_account, of_account_customers in got:
+        assert own > 0
+        assert on_account == of_account_customers >= own
+
+
+def test_a_subsidiary_is_billed_on_its_parents_account(warehouse: Path, plan: dict) -> None:
+    subs = [plan["acc_domain"][i] for i in plan["subsidiary_account"]]
+    parents = [plan["acc_domain"][i] for i in plan["subsidiary_parent"]]
+    assert len(subs) > 0
+    got = rows(warehouse, f"""
+        WITH placed AS (SELECT a.*, u.customer_id
+                        FROM core.accounts AS a CROSS JOIN UNNEST(a.quickbooks_customer_ids) AS u(customer_id))
+        SELECT s.domain, p.domain, p.quickbooks_customer_count, s.is_billed, s.quickbooks_customer_count
+        FROM stg.quickbooks__customers AS c
+        JOIN placed AS p ON p.customer_id = c.customer_id
+        JOIN core.accounts AS s ON s.domain = REGEXP_EXTRACT(c.billing_email, '@([^@]+)$', 1)
+        WHERE s.domain IN ({strings(subs)})""")
+    assert sorted((s, p) for s, p, *_ in got) == sorted(zip(subs, parents, strict=True))
+    for *_, parent_customers, sub_billed, sub_customers in got:
+        assert parent_customers == 2 and not sub_billed and sub_customers == 0
+
+
+def test_every_billed_customer_is_on_one_account(warehouse: Path) -> None:
+    [(billed, matched, placements)] = rows(warehouse, """
+        WITH billed AS (SELECT DISTINCT customer_id FROM stg.quickbooks__invoices),
+        placed AS (SELECT u.customer_id
+                   FROM core.accounts AS a CROSS JOIN UNNEST(a.quickbooks_customer_ids) AS u(customer_id))
+        SELECT (SELECT COUNT(*) FROM billed),
+               (SELECT COUNT(*) FROM billed WHERE customer_id IN (SELECT customer_id FROM placed)),
+               (SELECT COUNT(*) - COUNT(DISTINCT customer_id) FROM placed)""")
+    assert billed > 800
+    assert matched == billed
+    assert placements == 0
