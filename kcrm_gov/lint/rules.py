@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from sqlglot import exp
+
 from .. import LAYERS, typemap
 from ..contracts import API_VERSION, CLASSIFICATIONS, Contract
 from ..errors import ContractError, KcrmGovError
@@ -451,3 +453,44 @@ def declared_lineage(project: Project) -> Iterator[Finding]:
             if unread:
                 yield _at(contract, "KG017", f"column '{column.name}' declares {', '.join(unread)} in "
                           f"transformSourceObjects, but {project.models[name].path} does not read it", *where)
+
+
+# --- KG018 no wall clock after stg -----------------------------------------------------------------
+WALL_CLOCK_LAYERS = ("core", "enr", "retl", "marts")
+_WALL_CLOCK_NODES = (exp.CurrentDate, exp.CurrentDatetime, exp.CurrentTime, exp.CurrentTimestamp)
+_WALL_CLOCK_NAMES = frozenset({"NOW", "CURRENT_DATE", "CURRENT_DATETIME", "CURRENT_TIME", "CURRENT_TIMESTAMP",
+                               "UNIX_SECONDS_NOW", "TODAY", "GETDATE", "SYSDATE", "LOCALTIMESTAMP"})
+
+
+@project_rule("KG018", "Models after stg compute as of a date from the data, never the wall clock")
+def no_wall_clock(project: Project) -> Iterator[Finding]:
+    """A core, enr, retl or marts model that calls ``CURRENT_DATE()``, ``CURRENT_TIMESTAMP()``,
+    ``CURRENT_DATETIME()``, ``CURRENT_TIME()`` or ``NOW()`` gives a different answer every day on the
+    same data: rebuilds, backfills and tests stop agreeing. Take "as of" from the data instead (e.g.
+    the latest event or billing day). Reported at the call's line in the model."""
+    for name, model in sorted(project.models.items()):
+        if model.layer not in WALL_CLOCK_LAYERS or model.reference:
+            continue
+        try:
+            ast = model.ast
+        except KcrmGovError:
+            continue  # a model that does not parse: `check` reports it
+        for node in ast.walk():
+            called = node.sql_name().upper() if isinstance(node, exp.Anonymous | exp.Func) else ""
+            if isinstance(node, exp.Anonymous):
+                called = str(node.this).upper()
+            if isinstance(node, _WALL_CLOCK_NODES) or called in _WALL_CLOCK_NAMES:
+                line, column = _node_position(node)
+                yield Finding.at(model.location(line, column), "KG018",
+                                 f"{name} reads the wall clock ({called or node.key.upper()}()): compute as of a "
+                                 "date from the data (e.g. MAX(event_date) of an input) so a rebuild gives the "
+                                 "same answer")
+
+
+def _node_position(node: exp.Expr) -> tuple[int, int]:
+    """The line and column sqlglot kept for ``node`` (or its first token-bearing child)."""
+    for sub in node.walk():
+        meta = getattr(sub, "meta", None) or {}
+        if meta.get("line"):
+            return int(meta["line"]), int(meta.get("col") or 1)
+    return 1, 1
