@@ -108,8 +108,9 @@ def line_item_plan(w: World) -> dict[str, Any]:
     position = np.concatenate([np.zeros(len(seat), np.int64), np.ones(len(addon), np.int64),
                                np.full(len(onboard), 2)])
     order = np.lexsort((position, deal))
-    out = dict(deal=deal[order], product=product[order], quantity=quantity[order], price=line_price[order],
-               unit_discount=line_unit_discount[order], pct=line_pct[order], position=position[order])
+    out: dict[str, Any] = dict(deal=deal[order], product=product[order], quantity=quantity[order],
+                               price=line_price[order], unit_discount=line_unit_discount[order],
+                               pct=line_pct[order], position=position[order])
     m = len(deal)
     # created with the deal (a few minutes to 2 days later), never after the period
     created = np.minimum(p["created"][out["deal"]] + rng.integers(60, 2 * 86_400, m) * US_PER_SEC,
@@ -130,7 +131,7 @@ def line_items(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
     period = [None if b is None else ("P12M" if b == "annually" else "P1M") for b in billing]
     start = p["close"][li["deal"]]
     recurring = np.array([b is not None for b in billing])[product]
-    currency = np.where(rng.random(m) < 0.7, "USD", None)  # the portal's currency, often left unset
+    currency = pick(["USD"], np.zeros(m, np.int64), mask=rng.random(m) >= 0.7)  # often left unset
     users = np.array([9_100_001, 9_100_002, 9_100_003, 9_100_005, 9_100_008, 9_100_013])
     creator = users[rng.integers(0, len(users), m)]
     updater = np.where(rng.random(m) < 0.7, creator, users[rng.integers(0, len(users), m)])
@@ -148,7 +149,7 @@ def line_items(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
         "property_recurringbillingfrequency": pick(billing, product),
         "property_hs_recurring_billing_period": pick(period, product),
         "property_hs_recurring_billing_start_date": ts(np.maximum(start, 0), mask=~recurring | (start <= 0)),
-        "property_hs_line_item_currency_code": pa.array(currency, pa.string()),
+        "property_hs_line_item_currency_code": currency,
         "property_hs_position_on_quote": ints(li["position"]),
         "property_hs_object_id": ints(li["id"]),
         "property_createdate": ts(li["created"]),
