@@ -153,3 +153,67 @@ def test_every_billed_customer_is_on_one_account(warehouse: Path) -> None:
     assert billed > 800
     assert matched == billed
     assert placements == 0
+
+
+# --- a hand-made case: five companies, five customers, one invoice each ------------------------
+# (string literals: DuckDB casts them to the raw columns' TIMESTAMP / DATE)
+HAND_COMPANIES = """
+INSERT INTO raw.hubspot__companies (id, portal_id, is_deleted, property_name, property_domain, property_lifecyclestage,
+                                    property_createdate, _fivetran_synced, _fivetran_deleted) VALUES
+  (101, 1, false, 'Acme', 'acme.com', 'customer', '2022-01-01', '2023-12-01', false),
+  (102, 1, false, 'Acme', 'WWW.Acme.com', 'lead', '2023-01-01', '2023-12-01', false),
+  (201, 1, false, 'Nova', 'nova.io', 'customer', '2022-02-01', '2023-12-01', false),
+  (301, 1, false, 'Parent', 'parent.com', 'customer', '2022-03-01', '2023-12-01', false),
+  (302, 1, false, 'Sub', 'sub-parent.de', 'customer', '2022-04-01', '2023-12-01', false)"""
+HAND_CUSTOMERS = """
+INSERT INTO raw.quickbooks__customers (id, display_name, website, email, active, currency_id, created_at,
+                                       updated_at, _fivetran_synced, _fivetran_deleted) VALUES
+  ('1', 'Acme', 'https://acme.com', 'billing@acme.com', true, 'USD', '2022-01-01', '2023-12-01', '2023-12-01', false),
+  ('2', 'Nova', 'getnova.io', 'ap@nova.io', true, 'USD', '2022-01-01', '2023-12-01', '2023-12-01', false),
+  ('3', 'Parent', 'parent.com', 'finance@parent.com', true, 'USD', '2022-01-01', '2023-12-01', '2023-12-01', false),
+  ('4', 'Sub', 'parent.com/', 'billing@sub-parent.de', true, 'USD', '2022-01-01', '2023-12-01', '2023-12-01', false),
+  ('5', 'Stray', 'nobody.example', 'someone@gmail.com', true, 'USD', '2022-01-01', '2023-12-01', '2023-12-01', false)"""
+HAND_INVOICES = """
+INSERT INTO raw.quickbooks__invoices (id, customer_id, transaction_date, total_amount, balance, currency_id,
+                                      exchange_rate, created_at, updated_at, _fivetran_synced, _fivetran_deleted)
+VALUES
+  ('11', '1', '2023-01-05', 100, 0, 'USD', 1, '2023-01-05', '2023-01-05', '2023-12-01', false),
+  ('12', '2', '2023-01-05', 200, 0, 'USD', 1, '2023-01-05', '2023-01-05', '2023-12-01', false),
+  ('13', '3', '2023-01-05', 300, 0, 'USD', 1, '2023-01-05', '2023-01-05', '2023-12-01', false),
+  ('14', '4', '2023-02-05', 400, 0, 'USD', 1, '2023-01-05', '2023-01-05', '2023-12-01', false),
+  ('15', '5', '2023-01-05', 500, 0, 'USD', 1, '2023-01-05', '2023-01-05', '2023-12-01', false)"""
+
+
+@pytest.fixture(scope="module")
+def handmade(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seeded project with HubSpot companies, QuickBooks customers and invoices replaced by hand."""
+    root = copy_project(tmp_path_factory.mktemp("account-matching-hand") / "project")
+    invoke = CliRunner().invoke
+    result = invoke(cli, ["--project-dir", str(root), "seed"], env={"KCRM_GOV_NOW": NOW})
+    assert result.exit_code == 0, result.output
+    with duckdb.connect(str(Project.load(root).config.target().path)) as con:
+        for table, insert in (("hubspot__companies", HAND_COMPANIES), ("quickbooks__customers", HAND_CUSTOMERS),
+                              ("quickbooks__invoices", HAND_INVOICES)):
+            con.execute(f"DELETE FROM raw.{table}")
+            con.execute(insert)
+    result = invoke(cli, ["--project-dir", str(root), "build", "--select", "+core.accounts"],
+                    env={"KCRM_GOV_NOW": NOW})
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def test_hand_made_duplicate_rebrand_and_subsidiary(handmade: Path) -> None:
+    assert rows(handmade, """
+        SELECT domain, hubspot_company_id, hubspot_company_count, quickbooks_customer_id, quickbooks_customer_ids,
+               is_billed, invoice_count, lifetime_billed_usd
+        FROM core.accounts ORDER BY domain""") == [
+        ("acme.com", 101, 2, "1", ["1"], True, 1, 100),          # the www./upper-case duplicate collapses
+        ("nova.io", 201, 1, "2", ["2"], True, 1, 200),           # billed on the old domain, email at the new
+        ("parent.com", 301, 1, "4", ["3", "4"], True, 2, 700),   # the parent pays its subsidiary's invoice
+        ("sub-parent.de", 302, 1, None, [], False, 0, 0),        # the subsidiary: an account without billing
+    ]
+    assert rows(handmade, """
+        SELECT hubspot_company_id, is_primary_company,
+               account_key = (SELECT account_key FROM core.account_company_map WHERE hubspot_company_id = 101)
+        FROM core.account_company_map WHERE hubspot_company_id IN (101, 102) ORDER BY 1""") == [
+        (101, True, True), (102, False, True)]
