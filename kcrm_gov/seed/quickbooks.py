@@ -280,11 +280,22 @@ def customers(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
     display = _dedupe(display)
     legal = pick([c["legal"] for c in COUNTRIES], w.acc_country[cust])
     company = pc.if_else(pa.array(individual), pa.nulls(n, pa.string()), concat(pick(w.acc_name, cust), " ", legal))
+    # the website is the account's domain, except (hubspot.company_plan) a rebranded customer's, still
+    # the old domain (its billing email is at the new one), and a subsidiary's, its parent's domain
+    from .hubspot import company_plan
+
+    plan = company_plan(w)
+    site_of = np.asarray(w.acc_domain.to_pylist(), dtype=object)
+    site_of[plan["rebrand_account"]] = plan["rebrand_old_domain"].to_pylist()
+    site_of[plan["subsidiary_account"]] = site_of[plan["subsidiary_parent"]]
+    planted = np.isin(cust, np.concatenate([plan["rebrand_account"], plan["subsidiary_account"]]))
+    site = pa.array(site_of[cust], pa.string())
     r = rng.random(n)
-    website = pc.if_else(pa.array(r < 0.35), concat("www.", domain),
-                         pc.if_else(pa.array(r < 0.6), concat("https://", domain),
-                                    pc.if_else(pa.array(r < 0.7), concat("http://www.", domain, "/"), domain)))
-    website = pc.if_else(pa.array(individual | (rng.random(n) < 0.03)), pa.nulls(n, pa.string()), website)
+    website = pc.if_else(pa.array(r < 0.35), concat("www.", site),
+                         pc.if_else(pa.array(r < 0.6), concat("https://", site),
+                                    pc.if_else(pa.array(r < 0.7), concat("http://www.", site, "/"), site)))
+    website = pc.if_else(pa.array((individual | (rng.random(n) < 0.03)) & ~planted), pa.nulls(n, pa.string()),
+                         website)
     pos = np.searchsorted(cust, led["acc"])
     balance = np.bincount(pos, weights=led["balance"], minlength=n)
     currency = _currency(w)[cust]
