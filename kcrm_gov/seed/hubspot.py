@@ -13,8 +13,9 @@ tests read the plan's arrays):
   QuickBooks' ``website`` is still the old one (``get``/``try``/``use``/``join`` + the domain), while
   the billing email is at the new domain, the link a finance team would follow. Zendesk, the CS log
   and the product keep the new domain.
-* **Subsidiaries** (~0.5 % of the accounts, 5 at scale 1): a customer, never churned, billed in
-  QuickBooks under another never-churned customer's (its parent's) domain: the parent pays.
+* **Subsidiaries** (~0.5 % of the accounts, 5 at scale 1): a customer, never churned, whose
+  QuickBooks ``website`` is another never-churned customer's (its parent's) domain, while its billing
+  email stays at its own domain (its contact or a billing mailbox there).
 """
 
 from __future__ import annotations
@@ -102,8 +103,8 @@ def company_plan(w: World) -> dict[str, Any]:
       and deals created after it are attached to the duplicate.
     * ``rebrand_account`` / ``rebrand_old_domain``: ~1 % of the customers were billed before a
       rebrand: HubSpot has the new domain, QuickBooks' website still the old one.
-    * ``subsidiary_account`` / ``subsidiary_parent``: ~0.5 % of the accounts are customers billed
-      under their parent customer's domain (the parent pays).
+    * ``subsidiary_account`` / ``subsidiary_parent``: ~0.5 % of the accounts are customers whose
+      QuickBooks website is their parent customer's domain (billing email at their own).
     """
     if "_company_plan" in w.arrays:
         return w.arrays["_company_plan"]

@@ -1,6 +1,6 @@
 -- core.accounts: one row per customer company, keyed by the cross-source account key
 -- (computed once, in core.account_company_map). HubSpot companies are the spine; QuickBooks
--- customers (by domain, else billing email domain), Zendesk organizations and CS churn events are
+-- customers (by billing email domain, else domain), Zendesk organizations and CS churn events are
 -- matched to them by normalised domain.
 WITH companies AS (
   SELECT
@@ -66,13 +66,14 @@ customers AS (
 ),
 
 customer_accounts AS (
-  -- Each QuickBooks customer goes to one account: the account of its domain (website, else billing
-  -- email) if there is one; else the account of its billing email's domain (a customer rebranded in
-  -- HubSpot whose website in billing is still the old domain). A subsidiary billed under its
-  -- parent's domain is billed on the parent's account. A customer matching neither has no account.
+  -- Each QuickBooks customer goes to one account: the account of its billing email's domain (who
+  -- receives and pays the invoices) if there is one, else the account of its domain (website, else
+  -- billing email). So a customer rebranded in HubSpot whose website in billing is still the old
+  -- domain, and a subsidiary whose website is its parent's, are billed on their own account. A
+  -- customer matching neither has no account.
   SELECT
     c.*,
-    COALESCE(by_domain.account_key, by_email.account_key) AS account_key
+    COALESCE(by_email.account_key, by_domain.account_key) AS account_key
   FROM customers AS c
   LEFT JOIN company_spine AS by_domain
     ON by_domain.domain = c.domain
