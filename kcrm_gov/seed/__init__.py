@@ -119,6 +119,11 @@ The mess the stg layer must clean (all present at scale 1):
 * **histories**: Zendesk ticket status, group, priority and assignee changes
   (``ticket_field_history``), HubSpot deal stages and contact lifecycle stages
   (``contact_property_history``), deal-company and deal-contact associations;
+* **company matching** (``hubspot.company_plan``): ~3 % of real accounts have a duplicate
+  HubSpot company (same, ``www.`` or upper-case domain, created later, few properties; about
+  half take the later contacts, leads and deals); ~1 % of customers rebranded (QuickBooks
+  ``website`` still the old domain, billing email at the new one); a few subsidiaries are billed
+  with their parent's domain as ``website`` (billing email at their own);
 * also: Zendesk organizations created twice for one domain, organizations without domains,
   GDPR-scrubbed Zendesk users, anonymous ``$device:`` Mixpanel ids before identify,
   free text with names, emails and phone numbers where the contracts say so.

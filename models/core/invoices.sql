@@ -1,7 +1,18 @@
 -- core.invoices: one row per live QuickBooks invoice, tied to the cross-source account key, with
 -- amounts kept in the invoice currency and converted to USD at the invoice's exchange rate, the
 -- discount and sales-item totals of its lines, and a payment status.
-WITH line_totals AS (
+WITH
+-- The account each QuickBooks customer is billed on, as core.accounts matched it (billing email's
+-- domain first, then the website's: rebrands and subsidiaries included).
+billing_accounts AS (
+  SELECT
+    a.account_key,
+    customer_id
+  FROM core.accounts AS a
+  CROSS JOIN UNNEST(a.quickbooks_customer_ids) AS customer_id
+),
+
+line_totals AS (
   -- Sub-total lines are already gone in stg, so the lines can be summed without double counting.
   SELECT
     invoice_id,
@@ -25,7 +36,7 @@ SELECT
   CAST(i.invoice_id AS STRING) AS invoice_id,
   i.invoice_number,
   i.customer_id,
-  -- The account whose domain this is (core.accounts computes the key); null when none is.
+  -- The account core.accounts bills this customer on; null when none.
   acct.account_key,
   c.domain AS account_domain,
   COALESCE(c.is_internal, FALSE) AS is_internal,
@@ -59,7 +70,7 @@ SELECT
 FROM stg.quickbooks__invoices AS i
 LEFT JOIN customers AS c
   ON c.customer_id = i.customer_id
-LEFT JOIN core.accounts AS acct
-  ON acct.domain = c.domain
+LEFT JOIN billing_accounts AS acct
+  ON acct.customer_id = i.customer_id
 LEFT JOIN line_totals AS lt
   ON lt.invoice_id = i.invoice_id

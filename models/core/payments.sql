@@ -1,6 +1,17 @@
 -- core.payments: one row per live QuickBooks customer payment, tied to the cross-source account
 -- key, amounts kept in the payment currency and converted to USD at the payment's exchange rate.
-WITH customers AS (
+WITH
+-- The account each QuickBooks customer is billed on, as core.accounts matched it (billing email's
+-- domain first, then the website's: rebrands and subsidiaries included).
+billing_accounts AS (
+  SELECT
+    a.account_key,
+    customer_id
+  FROM core.accounts AS a
+  CROSS JOIN UNNEST(a.quickbooks_customer_ids) AS customer_id
+),
+
+customers AS (
   SELECT
     customer_id,
     domain,
@@ -11,7 +22,7 @@ WITH customers AS (
 SELECT
   p.payment_id,
   p.customer_id,
-  -- The account whose domain this is (core.accounts computes the key); null when none is.
+  -- The account core.accounts bills this customer on; null when none.
   acct.account_key,
   c.domain AS account_domain,
   COALESCE(c.is_internal, FALSE) AS is_internal,
@@ -33,5 +44,5 @@ SELECT
 FROM stg.quickbooks__payments AS p
 LEFT JOIN customers AS c
   ON c.customer_id = p.customer_id
-LEFT JOIN core.accounts AS acct
-  ON acct.domain = c.domain
+LEFT JOIN billing_accounts AS acct
+  ON acct.customer_id = p.customer_id

@@ -1,7 +1,18 @@
 -- core.subscriptions: one row per billed subscription period of a QuickBooks customer and product
 -- (a recurring sales-item line of a live, non-voided invoice), priced as monthly recurring revenue
 -- in USD, with its status as of the latest billing day the warehouse holds.
-WITH products_by_sku AS (
+WITH
+-- The account each QuickBooks customer is billed on, as core.accounts matched it (billing email's
+-- domain first, then the website's: rebrands and subsidiaries included).
+billing_accounts AS (
+  SELECT
+    a.account_key,
+    customer_id
+  FROM core.accounts AS a
+  CROSS JOIN UNNEST(a.quickbooks_customer_ids) AS customer_id
+),
+
+products_by_sku AS (
   SELECT
     product_id,
     sku,
@@ -179,7 +190,7 @@ customers AS (
 
 SELECT
   TO_HEX(MD5(CONCAT(d.invoice_id, '|', d.product_sku))) AS subscription_id,
-  -- The account whose domain this is (core.accounts computes the key); null when none is.
+  -- The account core.accounts bills this customer on; null when none.
   acct.account_key,
   d.customer_id,
   COALESCE(c.is_internal, FALSE) AS is_internal,
@@ -216,5 +227,5 @@ FROM dated AS d
 CROSS JOIN as_of AS a
 LEFT JOIN customers AS c
   ON c.customer_id = d.customer_id
-LEFT JOIN core.accounts AS acct
-  ON acct.domain = c.domain
+LEFT JOIN billing_accounts AS acct
+  ON acct.customer_id = d.customer_id
