@@ -177,10 +177,11 @@ def seed(ctx: click.Context, scale: float, seed_value: int, target: str | None, 
     """Generate synthetic GTM source data into every raw table.
 
     One company (2,000 accounts, 8,000 contacts, 120 owners, 12 products at scale 1) seen
-    through HubSpot, GA4, Mixpanel, QuickBooks, Zendesk and the CS tool, with the mess a
-    real loader lands (re-syncs, soft deletes, messy emails, late GA4 shards, test
-    accounts). Each table is recreated from its contract. With --out, writes one file per
-    table instead, as a source export would arrive.
+    through HubSpot, GA4, Mixpanel, QuickBooks, Zendesk and the CS tool, with cause and
+    effect (fit, risk, trials, expansions: see kcrm_gov.seed.truth) and the mess a real
+    loader lands (soft deletes, duplicate companies, rebrands, voided invoices, messy emails,
+    local times, late GA4 shards, test accounts). Each table is recreated from its contract.
+    With --out, writes one file per table instead, as a source export would arrive.
     """
     from rich.console import Console
 
