@@ -39,3 +39,31 @@ def copy_project(dest: Path) -> Path:
 def project_dir(tmp_path: Path) -> Iterator[Path]:
     """A private copy of the project that a test may change freely."""
     yield copy_project(tmp_path / "project")
+
+
+SEED_NOW = "2024-01-02T06:00:00Z"  # the seeded sources' last loader sync
+
+
+def seeded_build(dest: Path, select: str | None = None, now: str = SEED_NOW) -> Path:
+    """A copy of the project in ``dest``, seeded (scale 1, seed 42) and built: ``select`` (dbt-style,
+    space-separated) or everything; a failure fails the test with the CLI's output."""
+    from click.testing import CliRunner
+
+    from kcrm_gov.cli import cli
+
+    root = copy_project(dest)
+    for args in (["seed"], ["build", "--select", select] if select else ["build"]):
+        result = CliRunner().invoke(cli, ["--project-dir", str(root), *args], env={"KCRM_GOV_NOW": now})
+        assert result.exit_code == 0, result.output
+    return root
+
+
+def query_rows(root: Path, sql: str) -> list[tuple]:
+    """Rows of ``sql`` on the project's local warehouse, read-only."""
+    import duckdb
+
+    from kcrm_gov.project import Project
+
+    path = Project.load(root).config.target().path
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(sql).fetchall()

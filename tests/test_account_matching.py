@@ -14,7 +14,8 @@ from pathlib import Path
 import duckdb
 import pytest
 from click.testing import CliRunner
-from conftest import copy_project
+from conftest import copy_project, seeded_build
+from conftest import query_rows as rows
 
 from kcrm_gov.cli import cli
 from kcrm_gov.project import Project
@@ -27,11 +28,8 @@ NOW = "2024-01-02T06:00:00Z"
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shipped project, seeded (seed 42, scale 1), accounts, contacts and opportunities built."""
-    root = copy_project(tmp_path_factory.mktemp("account-matching") / "project")
-    for args in (["seed"], ["build", "--select", "+core.accounts +core.contacts +core.opportunities"]):
-        result = CliRunner().invoke(cli, ["--project-dir", str(root), *args], env={"KCRM_GOV_NOW": NOW})
-        assert result.exit_code == 0, result.output
-    return root
+    return seeded_build(tmp_path_factory.mktemp("account-matching") / "project",
+                        "+core.accounts +core.contacts +core.opportunities")
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +37,6 @@ def plan() -> dict:
     world = build_world(42, 1.0)
     return {**company_plan(world), "acc_id": world.acc_id, "acc_domain": world.acc_domain.to_pylist()}
 
-
-def rows(root: Path, sql: str) -> list[tuple]:
-    path = Project.load(root).config.target().path
-    with duckdb.connect(str(path), read_only=True) as con:
-        return con.execute(sql).fetchall()
 
 
 def ids(values) -> str:

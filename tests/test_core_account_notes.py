@@ -9,31 +9,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pytest
-from click.testing import CliRunner
-from conftest import copy_project
-
-from kcrm_gov.cli import cli
-from kcrm_gov.project import Project
-
-NOW = "2024-01-02T06:00:00Z"
+from conftest import query_rows as rows
+from conftest import seeded_build
 
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shipped project, seeded, with core.account_notes and everything upstream of it built."""
-    root = copy_project(tmp_path_factory.mktemp("account-notes") / "project")
-    for args in (["seed"], ["build", "--select", "+core.account_notes"]):
-        result = CliRunner().invoke(cli, ["--project-dir", str(root), *args], env={"KCRM_GOV_NOW": NOW})
-        assert result.exit_code == 0, result.output
-    return root
+    return seeded_build(tmp_path_factory.mktemp("account-notes") / "project", "+core.account_notes")
 
-
-def rows(root: Path, sql: str) -> list[tuple]:
-    path = Project.load(root).config.target().path
-    with duckdb.connect(str(path), read_only=True) as con:
-        return con.execute(sql).fetchall()
 
 
 def test_every_live_stg_note_arrives_once(warehouse: Path) -> None:

@@ -9,32 +9,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pytest
-from click.testing import CliRunner
-from conftest import copy_project
+from conftest import query_rows as rows
+from conftest import seeded_build
 
-from kcrm_gov.cli import cli
-from kcrm_gov.project import Project
 from kcrm_gov.seed.world import PRODUCTS
-
-NOW = "2024-01-02T06:00:00Z"
 
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shipped project, seeded, with the QuickBooks stg tables built."""
-    root = copy_project(tmp_path_factory.mktemp("qb-lines") / "project")
-    for args in (["seed"], ["build", "--select", "+stg.quickbooks__payments +stg.quickbooks__items"]):
-        result = CliRunner().invoke(cli, ["--project-dir", str(root), *args], env={"KCRM_GOV_NOW": NOW})
-        assert result.exit_code == 0, result.output
-    return root
+    return seeded_build(tmp_path_factory.mktemp("qb-lines") / "project",
+                        "+stg.quickbooks__payments +stg.quickbooks__items")
 
-
-def rows(root: Path, sql: str) -> list[tuple]:
-    path = Project.load(root).config.target().path
-    with duckdb.connect(str(path), read_only=True) as con:
-        return con.execute(sql).fetchall()
 
 
 def test_stg_invoice_ids_are_the_payment_lines(warehouse: Path) -> None:

@@ -11,15 +11,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from click.testing import CliRunner
-from conftest import copy_project
+from conftest import query_rows as rows
+from conftest import seeded_build
 
-from kcrm_gov.cli import cli
 from kcrm_gov.project import Project
 from kcrm_gov.seed.truth import ICP_TIER_BOUNDS, Truth, ground_truth, lookup
 from kcrm_gov.seed.world import COUNTRIES, ICP_COUNTRIES, ICP_INDUSTRIES, ICP_SIZE_BEST, ICP_SIZE_OK
 
-NOW = "2024-01-02T06:00:00Z"
 CORE = ("core.accounts core.usage_events core.churn_events core.tickets core.nps_responses core.account_notes "
         "core.opportunities core.contacts core.leads core.users core.products core.marketing_touches "
         "core.login_events core.feature_adoption_events core.invoices core.payments")
@@ -35,12 +33,8 @@ VOLUMES = {
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shipped project, seeded at scale 1 (seed 42), with the core tables the causes show in."""
-    root = copy_project(tmp_path_factory.mktemp("causes") / "project")
     select = " ".join(f"+{t}" for t in CORE.split())
-    for args in (["seed"], ["build", "--select", select]):
-        result = CliRunner().invoke(cli, ["--project-dir", str(root), *args], env={"KCRM_GOV_NOW": NOW})
-        assert result.exit_code == 0, result.output
-    return root
+    return seeded_build(tmp_path_factory.mktemp("causes") / "project", select)
 
 
 @pytest.fixture(scope="module")
@@ -55,11 +49,6 @@ def one(root: Path, sql: str) -> tuple:
     assert row is not None
     return row
 
-
-def rows(root: Path, sql: str) -> list[tuple]:
-    path = Project.load(root).config.target().path
-    with duckdb.connect(str(path), read_only=True) as con:
-        return con.execute(sql).fetchall()
 
 
 def icp_points_sql() -> str:

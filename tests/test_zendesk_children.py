@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pytest
 from click.testing import CliRunner
 from conftest import copy_project
+from conftest import query_rows as rows
 
 from kcrm_gov.cli import cli
-from kcrm_gov.project import Project
 
 NOW = "2024-01-02T06:00:00Z"
 STG = ["stg.reference__internal_domains", "stg.zendesk__tickets", "stg.zendesk__organizations",
@@ -34,11 +33,6 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert result.exit_code == 0, result.output
     return root
 
-
-def rows(root: Path, sql: str) -> list[tuple]:
-    path = Project.load(root).config.target().path
-    with duckdb.connect(str(path), read_only=True) as con:
-        return con.execute(sql).fetchall()
 
 
 def test_raw_child_tables_have_the_connectors_key_one_row_per_record(warehouse: Path) -> None:
