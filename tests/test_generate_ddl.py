@@ -9,6 +9,7 @@ import duckdb
 import sqlglot
 from click.testing import CliRunner
 
+from kcrm_gov import LAYERS
 from kcrm_gov.cli import cli
 from kcrm_gov.project import Project
 
@@ -44,7 +45,7 @@ def test_duckdb_ddl_for_every_table_executes(tmp_path: Path) -> None:
     code, out = generate("--out", str(tmp_path / "ddl"))
     assert code == 0 and "wrote" in out
     con = duckdb.connect()
-    for layer in ("raw", "stg", "core"):
+    for layer in LAYERS:
         con.execute(f"CREATE SCHEMA {layer}")
     files = sorted((tmp_path / "ddl").rglob("*.sql"))
     assert len(files) == len(Project.load(REPO).contracts)
