@@ -118,11 +118,27 @@ def _columns(rel: Path, header: list[str], contract: Contract | None) -> list[tu
     missing = [d for d in declared if d not in header]
     if missing:
         raise ReferenceError(f"the header has no column '{missing[0]}' that the contract declares", Location(rel, 1))
-    return [(c.name, _type_name(c)) for c in contract.columns]
+    try:
+        return [(c.name, _type_name(c)) for c in contract.columns]
+    except ReferenceError as exc:
+        raise ReferenceError(exc.message, Location(rel, 1)) from None
+
+
+# the types a reference file may hold, as written into the generated SQL: nothing else from the
+# contract's physicalType text ever reaches SQL
+_TYPES = {"STRING": "STRING", "INT64": "INT64", "INTEGER": "INT64", "INT": "INT64", "BIGINT": "INT64",
+          "SMALLINT": "INT64", "NUMERIC": "NUMERIC", "DECIMAL": "NUMERIC", "BIGNUMERIC": "BIGNUMERIC",
+          "FLOAT64": "FLOAT64", "FLOAT": "FLOAT64", "DOUBLE": "FLOAT64", "BOOL": "BOOL", "BOOLEAN": "BOOL",
+          "DATE": "DATE", "TIMESTAMP": "TIMESTAMP", "DATETIME": "DATETIME"}
 
 
 def _type_name(column: Column) -> str:
-    return (column.physical_type or "STRING").upper().split("(")[0].strip()
+    """The column's type among :data:`_TYPES` (parameters such as NUMERIC(10, 2) dropped)."""
+    written = (column.physical_type or "STRING").upper().split("(")[0].strip()
+    if written not in _TYPES:
+        raise ReferenceError(f"column '{column.name}': type {written[:40]!r} cannot be written in a reference file "
+                             "(use STRING, INT64, NUMERIC, FLOAT64, BOOL, DATE or TIMESTAMP)", Location(Path(".")))
+    return _TYPES[written]
 
 
 def _value(cell: str, name: str, type_: str, column: Column | None, rel: Path, line: int) -> Any:

@@ -182,3 +182,20 @@ def test_the_shipped_internal_domain_list_builds(tmp_path: Path) -> None:
         rows = con.execute("SELECT domain, includes_subdomains FROM stg.reference__internal_domains "
                            "ORDER BY domain").fetchall()
     assert rows == [("kcrm.com", True), ("kcrm.io", True)]
+
+
+def test_only_known_types_reach_the_generated_sql(mini: Path) -> None:
+    contract = mini / "contracts/stg/src__points.odcs.yaml"
+    text = contract.read_text()
+    head, tail = text.split("      - name: starts_on\n", 1)
+    # a hostile type is refused when the contract loads; a real BigQuery type a reference file cannot
+    # hold (JSON) is refused at the file, before any SQL is written
+    contract.write_text(head + "      - name: starts_on\n"
+                        + tail.replace("physicalType: DATE", "physicalType: \"DATE) AS x FROM read_text('/x') --\"", 1))
+    code, out = run(mini, "build", "--select", "stg.src__points")
+    assert code != 0 and "is not a BigQuery type" in out
+    as_json = tail.replace("logicalType: date\n        physicalType: DATE",
+                           "logicalType: object\n        physicalType: JSON", 1)
+    contract.write_text(head + "      - name: starts_on\n" + as_json)
+    code, out = run(mini, "build", "--select", "stg.src__points")
+    assert code != 0 and "models/stg/src__points.csv:1" in out and "type 'JSON' cannot be written" in out, out
