@@ -6,6 +6,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,26 +45,35 @@ def project_dir(tmp_path: Path) -> Iterator[Path]:
 SEED_NOW = "2024-01-02T06:00:00Z"  # the seeded sources' last loader sync
 
 
-def seeded_build(dest: Path, select: str | None = None, now: str = SEED_NOW) -> Path:
-    """A copy of the project in ``dest``, seeded (scale 1, seed 42) and built: ``select`` (dbt-style,
-    space-separated) or everything; a failure fails the test with the CLI's output."""
+def run_cli(root: Path, *args: str, now: str = SEED_NOW) -> None:
+    """``kcrm-gov --project-dir root ARGS`` at the seeded clock; a failure fails the test with its output."""
     from click.testing import CliRunner
 
     from kcrm_gov.cli import cli
 
+    result = CliRunner().invoke(cli, ["--project-dir", str(root), *args], env={"KCRM_GOV_NOW": now})
+    assert result.exit_code == 0, result.output
+
+
+def seeded_build(dest: Path, select: str | None = None, now: str = SEED_NOW) -> Path:
+    """A copy of the project in ``dest``, seeded (scale 1, seed 42) and built: ``select`` (dbt-style,
+    space-separated) or everything; a failure fails the test with the CLI's output."""
     root = copy_project(dest)
-    for args in (["seed"], ["build", "--select", select] if select else ["build"]):
-        result = CliRunner().invoke(cli, ["--project-dir", str(root), *args], env={"KCRM_GOV_NOW": now})
-        assert result.exit_code == 0, result.output
+    run_cli(root, "seed", now=now)
+    run_cli(root, *(["build", "--select", select] if select else ["build"]), now=now)
     return root
 
 
-def query_rows(root: Path, sql: str) -> list[tuple]:
-    """Rows of ``sql`` on the project's local warehouse, read-only."""
+def connect_warehouse(root: Path, read_only: bool = True) -> Any:
+    """A DuckDB connection to the project's local warehouse."""
     import duckdb
 
     from kcrm_gov.project import Project
 
-    path = Project.load(root).config.target().path
-    with duckdb.connect(str(path), read_only=True) as con:
+    return duckdb.connect(str(Project.load(root).config.target().path), read_only=read_only)
+
+
+def query_rows(root: Path, sql: str) -> list[tuple]:
+    """Rows of ``sql`` on the project's local warehouse, read-only."""
+    with connect_warehouse(root) as con:
         return con.execute(sql).fetchall()

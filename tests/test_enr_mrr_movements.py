@@ -14,29 +14,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from click.testing import CliRunner
+from conftest import connect_warehouse as connect
 from conftest import copy_project
+from conftest import query_rows as rows
+from conftest import run_cli as invoke
 
-from kcrm_gov.cli import cli
-from kcrm_gov.project import Project
 from kcrm_gov.seed.world import build_world
 
-NOW = "2024-01-02T06:00:00Z"
 MODEL = "enr.account_mrr_monthly"
-
-
-def invoke(root: Path, *args: str) -> None:
-    result = CliRunner().invoke(cli, ["--project-dir", str(root), *args], env={"KCRM_GOV_NOW": NOW})
-    assert result.exit_code == 0, result.output
-
-
-def connect(root: Path, read_only: bool = True) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(str(Project.load(root).config.target().path), read_only=read_only)
-
-
-def rows(root: Path, sql: str) -> list[tuple]:
-    with connect(root) as con:
-        return con.execute(sql).fetchall()
 
 
 # --- known answers ----------------------------------------------------------------------------------
