@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 from collections.abc import Iterator
@@ -77,3 +78,32 @@ def query_rows(root: Path, sql: str) -> list[tuple]:
     """Rows of ``sql`` on the project's local warehouse, read-only."""
     with connect_warehouse(root) as con:
         return con.execute(sql).fetchall()
+
+
+@pytest.fixture(scope="session")
+def seeded_warehouse(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """The shipped project seeded (scale 1, seed 42) and built in full, once for the whole run: the
+    pytest-xdist workers share it through a lock. Read it (``query_rows``, ``kcrm-gov test``, which
+    opens the warehouse read-only); to change data, work on ``copy_warehouse`` of it."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base if worker_id == "master" else base.parent
+    root, done = shared / "seeded-warehouse", shared / "seeded-warehouse.done"
+    with open(shared / "seeded-warehouse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the first worker builds; the others wait, then read
+        if not done.exists():
+            if root.exists():
+                shutil.rmtree(root)  # a build that failed in another worker: try again here
+            seeded_build(root)
+            done.touch()
+    return root
+
+
+def copy_warehouse(src: Path, dest: Path) -> Path:
+    """A fresh copy of the project in ``dest`` holding a copy of ``src``'s built warehouse, to change."""
+    from kcrm_gov.project import Project
+
+    root = copy_project(dest)
+    target = Project.load(root).config.target().path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(Project.load(src).config.target().path, target)
+    return root

@@ -15,7 +15,7 @@ from conftest import query_rows as rows
 from conftest import seeded_build
 
 from kcrm_gov.project import Project
-from kcrm_gov.seed.truth import ICP_TIER_BOUNDS, Truth, ground_truth, lookup
+from kcrm_gov.seed.truth import ICP_TIER_BOUNDS, ICP_TIERS, Truth, ground_truth, lookup
 from kcrm_gov.seed.world import COUNTRIES, ICP_COUNTRIES, ICP_INDUSTRIES, ICP_SIZE_BEST, ICP_SIZE_OK
 
 CORE = ("core.accounts core.usage_events core.churn_events core.tickets core.nps_responses core.account_notes "
@@ -62,17 +62,18 @@ def icp_points_sql() -> str:
 
 
 def tiered_accounts() -> str:
-    a, b = ICP_TIER_BOUNDS["A"], ICP_TIER_BOUNDS["B"]
+    a, b, c = ICP_TIER_BOUNDS["A"], ICP_TIER_BOUNDS["B"], ICP_TIER_BOUNDS["C"]
     return f"""
-        SELECT *, CASE WHEN points >= {a} THEN 'A' WHEN points >= {b} THEN 'B' ELSE 'C' END AS tier
+        SELECT *, CASE WHEN points >= {a} THEN 'A' WHEN points >= {b} THEN 'B' WHEN points >= {c} THEN 'C'
+                       ELSE 'D' END AS tier
         FROM (SELECT *, {icp_points_sql()} AS points FROM core.accounts WHERE NOT is_internal)"""
 
 
 def test_becoming_a_customer_rises_with_icp_fit(warehouse: Path, truth: list[Truth]) -> None:
     rates = dict(rows(warehouse, f"""
         SELECT tier, AVG(CASE WHEN is_billed THEN 1.0 ELSE 0 END) FROM ({tiered_accounts()}) GROUP BY tier"""))
-    assert rates["A"] > rates["B"] > rates["C"]
-    for tier in ("A", "B", "C"):
+    assert rates["A"] > rates["B"] > rates["C"] > rates["D"]
+    for tier in ICP_TIERS:
         # core loses some firmographics to the CRM's blanks (they score 0): a loose tolerance
         assert rates[tier] == pytest.approx(lookup(truth, "fit", f"customer_rate_tier_{tier}"), abs=0.1)
 
@@ -82,8 +83,8 @@ def test_closed_won_rate_rises_with_icp_fit(warehouse: Path) -> None:
         SELECT t.tier, AVG(CASE WHEN o.is_won THEN 1.0 ELSE 0 END)
         FROM core.opportunities AS o JOIN ({tiered_accounts()}) AS t USING (account_key)
         WHERE o.is_closed AND o.deal_type = 'newbusiness' GROUP BY t.tier"""))
-    assert won["A"] > won["B"] > won["C"]
-    assert won["A"] - won["C"] > 0.3
+    assert won["A"] > won["B"] > won["C"] > won["D"]
+    assert won["A"] - won["D"] > 0.3
 
 
 def test_churners_fit_worse_than_retained_customers(warehouse: Path, truth: list[Truth]) -> None:

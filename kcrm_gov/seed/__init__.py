@@ -59,7 +59,7 @@ with what they imply for the drawn world, and the tests of the built warehouse r
   with weight exp(1.1 × fit_z + 0.7 × champion + 0.5 × log intent); a *champion* account
   (45 %) has buyer personas among 45 % of its contacts (CEO, founder, VP/head of sales, RevOps,
   sales ops, COO, VP marketing) against 12 % elsewhere. Customer rate by ICP tier at scale 1:
-  A 86 %, B 53 %, C 20 %.
+  A 86 %, B 56 %, C 36 %, D 15 % (tiers of enr.icp_tiers: 80, 60 and 40 of 100 points).
 * **Churn**: latent risk = logistic(-1.2 × fit_z + N(0, 0.9)); the 195 full churners (scale 1)
   are drawn with weight exp(3 × risk) (mean risk 0.55 against 0.35). Before a churn: product
   usage declines convexly from its normal rate to 15 % at the churn date, starting 60-120 days

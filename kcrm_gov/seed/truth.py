@@ -34,8 +34,10 @@ from .world import (
     icp_points,
 )
 
-# ICP tiers on the observable points (0 .. 2.5): A from 2.0, B from 1.2, C below
-ICP_TIER_BOUNDS = {"A": 2.0, "B": 1.2}
+# ICP tiers on the observable points (0 .. 2.5, i.e. enr.icp_fit's 0 .. 100 divided by 40):
+# A from 80, B from 60, C from 40, D below, as in models/enr/icp_tiers.csv
+ICP_TIER_BOUNDS = {"A": 2.0, "B": 1.5, "C": 1.0}
+ICP_TIERS = ("A", "B", "C", "D")
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,8 @@ class Truth:
 
 
 def icp_tier(points: np.ndarray) -> np.ndarray:
-    """'A', 'B' or 'C' per account from its observable ICP points."""
-    return np.where(points >= ICP_TIER_BOUNDS["A"], "A", np.where(points >= ICP_TIER_BOUNDS["B"], "B", "C"))
+    """'A', 'B', 'C' or 'D' per account from its observable ICP points."""
+    return np.select([points >= ICP_TIER_BOUNDS[t] for t in ICP_TIERS[:-1]], list(ICP_TIERS[:-1]), ICP_TIERS[-1])
 
 
 def ground_truth(seed: int = 42, scale: float = 1.0) -> list[Truth]:
@@ -87,7 +89,7 @@ def _conversion(w: World) -> list[Truth]:
     out = [Truth("fit", "log_weight", CONVERSION_FIT, "log-weight of standardised fit on becoming a customer"),
            Truth("persona", "log_weight", CONVERSION_CHAMPION, "log-weight of a champion on becoming a customer"),
            Truth("intent", "log_weight", CONVERSION_INTENT, "log-weight of log intent on becoming a customer")]
-    for t in ("A", "B", "C"):
+    for t in ICP_TIERS:
         sel = real & (tier == t)
         out.append(Truth("fit", f"customer_rate_tier_{t}", _rate(w.acc_is_customer[sel]),
                          f"share of real accounts in ICP tier {t} (observable points) that became customers"))
