@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from click.testing import CliRunner
-from conftest import copy_project, seeded_build
+from conftest import copy_project
 from conftest import query_rows as rows
 
 from kcrm_gov.cli import cli
@@ -26,10 +26,9 @@ NOW = "2024-01-02T06:00:00Z"
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shipped project, seeded (seed 42, scale 1), accounts, contacts and opportunities built."""
-    return seeded_build(tmp_path_factory.mktemp("account-matching") / "project",
-                        "+core.accounts +core.contacts +core.opportunities")
+def warehouse(seeded_warehouse: Path) -> Path:
+    """The shipped project, seeded (seed 42, scale 1) and built."""
+    return seeded_warehouse
 
 
 @pytest.fixture(scope="module")

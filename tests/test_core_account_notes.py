@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 from conftest import query_rows as rows
-from conftest import seeded_build
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shipped project, seeded, with core.account_notes and everything upstream of it built."""
-    return seeded_build(tmp_path_factory.mktemp("account-notes") / "project", "+core.account_notes")
+def warehouse(seeded_warehouse: Path) -> Path:
+    """The shipped project, seeded and built."""
+    return seeded_warehouse
 
 
 

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 from conftest import query_rows as rows
-from conftest import seeded_build
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shipped project, seeded, with core.opportunity_line_items and everything upstream built."""
-    return seeded_build(tmp_path_factory.mktemp("line-items") / "project", "+core.opportunity_line_items")
+def warehouse(seeded_warehouse: Path) -> Path:
+    """The shipped project, seeded and built."""
+    return seeded_warehouse
 
 
 

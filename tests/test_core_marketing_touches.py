@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import query_rows as rows
-from conftest import seeded_build
 
 from kcrm_gov.cli import cli
 from kcrm_gov.seed.ga4 import BASE_SESSIONS
@@ -24,9 +23,9 @@ SELECT = "+core.marketing_touches"
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shipped project, seeded at scale 1, with core.marketing_touches and its upstream built."""
-    return seeded_build(tmp_path_factory.mktemp("marketing-touches") / "project", SELECT)
+def warehouse(seeded_warehouse: Path) -> Path:
+    """The shipped project, seeded and built."""
+    return seeded_warehouse
 
 
 

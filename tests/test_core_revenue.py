@@ -207,11 +207,8 @@ def test_discount_is_on_subscription_lines_only(tiny: Path) -> None:
 
 # --- effects on the seeded scale-1 build ---------------------------------------------------------
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = copy_project(tmp_path_factory.mktemp("revenue-seeded") / "project")
-    invoke(root, "seed")
-    invoke(root, "build", "--select", "+core.account_mrr_months +core.invoices +core.opportunities")
-    return root
+def seeded(seeded_warehouse: Path) -> Path:
+    return seeded_warehouse
 
 
 GRID = """

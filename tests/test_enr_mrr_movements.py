@@ -153,11 +153,8 @@ def test_customers_of_one_account_are_summed_and_internal_is_out(tiny: Path) -> 
 
 # --- the seeded scale-1 build ----------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = copy_project(tmp_path_factory.mktemp("mrr-movements-seeded") / "project")
-    invoke(root, "seed")
-    invoke(root, "build", "--select", f"+{MODEL}")
-    return root
+def seeded(seeded_warehouse: Path) -> Path:
+    return seeded_warehouse
 
 
 def test_seeded_bridge_holds_and_reactivations_are_the_win_backs(seeded: Path) -> None:

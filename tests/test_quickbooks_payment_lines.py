@@ -11,16 +11,14 @@ from pathlib import Path
 
 import pytest
 from conftest import query_rows as rows
-from conftest import seeded_build
 
 from kcrm_gov.seed.world import PRODUCTS
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shipped project, seeded, with the QuickBooks stg tables built."""
-    return seeded_build(tmp_path_factory.mktemp("qb-lines") / "project",
-                        "+stg.quickbooks__payments +stg.quickbooks__items")
+def warehouse(seeded_warehouse: Path) -> Path:
+    """The shipped project, seeded and built."""
+    return seeded_warehouse
 
 
 

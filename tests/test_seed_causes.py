@@ -12,7 +12,6 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import query_rows as rows
-from conftest import seeded_build
 
 from kcrm_gov.project import Project
 from kcrm_gov.seed.truth import ICP_TIER_BOUNDS, ICP_TIERS, Truth, ground_truth, lookup
@@ -31,10 +30,9 @@ VOLUMES = {
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shipped project, seeded at scale 1 (seed 42), with the core tables the causes show in."""
-    select = " ".join(f"+{t}" for t in CORE.split())
-    return seeded_build(tmp_path_factory.mktemp("causes") / "project", select)
+def warehouse(seeded_warehouse: Path) -> Path:
+    """The shipped project, seeded at scale 1 (seed 42) and built."""
+    return seeded_warehouse
 
 
 @pytest.fixture(scope="module")
