@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .commands import catalog, ddl, docs, freshness, gate, governance, lineage, quality, servers, warehouse
+from .commands import catalog, ddl, docs, freshness, gate, governance, lineage, quality, servers, train, warehouse
 from .commands._generate import generate
 from .commands.options import fail
 from .errors import KcrmGovError
@@ -46,7 +46,8 @@ def cli(ctx: click.Context, project_dir: Path | None) -> None:
 
 
 for command in (gate.lint, gate.check, warehouse.build, warehouse.seed, warehouse.load, quality.test_command,
-                freshness.freshness_command, governance.diff_command, lineage.lineage, catalog.catalog, generate):
+                freshness.freshness_command, governance.diff_command, lineage.lineage, catalog.catalog,
+                train.train_command, generate):
     cli.add_command(command)
 del command
 _ = (ddl, docs, servers)  # their commands join the `generate` group when imported

@@ -11,13 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
 from . import typemap
 from .errors import ContractError, Location
 from .yamlsource import PathKey, YamlDocument, read_yaml
+
+if TYPE_CHECKING:
+    from .propensity import PropensitySpec
 
 CONTRACT_SUFFIX = ".odcs.yaml"
 API_VERSION = "v3.2.0"
@@ -246,6 +249,15 @@ class Contract:
         diff, the catalog); None without one. Raises :class:`ContractError` at the SLA's line when it
         is malformed (see :func:`parse_freshness`)."""
         return parse_freshness(self)
+
+    @cached_property
+    def propensity_model(self) -> PropensitySpec | None:
+        """The propensity model this table scores (``customProperties.propensityModel``), parsed once
+        for the trainer, the lint and the catalog's model card; None without one. Raises
+        :class:`ContractError` at its line when it is malformed."""
+        from .propensity import parse_propensity_model
+
+        return parse_propensity_model(self)
 
     @property
     def highest_classification(self) -> str | None:

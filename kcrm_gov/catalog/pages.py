@@ -25,6 +25,7 @@ from ..contracts import SENSITIVE_CLASSIFICATIONS, Column, Contract
 from ..errors import ProjectError
 from ..lineage.columns import DIRECT, Source
 from ..project import Project
+from ..propensity import propensity_models
 from ..yamlsource import read_yaml
 from .artifacts import BUILD, ERROR, FAIL, FRESHNESS, PASS, QUALITY, WARN, Artifacts, CheckInfo, load_artifacts
 from .diagram import lineage_svg
@@ -144,6 +145,9 @@ def nav_children(data: CatalogData) -> dict[str, list[tuple[str, str]]]:
         out[layer_uri(layer)] = [(c.qualified_name, table_uri(c.qualified_name)) for c in project.layer(layer)]
     out["sources/index.md"] = [(str(v.get("name") or k), source_uri(k)) for k, v in project.sources.items()]
     out["teams/index.md"] = [(t.name, team_uri(k)) for k, t in project.teams.items()]
+    from .model_card import MODELS_INDEX, model_card_uri
+
+    out[MODELS_INDEX] = [(f"{name} model card", model_card_uri(name)) for name in sorted(propensity_models(project))]
     return out
 
 
@@ -925,4 +929,9 @@ def render_site(data: CatalogData, urls: Urls | None = None, *, home: bool = Tru
     pages["pii.md"] = pii_page(data)
     pages["glossary.md"] = glossary_page(data)
     pages["metrics.md"] = metrics_page(data)
+    from .model_card import MODELS_INDEX, model_card, model_card_uri, models_index
+
+    pages[MODELS_INDEX] = models_index(data)
+    for name, spec in propensity_models(data.project).items():
+        pages[model_card_uri(name)] = model_card(data, name, spec)
     return pages

@@ -6,6 +6,8 @@ sources) to findings, registered with :func:`rule`. Project-wide rules see every
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -494,3 +496,39 @@ def _node_position(node: exp.Expr) -> tuple[int, int]:
         if meta.get("line"):
             return int(meta["line"]), int(meta.get("col") or 1)
     return 1, 1
+
+
+# --- KG019 propensity models ------------------------------------------------------------------------
+@project_rule("KG019", "A propensity model's spec, scoring SQL and coefficients agree")
+def propensity_model(project: Project) -> Iterator[Finding]:
+    """A scoring table's ``propensityModel`` custom property names a features table whose columns exist
+    (numeric inputs and label), two contracted reference tables for the coefficients and metrics, and
+    a model that reads every input; the coefficients file holds exactly the intercept and the inputs.
+    Otherwise the SQL would score with a stale or partial model: retrain with ``kcrm-gov train``."""
+    from ..propensity import INTERCEPT, check_spec
+
+    for name, contract in sorted(project.contracts.items()):
+        try:
+            spec = contract.propensity_model
+            if spec is None:
+                continue
+            check_spec(project, name, spec)
+        except ContractError as exc:
+            yield Finding.at(exc.location or contract.location("customProperties"), "KG019", exc.message)
+            continue
+        model = project.models.get(name)
+        if model is not None and not model.reference:
+            try:
+                read = {c.name for c in model.ast.find_all(exp.Column)}
+            except KcrmGovError:
+                read = set()  # a model that does not parse: `check` reports it
+            for missing in [i for i in spec.inputs if read and i not in read]:
+                yield Finding.at(model.location(1, 1), "KG019",
+                                 f"{name} does not read input {missing!r} of its propensityModel: score every input")
+        coefficients = project.models.get(spec.coefficients)
+        if coefficients is not None and coefficients.source_text:
+            terms = [row.get("term") for row in csv.DictReader(io.StringIO(coefficients.source_text))]
+            if sorted(t or "" for t in terms) != sorted([INTERCEPT, *spec.inputs]):
+                yield Finding.at(coefficients.location(1, 1), "KG019",
+                                 f"{coefficients.path.as_posix()} holds terms {sorted(t or '' for t in terms)}, "
+                                 f"not the intercept and the inputs of {name}: run `kcrm-gov train {name}`")
