@@ -70,6 +70,15 @@ def test_customer_rate_rises_by_tier_and_matches_ground_truth(warehouse: Path) -
         assert abs(float(rate[tier]) - expected) <= 0.1, (tier, rate[tier], expected)
 
 
+def test_closed_won_rate_rises_from_tier_d_to_tier_a(warehouse: Path) -> None:
+    won = dict(rows(warehouse, """
+        SELECT f.icp_tier, AVG(CASE WHEN o.is_won THEN 1.0 ELSE 0.0 END)
+        FROM core.opportunities AS o JOIN enr.icp_fit AS f USING (account_key)
+        WHERE o.is_closed AND o.deal_type = 'newbusiness' GROUP BY f.icp_tier"""))
+    assert won["A"] > won["B"] > won["C"] > won["D"]
+    assert won["A"] - won["D"] > 0.3
+
+
 def test_missing_inputs_are_the_null_firmographics(warehouse: Path) -> None:
     [(wrong, with_missing)] = rows(warehouse, """
         SELECT COUNT(*) FILTER (WHERE f.missing_inputs != list_filter(
