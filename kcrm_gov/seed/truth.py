@@ -115,7 +115,25 @@ def _churn(w: World) -> list[Truth]:
         Truth("fit", "mean_fit_churned", float(np.mean(w.acc_fit[churned])), "mean latent fit of full churners"),
         Truth("fit", "mean_fit_retained", float(np.mean(w.acc_fit[retained])), "mean latent fit of the others"),
         Truth("churn", "full_churners", float(churned.sum()), "customers that churned fully in the period"),
+        # The ceiling of any churn score: how well the hidden risk itself, known perfectly, ranks the
+        # customers that churned in the period above those that did not (account level).
+        Truth("churn", "latent_risk_auc", _auc(churned[cust], risk[cust]),
+              "AUC of the latent risk for churned vs retained customers (the best any score can do)"),
+        Truth("churn", "latent_risk_top_decile_lift", _top_decile_lift(churned[cust], risk[cust]),
+              "churn rate of the riskiest tenth of customers (latent risk) over the churn rate of all"),
     ]
+
+
+def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """The probability that a positive scores above a negative (ties count half)."""
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(labels, scores)) if 0 < labels.sum() < len(labels) else float("nan")
+
+
+def _top_decile_lift(labels: np.ndarray, scores: np.ndarray) -> float:
+    top = np.argsort(-scores, kind="stable")[: max(1, int(np.ceil(len(scores) / 10)))]
+    return float(labels[top].mean() / labels.mean()) if labels.mean() else float("nan")
 
 
 def _window_ratio(it: dict[str, np.ndarray], rows: np.ndarray, anchor: np.ndarray) -> float:
