@@ -117,11 +117,12 @@ class Term:
 
 @dataclass(frozen=True)
 class Metric:
-    """One row of the metrics table: a figure of one split (``train`` or ``test``), per decile for calibration."""
+    """One row of the metrics table: a figure of one split (``train`` or ``test``), per decile (1 = the
+    highest predictions) for calibration, bucket 0 for the whole split."""
 
     split: str
     metric: str
-    bucket: int | None
+    bucket: int
     value: float
 
 
@@ -142,7 +143,7 @@ class TrainingResult:
 
     def metric(self, split: str, name: str) -> float:
         """The value of one scalar metric."""
-        return next(m.value for m in self.metrics if m.split == split and m.metric == name and m.bucket is None)
+        return next(m.value for m in self.metrics if m.split == split and m.metric == name and m.bucket == 0)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready summary."""
@@ -293,7 +294,7 @@ def _evaluate(split: str, y: Any, p: Any) -> list[Metric]:
     top = order[: max(1, math.ceil(len(p) / DECILES))]
     base = float(y.mean())
     top_rate = float(y[top].mean())
-    return [Metric(split, name, None, value) for name, value in (
+    return [Metric(split, name, 0, value) for name, value in (
         ("rows", float(len(y))), ("positives", float(y.sum())), ("base_rate", base),
         ("auc", float(roc_auc_score(y, p))), ("top_decile_rate", top_rate),
         ("top_decile_lift", top_rate / base if base else float("nan")),
@@ -340,7 +341,7 @@ def metrics_csv(result: TrainingResult) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["split", "metric", "bucket", "value"])
     for m in result.metrics:
-        writer.writerow([m.split, m.metric, "" if m.bucket is None else m.bucket, _number(m.value)])
+        writer.writerow([m.split, m.metric, m.bucket, _number(m.value)])
     return out.getvalue()
 
 

@@ -46,7 +46,7 @@ def models_index(data: CatalogData) -> str:
         return "\n".join(out)
     rows = []
     for name, spec in sorted(models.items()):
-        metrics = {(r["split"], r["metric"]): r["value"] for r in _rows(data, spec.metrics) if not r.get("bucket")}
+        metrics = {(r["split"], r["metric"]): r["value"] for r in _rows(data, spec.metrics) if r.get("bucket") == "0"}
         rows.append([data_urls(data).a(MODELS_INDEX, model_card_uri(name), name, is_code=True),
                      code(spec.label), _num(metrics.get(("test", "auc")), "{:.3f}"),
                      _num(metrics.get(("test", "top_decile_lift")), "{:.2f}×")])
@@ -61,7 +61,7 @@ def model_card(data: CatalogData, name: str, spec: PropensitySpec) -> str:
     features = data.project.contracts.get(spec.features)
     coefficients = _rows(data, spec.coefficients)
     metrics = _rows(data, spec.metrics)
-    scalar = {(r["split"], r["metric"]): r["value"] for r in metrics if not r.get("bucket")}
+    scalar = {(r["split"], r["metric"]): r["value"] for r in metrics if r.get("bucket") == "0"}
     out = [f"# Model card: {esc(name)}\n"]
     purpose = scoring.model.description.purpose if scoring.model.description else None
     out.append(f"<p>{inline(purpose)}</p>\n")
@@ -101,7 +101,7 @@ def model_card(data: CatalogData, name: str, spec: PropensitySpec) -> str:
                "calibrated model's mean prediction matches the observed rate in each group.</p>\n")
     by_bucket: dict[str, dict[str, str]] = {}
     for r in metrics:
-        if r.get("bucket") and r["split"] == "test":
+        if r.get("bucket") not in (None, "", "0") and r["split"] == "test":
             by_bucket.setdefault(r["bucket"], {})[r["metric"]] = r["value"]
     rows = [[esc(b), _num(v.get("calibration_rows"), "{:,.0f}"), _num(v.get("calibration_predicted"), "{:.1%}"),
              _num(v.get("calibration_observed"), "{:.1%}")]
