@@ -4,9 +4,11 @@
 #
 #   bash .ci/bqemulator.sh install VENV_DIR
 #   bash .ci/bqemulator.sh start   VENV_DIR PORT GRPC_PORT PROJECT LOGFILE
-#   bash .ci/bqemulator.sh stop    VENV_DIR
+#   bash .ci/bqemulator.sh stop    VENV_DIR PORT
 #
-# All commands are idempotent. See .ci/BQEMULATOR.md for findings.
+# All commands are idempotent. One venv may serve several emulators at once (one per REST port):
+# each instance has its own pid file, VENV_DIR/bqemulator.PORT.pid, and `stop` ends only the
+# instance of PORT. See .ci/BQEMULATOR.md for findings.
 set -euo pipefail
 
 BQEMU_PKGS=(
@@ -18,7 +20,7 @@ BQEMU_PKGS=(
 PYTHON="${BQEMU_PYTHON:-python3}"
 
 usage() {
-  sed -n '2,9p' "$0" >&2
+  sed -n '2,11p' "$0" >&2
   exit 2
 }
 
@@ -87,7 +89,7 @@ EOF
 cmd_start() {
   local venv="${1:?VENV_DIR}" port="${2:?PORT}" grpc="${3:?GRPC_PORT}" project="${4:?PROJECT}" log="${5:?LOGFILE}"
   venv="$(cd "$venv" && pwd)"
-  local pidf="$venv/bqemulator.pid"
+  local pidf="$venv/bqemulator.$port.pid"
   [ -x "$venv/bin/bqemulator" ] || { echo "bqemulator not installed in $venv (run: $0 install $venv)" >&2; exit 1; }
   if [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null && port_open "$venv" "$port"; then
     echo "bqemulator already running (pid $(cat "$pidf")) on 127.0.0.1:$port"
@@ -123,27 +125,29 @@ cmd_start() {
   done
   echo "bqemulator did not answer on 127.0.0.1:$port; log tail ($log):" >&2
   tail -n 40 "$log" >&2 || true
-  cmd_stop "$venv" >/dev/null 2>&1 || true
+  cmd_stop "$venv" "$port" >/dev/null 2>&1 || true
   exit 1
 }
 
 cmd_stop() {
-  local venv="${1:?VENV_DIR}"
-  local pidf="$venv/bqemulator.pid"
+  local venv="${1:?VENV_DIR}" port="${2:?PORT (the REST port the instance was started on)}"
+  local pidf="$venv/bqemulator.$port.pid"
   [ -f "$pidf" ] || { echo "no pid file ($pidf): not running"; return 0; }
   local pid
   pid="$(cat "$pidf")"
-  # only kill the pid if it is still a bqemulator (pid files can go stale)
-  if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q bqemulator; then
+  # only kill the pid if it is still the bqemulator of this port (pid files can go stale, and a
+  # recycled pid may belong to anything, another engineer's emulator included)
+  if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null \
+      | grep -q -- "bqemulator start .*--rest-port $port "; then
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 1 50); do
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.1
     done
     kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
-    echo "bqemulator (pid $pid) stopped"
+    echo "bqemulator (pid $pid, port $port) stopped"
   else
-    echo "bqemulator (pid $pid) was not running"
+    echo "bqemulator (pid $pid, port $port) was not running"
   fi
   rm -f "$pidf"
 }
