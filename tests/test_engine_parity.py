@@ -1,16 +1,26 @@
-"""The same slice of the DAG built on DuckDB and on BigQuery gives the same tables.
+"""The same models built on DuckDB and on BigQuery give the same tables.
 
-raw → stg → core for two sources (HubSpot: products and owners; QuickBooks: invoices and
-payments), on seeded data: DuckDB (transpiled SQL) and the BigQuery engine (the real
-google-cloud-bigquery client against the bqemulator server that `.ci/run` starts) must agree on
-row counts and on a checksum of every column. Skipped without KCRM_GOV_BQ_ENDPOINT.
+DuckDB runs the models' SQL transpiled; the BigQuery engine runs it as written, through the real
+google-cloud-bigquery client against the bqemulator server that `.ci/run` starts.
+
+- raw → stg → core for two sources (HubSpot: products and owners; QuickBooks: invoices and
+  payments), seeded at scale 0.2: row counts and a checksum of every column must agree.
+- the enr models of :data:`ENR_TABLES`, built on BigQuery from the very rows their inputs hold in
+  the session's seeded warehouse (scale 1): every row must be the same as DuckDB's.
+
+Skipped without KCRM_GOV_BQ_ENDPOINT.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,7 +43,34 @@ from kcrm_gov.seed import seed  # noqa: E402
 
 # reference__internal_domains: a reference table (a CSV built as UNNEST over typed STRUCTs)
 SLICE = ["+core.products", "+core.users", "+core.invoices", "+core.payments", "stg.reference__internal_domains"]
+# enr tables compared row by row; one line per table. Their inputs (the tables they read that are
+# not listed here) are loaded into BigQuery from the seeded warehouse, then these are built there.
+ENR_TABLES = [
+    "enr.account_mrr_monthly",
+    "enr.icp_fit",
+    "enr.icp_points",
+    "enr.icp_tiers",
+]
+# The emulator keeps 3 decimals of a NUMERIC (.ci/BQEMULATOR.md): half a thousandth per rounding.
+EMULATOR_NUMERIC_TOLERANCE = Decimal("0.001")
+GCP_PROJECT = os.environ.get("KCRM_GOV_BQ_PROJECT", "kcrm-test")
 T = typemap.T
+
+
+@contextmanager
+def emulator_engine(project: Project, prefix: str) -> Iterator[BigQueryEngine]:
+    """The BigQuery engine on the emulator, in datasets named ``prefix…`` that are dropped after."""
+    remote = BigQueryEngine(project, Target(name="emulator", type="bigquery", api_endpoint=ENDPOINT,
+                                            project=GCP_PROJECT, dataset_prefix=prefix))
+    assert remote.emulator_compat
+    try:
+        yield remote
+    finally:
+        for dataset in list(remote.client.list_datasets(retry=remote.retry, timeout=10)):
+            if dataset.dataset_id.startswith(prefix):
+                remote.client.delete_dataset(dataset.reference, delete_contents=True, not_found_ok=True,
+                                             retry=remote.retry, timeout=10)
+        remote.close()
 
 
 def checksum_sql(engine, contract) -> str:
@@ -80,31 +117,86 @@ def test_slice_builds_identically_on_duckdb_and_bigquery(tmp_path: Path) -> None
     duck_run = build(project, local, dag, tables, threads=1)
     assert duck_run.ok, [m.error for m in duck_run.models if m.error]
 
-    prefix = f"kp{uuid.uuid4().hex[:8]}_"
-    remote = BigQueryEngine(project, Target(name="emulator", type="bigquery", api_endpoint=ENDPOINT,
-                                            project=os.environ.get("KCRM_GOV_BQ_PROJECT", "kcrm-test"),
-                                            dataset_prefix=prefix))
     try:
-        for contract in raw:  # the very same raw rows, loaded through the BigQuery client
-            rows = local.query_arrow(f"SELECT * FROM {local.relation(contract.layer, contract.table)}")
-            assert remote.write_arrow(contract, rows) == rows.num_rows
-        bq_run = build(project, remote, dag, tables, threads=1)
-        assert bq_run.ok, [m.error for m in bq_run.models if m.error]
+        with emulator_engine(project, f"kp{uuid.uuid4().hex[:8]}_") as remote:
+            for contract in raw:  # the very same raw rows, loaded through the BigQuery client
+                rows = local.query_arrow(f"SELECT * FROM {local.relation(contract.layer, contract.table)}")
+                assert remote.write_arrow(contract, rows) == rows.num_rows
+            bq_run = build(project, remote, dag, tables, threads=1)
+            assert bq_run.ok, [m.error for m in bq_run.models if m.error]
 
-        compared = 0
-        for table in tables:
-            contract = project.contracts[table]
-            duck = local.query_arrow(checksum_sql(local, contract)).to_pylist()[0]
-            bq = remote.query_arrow(checksum_sql(remote, contract)).to_pylist()[0]
-            assert duck["n"] > 0, table
-            differing = {k: (duck[k], bq[k]) for k in duck if not same(k, duck, bq, contract)}
-            assert not differing, f"{table}: {differing}"
-            compared += 1
-        assert compared == len(tables)
+            compared = 0
+            for table in tables:
+                contract = project.contracts[table]
+                duck = local.query_arrow(checksum_sql(local, contract)).to_pylist()[0]
+                bq = remote.query_arrow(checksum_sql(remote, contract)).to_pylist()[0]
+                assert duck["n"] > 0, table
+                differing = {k: (duck[k], bq[k]) for k in duck if not same(k, duck, bq, contract)}
+                assert not differing, f"{table}: {differing}"
+                compared += 1
+            assert compared == len(tables)
     finally:
-        for dataset in list(remote.client.list_datasets(retry=remote.retry, timeout=10)):
-            if dataset.dataset_id.startswith(prefix):
-                remote.client.delete_dataset(dataset.reference, delete_contents=True, not_found_ok=True,
-                                             retry=remote.retry, timeout=10)
-        remote.close()
+        local.close()
+
+
+def same_value(duck: Any, bq: Any) -> bool:
+    """One value of DuckDB's row equals BigQuery's: NUMERIC within the emulator's rounding, FLOAT64
+    up to the order of a sum, arrays and structs element by element, anything else exactly."""
+    if isinstance(duck, Decimal) and isinstance(bq, Decimal):
+        return abs(duck - bq) <= EMULATOR_NUMERIC_TOLERANCE
+    if isinstance(duck, float) and isinstance(bq, float):
+        return math.isclose(duck, bq, rel_tol=1e-9, abs_tol=1e-12)
+    if isinstance(duck, list) and isinstance(bq, list):
+        return len(duck) == len(bq) and all(same_value(d, b) for d, b in zip(duck, bq, strict=True))
+    if isinstance(duck, dict) and isinstance(bq, dict):
+        return duck.keys() == bq.keys() and all(same_value(duck[k], bq[k]) for k in duck)
+    return bool(duck == bq) and type(duck) is type(bq)
+
+
+def keyed_rows(engine: Any, contract: Any) -> dict[tuple, dict[str, Any]]:
+    """The table's rows by primary key (every row must have its own)."""
+    columns = [c.name for c in contract.columns]
+    key = contract.primary_key
+    assert key, f"{contract.qualified_name} has no primary key to match rows on"
+    table = engine.table_sql(contract.layer, contract.table).sql(dialect="bigquery")
+    rows = engine.query_arrow(engine.prepare(f"SELECT {', '.join(columns)} FROM {table}")).to_pylist()
+    out = {tuple(row[k] for k in key): row for row in rows}
+    assert len(out) == len(rows), f"{contract.qualified_name}: a primary key holds more than one row"
+    return out
+
+
+def test_enr_models_build_on_bigquery_with_duckdbs_rows(seeded_warehouse: Path) -> None:
+    project = Project.load(seeded_warehouse)
+    dag = build_dag(project)
+    tables = select(project, dag, ENR_TABLES)
+    assert sorted(tables) == sorted(ENR_TABLES)
+    inputs = sorted({u for t in tables for u in dag.upstream.get(t, []) if u not in tables})
+    assert inputs and all(project.contracts[t].layer in ("core", "enr") for t in inputs), inputs
+
+    # the seeded warehouse is shared by the whole run: read it, never write it
+    local = DuckDBEngine(project, project.config.target(), read_only=True)
+    try:
+        with emulator_engine(project, f"ke{uuid.uuid4().hex[:8]}_") as remote:
+            for name in inputs:  # the very same input rows, loaded through the BigQuery client
+                contract = project.contracts[name]
+                rows = local.query_arrow(f"SELECT * FROM {local.relation(contract.layer, contract.table)}")
+                assert rows.num_rows > 0, name
+                assert remote.write_arrow(contract, rows) == rows.num_rows
+            bq_run = build(project, remote, dag, tables, threads=1)
+            assert bq_run.ok, [m.error for m in bq_run.models if m.error]
+
+            for table in tables:
+                contract = project.contracts[table]
+                duck, bq = keyed_rows(local, contract), keyed_rows(remote, contract)
+                assert duck, f"{table} is empty in the seeded warehouse: nothing would be compared"
+                assert duck.keys() == bq.keys(), \
+                    f"{table}: only on DuckDB {sorted(duck.keys() - bq.keys())[:5]}, " \
+                    f"only on BigQuery {sorted(bq.keys() - duck.keys())[:5]}"
+                differing = {}
+                for key in sorted(duck):
+                    columns = {c: (v, bq[key][c]) for c, v in duck[key].items() if not same_value(v, bq[key][c])}
+                    if columns:
+                        differing[key] = columns
+                assert not differing, f"{table}: {len(differing)} rows differ, e.g. {list(differing.items())[:3]}"
+    finally:
         local.close()
