@@ -194,7 +194,7 @@ def test_trials_exist_and_activation_drives_conversion(warehouse: Path, truth: l
           SELECT t.account_key, COUNT(DISTINCT e.event_name) AS reached
           FROM trials AS t JOIN core.usage_events AS e
             ON e.account_key = t.account_key AND e.event_at < t.first_at + INTERVAL {days} DAY
-          WHERE e.event_name IN ('Contact Imported', 'Pipeline Created', 'Invite Sent')
+          WHERE e.event_name IN ('Contact Imported', 'Pipeline Created', 'Note Added')
           GROUP BY 1)
         SELECT COALESCE(m.reached, 0) = 3 AS activated, COUNT(*),
                AVG(CASE WHEN t.is_billed THEN 1.0 ELSE 0 END)

@@ -71,8 +71,10 @@ with what they imply for the drawn world, and the tests of the built warehouse r
   (0.7 on a cancellation ticket).
 * **Trials**: 70 % of customers starting inside the period trialled for 14 days first, and
   prospects (0.8 × as many, the better-fitting and more interested) trialled without buying.
-  Activation = contacts imported, a pipeline created and a teammate invited within the trial
-  (the Mixpanel events ``Contact Imported``, ``Pipeline Created``, ``Invite Sent``):
+  Activation = contacts imported, a pipeline created and an activity logged in the first week
+  of the trial (the Mixpanel events ``Contact Imported``, ``Pipeline Created``, ``Note Added``,
+  in consecutive two-day slots from the first user's sign-up, so all three fall inside
+  enr.activation's 7 days):
   P(activated | converted) = 0.8, P(activated | lost) = 0.25, so activated trials convert at
   ~80 % and the others at ~24 %.
 * **Expansion**: 350 billed expansions (scale 1) on monthly plans, 30 % of them a tier upgrade,

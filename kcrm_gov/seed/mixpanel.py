@@ -120,7 +120,11 @@ DECLINE_FLOOR = 0.15  # a churner's event rate at its churn date, relative to it
 DECLINE_DAYS = (60, 120)  # the decline starts this many days before churn (uniform per account)
 GROWTH_PEAK = 1.6  # an expanding account's event rate at its expansion, relative to normal
 GROWTH_DAYS = 60  # the growth starts this many days before the expansion
-MILESTONES = ["Contact Imported", "Pipeline Created", "Invite Sent"]  # activation, within the trial
+# Activation as RevOps defines it (enr.activation): contacts imported, a pipeline created and an
+# activity logged, all in the first week of the trial (MILESTONE_DAYS apart, so the last falls
+# before day 7 of the account's first sign-up).
+MILESTONES = ["Contact Imported", "Pipeline Created", "Note Added"]
+MILESTONE_DAYS = 2.0
 
 
 def intensity_of(w: World, acc: np.ndarray) -> dict[str, np.ndarray]:
@@ -194,7 +198,7 @@ def _trial_milestones(w: World, rng: np.random.Generator, shape: Shape, users: n
     by_acc = w.con_account[users][pos]
     first_user = pos[np.searchsorted(by_acc, acc)]
     start = np.maximum(w.acc_trial_start[acc], w.con_signup[users][first_user])
-    t = start + US_PER_HOUR + ((step + rng.random(len(acc))) * 3.5 * US_PER_DAY).astype(np.int64)
+    t = start + US_PER_HOUR + ((step + rng.random(len(acc))) * MILESTONE_DAYS * US_PER_DAY).astype(np.int64)
     order = np.argsort(t, kind="stable")
     return _chunk(rng, shape, "milestone", first_user[order], t[order], static, step[order])
 
@@ -221,7 +225,7 @@ def _chunk(rng: np.random.Generator, shape: Shape, category: str, u: np.ndarray,
         s["device"] = pc.if_else(mask, hex_ids(rng, k, 8), s["device"])
     if category == "milestone":
         name = pick(MILESTONES, milestone if milestone is not None else np.zeros(k, dtype=np.int64))
-        path = pick(["contacts/import", "pipeline/new", "settings/team"],
+        path = pick(["contacts/import", "pipeline/new", "contacts"],
                     milestone if milestone is not None else np.zeros(k, dtype=np.int64))
         anonymous = np.zeros(k, dtype=bool)
     elif category == "usage":

@@ -435,7 +435,7 @@ def _contacts(rng: np.random.Generator, a: dict[str, Any], n: int) -> None:
 def _trials(rng: np.random.Generator, a: dict[str, Any], scale: float) -> None:
     """14-day trials: most new customers trialled first; some prospects trialled and did not buy.
 
-    Activation (contacts imported, a pipeline created, a teammate invited within the trial)
+    Activation (contacts imported, a pipeline created, an activity logged in the trial's first week)
     drives conversion: ``P(activated | converted) = 0.8`` and ``P(activated | not) = 0.25``.
     """
     n = len(a["acc_id"])
