@@ -397,6 +397,9 @@ def test_codeowners_lists_each_contract_model_and_checks(base_repo: Path) -> Non
     assert re.search(r"^/contracts/raw/ga4__events\.odcs\.yaml +@lvogel @kcrm/marketing-data$", text, re.M)
     assert re.search(r"^/models/stg/ga4__events\.sql +@lvogel @kcrm/marketing-data$", text, re.M)
     assert re.search(r"^/checks/retl/hubspot__company_properties\.yml +@dkim-cs @kcrm/cs-data$", text, re.M)
+    # a reference table's model is its CSV: a changed weight needs its steward's review
+    assert re.search(r"^/models/enr/icp_points\.csv +@mchen-kcrm @kcrm/revops-data$", text, re.M)
+    assert "/models/enr/icp_points.sql" not in text
 
 
 # --- freshness ------------------------------------------------------------------------------------

@@ -96,8 +96,9 @@ def generate_codeowners(project: Project) -> str:
             continue
         who = " ".join(owners)
         files = [f"/contracts/{contract.layer}/{contract.table}.odcs.yaml"]
-        if contract.qualified_name in project.models:
-            files.append(f"/models/{contract.layer}/{contract.table}.sql")
+        model = project.models.get(contract.qualified_name)
+        if model is not None:  # the model's own file: SQL, or a reference table's CSV
+            files.append("/" + model.path.as_posix())
         files.append(f"/checks/{contract.layer}/{contract.table}.yml")
         width = max(len(f) for f in files)
         lines += [f"{f.ljust(width)} {who}" for f in files]
