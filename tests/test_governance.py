@@ -398,8 +398,8 @@ def test_codeowners_lists_each_contract_model_and_checks(base_repo: Path) -> Non
     assert re.search(r"^/models/stg/ga4__events\.sql +@lvogel @kcrm/marketing-data$", text, re.M)
     assert re.search(r"^/checks/retl/hubspot__company_properties\.yml +@dkim-cs @kcrm/cs-data$", text, re.M)
     # a reference table's model is its CSV: a changed weight needs its steward's review
-    assert re.search(r"^/models/enr/icp_points\.csv +@mchen-kcrm @kcrm/revops-data$", text, re.M)
-    assert "/models/enr/icp_points.sql" not in text
+    assert re.search(r"^/models/stg/reference__internal_domains\.csv +@pnair @kcrm/data-platform$", text, re.M)
+    assert "/models/stg/reference__internal_domains.sql" not in text
 
 
 # --- freshness ------------------------------------------------------------------------------------
