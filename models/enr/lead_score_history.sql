@@ -145,7 +145,7 @@ SELECT
   CAST(score_after AS FLOAT64) AS score_after,
   CAST(crosses_threshold AS BOOL) AS crosses_threshold,
   -- The first crossing is the MQL; a later one (after decaying below the threshold) is not.
-  CAST(crosses_threshold AND COALESCE(COUNTIF(crosses_threshold) OVER (
-    PARTITION BY contact_id ORDER BY touched_at ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-  ), 0) = 0 AS BOOL) AS is_mql
+  CAST(crosses_threshold AND touched_at = MIN(IF(crosses_threshold, touched_at, NULL)) OVER (
+    PARTITION BY contact_id
+  ) AS BOOL) AS is_mql
 FROM crossings
