@@ -50,6 +50,12 @@ ENR_TABLES = [
     "enr.icp_fit",
     "enr.icp_points",
     "enr.icp_tiers",
+    "enr.persona_rules",
+    "enr.lead_score_points",
+    "enr.lead_score_parameters",
+    "enr.contact_personas",
+    "enr.lead_score_history",
+    "enr.lead_scores",
 ]
 # The emulator keeps 3 decimals of a NUMERIC (.ci/BQEMULATOR.md): half a thousandth per rounding.
 EMULATOR_NUMERIC_TOLERANCE = Decimal("0.001")
