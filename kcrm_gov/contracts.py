@@ -20,7 +20,7 @@ from .errors import ContractError, Location
 from .yamlsource import PathKey, YamlDocument, read_yaml
 
 if TYPE_CHECKING:
-    from .propensity import PropensitySpec
+    from .propensity_spec import PropensitySpec
 
 CONTRACT_SUFFIX = ".odcs.yaml"
 API_VERSION = "v3.2.0"
@@ -255,7 +255,7 @@ class Contract:
         """The propensity model this table scores (``customProperties.propensityModel``), parsed once
         for the trainer, the lint and the catalog's model card; None without one. Raises
         :class:`ContractError` at its line when it is malformed."""
-        from .propensity import parse_propensity_model
+        from .propensity_spec import parse_propensity_model
 
         return parse_propensity_model(self)
 

@@ -8,7 +8,7 @@ import io
 import math
 
 from ..contracts import Contract
-from ..propensity import INTERCEPT, PropensitySpec, propensity_models
+from ..propensity_spec import INTERCEPT, PropensitySpec, propensity_models
 from .pages import CatalogData, _table_link, column_anchor, data_urls, table_uri
 from .templates import code, esc, html_table, inline
 

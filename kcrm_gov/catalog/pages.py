@@ -25,7 +25,7 @@ from ..contracts import SENSITIVE_CLASSIFICATIONS, Column, Contract
 from ..errors import ProjectError
 from ..lineage.columns import DIRECT, Source
 from ..project import Project
-from ..propensity import propensity_models
+from ..propensity_spec import propensity_models
 from ..yamlsource import read_yaml
 from .artifacts import BUILD, ERROR, FAIL, FRESHNESS, PASS, QUALITY, WARN, Artifacts, CheckInfo, load_artifacts
 from .diagram import lineage_svg

@@ -34,7 +34,8 @@ def train_command(ctx: click.Context, models: tuple[str, ...], target: str | Non
     from rich.console import Console
     from rich.table import Table
 
-    from ..propensity import propensity_models, train
+    from ..propensity import train
+    from ..propensity_spec import propensity_models
 
     project = project_from(ctx)
     names = list(models) or sorted(propensity_models(project))

@@ -505,7 +505,7 @@ def propensity_model(project: Project) -> Iterator[Finding]:
     (numeric inputs and label), two contracted reference tables for the coefficients and metrics, and
     a model that reads every input; the coefficients file holds exactly the intercept and the inputs.
     Otherwise the SQL would score with a stale or partial model: retrain with ``kcrm-gov train``."""
-    from ..propensity import INTERCEPT, check_spec
+    from ..propensity_spec import INTERCEPT, check_spec
 
     for name, contract in sorted(project.contracts.items()):
         try:
