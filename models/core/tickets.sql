@@ -29,6 +29,17 @@ contact_emails AS (
   QUALIFY ROW_NUMBER() OVER (PARTITION BY email ORDER BY contact_id) = 1
 ),
 
+first_solve AS (
+  -- The first time the ticket's status became solved (or closed, when it skipped solved): the
+  -- field history dates it, so a ticket's state at a past date can be told (core keeps no history).
+  SELECT
+    ticket_id,
+    MIN(changed_at) AS solved_at
+  FROM stg.zendesk__ticket_field_history
+  WHERE field_name = 'status' AND value IN ('solved', 'closed')
+  GROUP BY ticket_id
+),
+
 latest_rating AS (
   -- A ticket rated twice keeps its latest answer.
   SELECT
@@ -78,6 +89,7 @@ SELECT
   CAST(m.description AS STRING) AS description,
   CAST(m.status AS STRING) AS status,
   CAST(m.is_solved AS BOOL) AS is_solved,
+  CAST(fs.solved_at AS TIMESTAMP) AS solved_at,
   CAST(m.priority AS STRING) AS priority,
   CAST(m.ticket_type AS STRING) AS ticket_type,
   CAST(m.channel AS STRING) AS channel,
@@ -92,6 +104,8 @@ SELECT
   CAST(m.created_at AS TIMESTAMP) AS created_at,
   CAST(m.updated_at AS TIMESTAMP) AS updated_at
 FROM matched AS m
+LEFT JOIN first_solve AS fs
+  ON fs.ticket_id = m.ticket_id
 LEFT JOIN latest_rating AS r
   ON r.ticket_id = m.ticket_id
 LEFT JOIN core.accounts AS acc
