@@ -38,6 +38,7 @@ evaluated AS (
       WHEN 'mrr_usd' THEN CAST(f.mrr_usd AS FLOAT64)
       WHEN 'seats' THEN CAST(f.seats AS FLOAT64)
       WHEN 'tenure_months' THEN CAST(f.tenure_months AS FLOAT64)
+      WHEN 'tenure_left_censored' THEN CAST(f.tenure_left_censored AS FLOAT64)
       WHEN 'overdue_invoices' THEN CAST(f.overdue_invoices AS FLOAT64)
       WHEN 'cancellation_tickets_90d' THEN CAST(f.cancellation_tickets_90d AS FLOAT64)
       WHEN 'tickets_opened_30d' THEN CAST(f.tickets_opened_30d AS FLOAT64)
