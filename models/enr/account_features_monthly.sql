@@ -169,8 +169,10 @@ ticket_facts AS (
     DATE(solved_at) AS solved_on,
     priority = 'urgent' AS is_urgent,
     -- a cancellation request: tagged churn_risk by the agent, or a subject asking to cancel
-    STRPOS(CONCAT(',', ARRAY_TO_STRING(tags, ','), ','), ',churn_risk,') > 0
-    OR LOWER(subject) LIKE '%cancel%' AS is_cancellation,
+    (
+      STRPOS(CONCAT(',', ARRAY_TO_STRING(tags, ','), ','), ',churn_risk,') > 0
+      OR LOWER(subject) LIKE '%cancel%'
+    ) AS is_cancellation,
     IF(DATE(rated_at) IS NOT NULL AND csat_score = 'bad', DATE(rated_at), NULL) AS bad_csat_on
   FROM core.tickets
   WHERE NOT is_internal AND account_key IS NOT NULL
