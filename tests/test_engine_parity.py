@@ -56,6 +56,10 @@ ENR_TABLES = [
     "enr.contact_personas",
     "enr.lead_score_history",
     "enr.lead_scores",
+    "enr.account_features_monthly",
+    "enr.churn_risk",
+    "enr.churn_risk_rules",
+    "enr.churn_risk_bands",
 ]
 # The emulator keeps 3 decimals of a NUMERIC (.ci/BQEMULATOR.md): half a thousandth per rounding.
 EMULATOR_NUMERIC_TOLERANCE = Decimal("0.001")

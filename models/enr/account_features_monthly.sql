@@ -24,7 +24,7 @@ history AS (
         PARTITION BY m.account_key ORDER BY m.month_start ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
       )
     ) AS mrr_3m_ago_usd,
-    COUNTIF(m.movement_type = 'contraction') OVER (
+    SUM(IF(m.movement_type = 'contraction', 1, 0)) OVER (
       PARTITION BY m.account_key ORDER BY m.month_start ROWS BETWEEN 2 PRECEDING AND CURRENT ROW
     ) AS contractions_3m,
     -SUM(m.contraction_mrr) OVER (
