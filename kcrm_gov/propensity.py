@@ -153,7 +153,7 @@ def train(project: Project, model: str, *, target: str | None = None, write: boo
         if len(set(y[rows])) < 2:
             raise TrainingError(f"the {split} months of {spec.features} hold one label value only: "
                                 "nothing to learn or to evaluate")
-    terms, predict = _fit(x[~test], y[~test], spec.inputs)
+    terms, predict = _fit(x[~test], y[~test], spec.inputs, spec.inverse_regularization)
     metrics = [*_evaluate("train", y[~test], predict(x[~test])), *_evaluate("test", y[test], predict(x[test]))]
     metrics += _calibration("test", y[test], predict(x[test]))
     result = TrainingResult(model=model, spec=spec, trained_from=periods[0],
@@ -164,8 +164,9 @@ def train(project: Project, model: str, *, target: str | None = None, write: boo
     return result
 
 
-def _fit(x: Any, y: Any, inputs: tuple[str, ...]) -> tuple[list[Term], Any]:
-    """Standardise on the training rows (nulls become the mean), fit an unpenalised logistic regression."""
+def _fit(x: Any, y: Any, inputs: tuple[str, ...], c: float = 1.0) -> tuple[list[Term], Any]:
+    """Standardise on the training rows (nulls become the mean), fit an L2-regularised logistic
+    regression (``c`` is scikit-learn's C; ``math.inf`` fits plain maximum likelihood)."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
@@ -178,9 +179,10 @@ def _fit(x: Any, y: Any, inputs: tuple[str, ...]) -> tuple[list[Term], Any]:
         z = (values - mean) / scale
         return np.where(np.isnan(z), 0.0, z)
 
-    # Unpenalised maximum likelihood: the coefficients mean what a logistic regression's mean, and
-    # the held-out months tell whether it generalises.
-    fit = LogisticRegression(C=np.inf, solver="lbfgs", max_iter=10_000, tol=1e-10)
+    # A little L2 shrinkage on standardised inputs: an input that (almost) separates the classes in
+    # the training months (e.g. contraction never followed by churn) would otherwise get an
+    # unbounded coefficient. The held-out months tell whether it generalises.
+    fit = LogisticRegression(C=c, solver="lbfgs", max_iter=10_000, tol=1e-10)
     fit.fit(standardise(x), y)
     terms = [Term(INTERCEPT, float(fit.intercept_[0]), None, None)]
     terms += [Term(name, float(b), float(m), float(s)) for name, b, m, s in zip(inputs, fit.coef_[0], mean, scale,

@@ -35,6 +35,7 @@ class PropensitySpec:
     metrics: str  # layer.table (a reference table) the training writes
     held_out_months: int
     location: Location
+    inverse_regularization: float = 1.0  # scikit-learn's C: smaller shrinks the coefficients more
 
 
 def parse_propensity_model(contract: Contract) -> PropensitySpec | None:
@@ -73,11 +74,16 @@ def parse_propensity_model(contract: Contract) -> PropensitySpec | None:
     held_out = value.get("heldOutMonths", 12)
     if not isinstance(held_out, int) or isinstance(held_out, bool) or not 1 <= held_out <= 60:
         raise ContractError(f"{SPEC_PROPERTY}.heldOutMonths must be a whole number of months from 1 to 60", where)
+    strength = value.get("inverseRegularization", 1.0)
+    if isinstance(strength, bool) or not isinstance(strength, int | float) or not strength > 0:
+        raise ContractError(f"{SPEC_PROPERTY}.inverseRegularization must be a number above 0 (scikit-learn's C)",
+                            where)
     return PropensitySpec(
         features=str(text("features", table=True)), key=str(text("key")), time=str(text("time")),
         label=str(text("label")), label_complete=text("labelComplete", optional=True),
         inputs=tuple(str(i) for i in inputs), coefficients=str(text("coefficients", table=True)),
-        metrics=str(text("metrics", table=True)), held_out_months=held_out, location=where)
+        metrics=str(text("metrics", table=True)), held_out_months=held_out, location=where,
+        inverse_regularization=float(strength))
 
 
 def propensity_models(project: Project) -> dict[str, PropensitySpec]:

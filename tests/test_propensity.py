@@ -20,7 +20,7 @@ def test_one_binary_input_predicts_the_rate_of_each_group() -> None:
     # b0 - b1 = logit(1/4) = -ln 3 and b0 + b1 = logit(3/4) = ln 3: b0 = 0, b1 = ln 3.
     x = np.array([[0.0]] * 4 + [[1.0]] * 4)
     y = np.array([0, 0, 0, 1, 0, 1, 1, 1], dtype=float)
-    terms, predict = _fit(x, y, ("flag",))
+    terms, predict = _fit(x, y, ("flag",), math.inf)
     assert [t.term for t in terms] == [INTERCEPT, "flag"]
     assert terms[0].coefficient == pytest.approx(0.0, abs=1e-6)
     assert terms[1].coefficient == pytest.approx(math.log(3), abs=1e-6)
@@ -31,9 +31,17 @@ def test_one_binary_input_predicts_the_rate_of_each_group() -> None:
 def test_a_null_input_counts_as_the_training_mean() -> None:
     x = np.array([[0.0]] * 4 + [[1.0]] * 4)
     y = np.array([0, 0, 0, 1, 0, 1, 1, 1], dtype=float)
-    _, predict = _fit(x, y, ("flag",))
+    _, predict = _fit(x, y, ("flag",), math.inf)
     # z = 0 at the mean: the probability is logistic(b0) = logistic(0) = 1/2
     assert predict(np.array([[np.nan]])) == pytest.approx([0.5], abs=1e-6)
+
+
+def test_regularisation_shrinks_the_coefficient_towards_zero() -> None:
+    x = np.array([[0.0]] * 4 + [[1.0]] * 4)
+    y = np.array([0, 0, 0, 1, 0, 1, 1, 1], dtype=float)
+    plain = _fit(x, y, ("flag",), math.inf)[0][1].coefficient
+    shrunk = _fit(x, y, ("flag",), 0.1)[0][1].coefficient
+    assert 0 < shrunk < plain
 
 
 def test_evaluation_figures_worked_out_by_hand() -> None:

@@ -70,8 +70,9 @@ def model_card(data: CatalogData, name: str, spec: PropensitySpec) -> str:
              ["Predicts", code(spec.label) + (f": {inline(label.description)}" if label and label.description else "")],
              ["Trained on", _table_link(data, here, spec.features) + f" (one row per {code(spec.key)} and "
               f"{code(spec.time)}, labels complete only)"],
-             ["Method", "Logistic regression (scikit-learn, unpenalised maximum likelihood) on inputs standardised "
-              "with the training months' mean and standard deviation; a null input counts as the mean."],
+             ["Method", "Logistic regression (scikit-learn, L2-regularised with C = "
+              f"{spec.inverse_regularization:g}) on inputs standardised with the training months' mean and "
+              "standard deviation; a null input counts as the mean."],
              ["Coefficients", _table_link(data, here, spec.coefficients)],
              ["Metrics", _table_link(data, here, spec.metrics)],
              ["Retrain", code(f"kcrm-gov train {name}") + ", review the two CSV files in the pull request, then "

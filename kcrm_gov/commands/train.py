@@ -64,4 +64,4 @@ def train_command(ctx: click.Context, models: tuple[str, ...], target: str | Non
         if dry_run:
             console.print("dry run: no file written")
         elif r.written:
-            console.print(f"next: kcrm-gov build --select {r.spec.coefficients}+ {r.spec.metrics}+")
+            console.print(f'next: kcrm-gov build --select "{r.spec.coefficients}+ {r.spec.metrics}+"')
