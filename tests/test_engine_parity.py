@@ -60,6 +60,9 @@ ENR_TABLES = [
     "enr.churn_risk",
     "enr.churn_risk_rules",
     "enr.churn_risk_bands",
+    "enr.churn_propensity",
+    "enr.churn_propensity_coefficients",
+    "enr.churn_propensity_metrics",
 ]
 # The emulator keeps 3 decimals of a NUMERIC (.ci/BQEMULATOR.md): half a thousandth per rounding.
 EMULATOR_NUMERIC_TOLERANCE = Decimal("0.001")
