@@ -24,6 +24,7 @@ from .. import LAYERS
 from ..contracts import SENSITIVE_CLASSIFICATIONS, Column, Contract
 from ..errors import ProjectError
 from ..lineage.columns import DIRECT, Source
+from ..metrics import METRICS_FILE, bound_columns, metrics_by_column
 from ..project import Project
 from ..propensity_spec import propensity_models
 from ..yamlsource import read_yaml
@@ -48,7 +49,6 @@ from .templates import (
 
 OVERVIEW_MARKER = "<!-- kcrm-gov:overview -->"
 GLOSSARY_FILE = Path("catalog") / "glossary.yml"
-METRICS_FILE = Path("catalog") / "metrics.yml"
 CHECKS_DIR = "checks"
 NEVER_RUN = "never run"
 
@@ -355,6 +355,10 @@ def _schema_rows(data: CatalogData, contract: Contract, here: str) -> tuple[list
     rows: list[list[str]] = []
     classes: list[str | None] = []
     ids: list[str] = []
+    # the metrics bound to this table's columns in catalog/metrics.yml (never written in the contract)
+    prefix = contract.qualified_name + "."
+    metrics = {ref[len(prefix):]: keys for ref, keys in metrics_by_column(data.metrics).items()
+               if ref.startswith(prefix)}
 
     def type_cells(column: Column) -> tuple[str, str]:
         if column.fields:
@@ -389,6 +393,10 @@ def _schema_rows(data: CatalogData, contract: Contract, here: str) -> tuple[list
         description = inline(column.description) or "<em>Not described.</em>"
         if column.allowed_values and not column.is_sensitive:
             description += "<br><small>Allowed: " + ", ".join(code(v) for v in column.allowed_values) + "</small>"
+        if metrics.get(path):
+            description += "<br><small>Metric: " + ", ".join(
+                data_urls(data).a(here, "metrics.md", data.metrics[k]["name"], anchor=k) for k in metrics[path]) \
+                + "</small>"
         rows.append([name, bq, duck, "yes" if column.required else "", key_cell(column), classification,
                      description])
         classes.append("kg-nested" if depth else None)
@@ -897,6 +905,8 @@ def metrics_page(data: CatalogData) -> str:
                  ["Owner", _team_link(data, here, metric.get("owner"))],
                  ["Source tables", ", ".join(_table_link(data, here, str(t)) for t in metric.get("sources") or [])
                   or "—"]]
+        if bound_columns(metric):
+            facts.append(["Columns", ", ".join(_column_link(data, here, ref) for ref in bound_columns(metric))])
         if metric.get("terms"):
             facts.append(["Terms", ", ".join(
                 data_urls(data).a(here, "glossary.md", data.glossary[t]["name"], anchor=t) if t in data.glossary

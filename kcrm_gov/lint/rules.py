@@ -532,3 +532,17 @@ def propensity_model(project: Project) -> Iterator[Finding]:
                 yield Finding.at(coefficients.location(1, 1), "KG019",
                                  f"{coefficients.path.as_posix()} holds terms {sorted(t or '' for t in terms)}, "
                                  f"not the intercept and the inputs of {name}: run `kcrm-gov train {name}`")
+
+
+# --- KG020 metrics bound to columns (project-wide) -------------------------------------------------
+@project_rule("KG020", "Metrics are bound to existing marts columns")
+def metric_columns(project: Project) -> Iterator[Finding]:
+    """A metric of ``catalog/metrics.yml`` names the dashboard-facing columns that hold it as
+    ``columns: [marts.<table>.<column>, ...]``; each must be a column of a marts table's contract. A
+    table that is only planned may be named under ``sources:``, never under ``columns:``: a binding to
+    a column that does not exist would send Looker and the catalog to nothing. Reported at the entry's
+    line of ``metrics.yml``. A metric without ``columns:`` is allowed (not bound yet)."""
+    from ..metrics import binding_problems
+
+    for location, message in binding_problems(project):
+        yield Finding.at(location, "KG020", message)
