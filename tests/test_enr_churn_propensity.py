@@ -135,3 +135,23 @@ def test_a_malformed_propensity_model_is_refused_at_its_line(tmp_path: Path) -> 
                 and "propensityModel" in path.read_text().splitlines()[i - 2])
     assert f"contracts/enr/churn_propensity.odcs.yaml:{line}:" in result.output
     assert "KG019" in result.output and "has no column 'negative_notes_6od'" in result.output
+
+
+def test_the_model_card_shows_inputs_held_out_figures_calibration_and_limits() -> None:
+    from conftest import REPO
+
+    from kcrm_gov.catalog.pages import collect, render_site
+    from kcrm_gov.catalog.templates import code
+
+    project = Project.load(REPO)
+    pages = render_site(collect(project, git_history=False, column_lineage=False))
+    card = pages["models/enr/churn_propensity.md"]
+    metrics = {(r["split"], r["metric"], r["bucket"]): float(r["value"]) for r in csv.DictReader(
+        io.StringIO((REPO / "models/enr/churn_propensity_metrics.csv").read_text()))}
+    assert f"{metrics[('test', 'auc', '0')]:.3f}" in card  # the held-out AUC the trainer measured
+    assert f"{metrics[('test', 'top_decile_lift', '0')]:.2f}×" in card
+    assert "Calibration on the held-out months" in card and "Limits" in card
+    spec = project.contracts[MODEL].propensity_model
+    assert spec is not None and all(code(name) in card for name in spec.inputs)
+    assert "in-sample" in card  # the scoring contract's limitations
+    assert "models/enr/churn_propensity" in pages["models/index.md"]
