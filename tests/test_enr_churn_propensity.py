@@ -154,4 +154,4 @@ def test_the_model_card_shows_inputs_held_out_figures_calibration_and_limits() -
     spec = project.contracts[MODEL].propensity_model
     assert spec is not None and all(code(name) in card for name in spec.inputs)
     assert "in-sample" in card  # the scoring contract's limitations
-    assert "models/enr/churn_propensity" in pages["models/index.md"]
+    assert 'href="enr/churn&#95;propensity/"' in pages["models/index.md"]  # the link to the card
