@@ -6,7 +6,10 @@ The floor is the same transpiled SQL, run model by model in DAG order as
 `CREATE TABLE ... AS SELECT` in one bare DuckDB connection, on an identical copy of the seeded
 raw layer: what building costs with no contracts, no enforcement, no artifacts. kcrm-gov's
 build adds schema comparison, DDL with NOT NULL / PRIMARY KEY constraints, the atomic swap
-and run results. Goal: <= 1.3x the floor at scale 1 and 10.
+and run results. Goal: <= 1.3x the floor at scale 1 and 10. Neither side pays for transpiling the
+BigQuery SQL: the floor's statements are transpiled before its clock starts, and kcrm-gov reuses
+the SQL it transpiled then (.kcrm/cache, keyed by each model's text); the time a first build
+spends transpiling is printed apart.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ def main() -> None:
 
     import duckdb
 
-    from kcrm_gov.build import build, compile_model
+    from kcrm_gov.build import _compile, build, compile_model
     from kcrm_gov.config import Target
     from kcrm_gov.dag import build_dag, select
     from kcrm_gov.engines.duckdb import DuckDBEngine
@@ -53,6 +56,10 @@ def main() -> None:
 
         # the floor: the same transpiled SQL, CTAS in order, one bare connection
         with DuckDBEngine(project, Target(name="compile", type="duckdb", path=floor_file)) as engine:
+            t0 = time.perf_counter()
+            for t in tables:
+                _compile(project, engine, t)  # uncached: what a clone's first build pays
+            transpile = time.perf_counter() - t0
             statements = [(project.contracts[t], compile_model(project, engine, t)) for t in tables]
         con = duckdb.connect(str(floor_file))
         con.execute("SET TimeZone='UTC'")
@@ -75,6 +82,8 @@ def main() -> None:
     print(f"scale {args.scale:g}: seeded raw in {seeded:.2f} s; built {len(tables)} models, {rows:,} rows ({status})")
     print(f"  kcrm-gov build: {built:.2f} s   floor (bare DuckDB CTAS, same SQL): {floor:.2f} s   "
           f"ratio {ratio:.2f}x (goal <= 1.3x: {'met' if ratio <= 1.3 else 'NOT met'})")
+    print(f"  both run SQL transpiled before (kcrm-gov keeps it in .kcrm/cache); transpiling the {len(tables)} "
+          f"models from scratch, as a clone's first build does, takes {transpile:.2f} s more")
 
 
 if __name__ == "__main__":

@@ -89,11 +89,12 @@ def load(state_dir: Path, kind: str, key: str, valid: Callable[[Any], bool] | No
     return value
 
 
-def store(state_dir: Path, kind: str, key: str, value: object) -> None:
-    """Keep ``value`` as the entry ``key`` of ``kind`` (in this process and on disk)."""
+def store(state_dir: Path, kind: str, key: str, value: object, keep: int = KEEP) -> None:
+    """Keep ``value`` as the entry ``key`` of ``kind`` (in this process and on disk; the newest
+    ``keep`` entries of the kind stay on disk)."""
     data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     _remember(kind, key, data)
-    _store(state_dir / CACHE_DIR / kind, f"{key}.pickle", data)
+    _store(state_dir / CACHE_DIR / kind, f"{key}.pickle", data, keep)
 
 
 def _remember(kind: str, key: str, data: bytes) -> None:
@@ -104,17 +105,17 @@ def _remember(kind: str, key: str, data: bytes) -> None:
 
 
 def cached(state_dir: Path, kind: str, key: str, build: Callable[[], T],
-           valid: Callable[[Any], bool] | None = None) -> T:
+           valid: Callable[[Any], bool] | None = None, keep: int = KEEP) -> T:
     """The output ``build()`` makes for ``key``: from this process, from ``.kcrm/cache/<kind>/``,
     or built now (and stored). An entry failing ``valid`` (of the wrong shape) is rebuilt and replaced."""
     value = load(state_dir, kind, key, valid)
     if value is None:
         value = build()
-        store(state_dir, kind, key, value)
+        store(state_dir, kind, key, value, keep)
     return value
 
 
-def _store(folder: Path, name: str, data: bytes) -> None:
+def _store(folder: Path, name: str, data: bytes, keep: int = KEEP) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
@@ -125,7 +126,7 @@ def _store(folder: Path, name: str, data: bytes) -> None:
         finally:
             Path(tmp).unlink(missing_ok=True)
         entries = sorted(folder.glob("*.pickle"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
-        for old in entries[KEEP:]:
+        for old in entries[keep:]:
             old.unlink(missing_ok=True)
     except OSError:
         return  # a read-only checkout still works, just without the saving

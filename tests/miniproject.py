@@ -103,9 +103,18 @@ def make(root: Path) -> Path:
                                                                 source=None))
     write(root, "models/stg/src__items.sql", STG_SQL)
     write(root, "models/core/items.sql", CORE_SQL)
-    # the mini project has its own source list
+    # the mini project has its own source list, and none of K CRM's marts columns to bind metrics to
     write(root, "catalog/sources.yml", "sources:\n  src:\n    name: Test source\n")
+    unbind_metrics(root)
     return root
+
+
+def unbind_metrics(root: Path) -> None:
+    """Drop the metrics' ``columns:`` bindings from a copied catalog/metrics.yml: a project without
+    K CRM's marts tables has no columns to bind them to (lint KG020 would refuse them)."""
+    metrics = root / "catalog/metrics.yml"
+    metrics.write_text("".join(line for line in metrics.read_text().splitlines(keepends=True)
+                               if not line.lstrip().startswith("columns:")))
 
 
 def load_raw(root: Path, rows: list[tuple]) -> None:

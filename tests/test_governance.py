@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import REPO
-from miniproject import contract_yaml
+from miniproject import contract_yaml, unbind_metrics
 
 from kcrm_gov.cli import cli
 from kcrm_gov.governance.diff import ADDITIVE, BREAKING, DOCUMENTATION, diff, to_markdown, widens
@@ -65,6 +65,7 @@ def base_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
             shutil.copytree(src, root / rel)
         elif src.is_file():
             shutil.copy2(src, root / rel)
+    unbind_metrics(root)  # this project has none of the marts tables the metrics name
     _write(root, ".gitignore", ".kcrm/\n")
     _write(root, "contracts/core/companies.odcs.yaml",
            contract_yaml("core", "companies", CORE_COLUMNS, ["company_id"], source=None))
