@@ -16,6 +16,9 @@ The invariants are shown to fail on a corrupted row.
 
 from __future__ import annotations
 
+import calendar
+import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +32,13 @@ from kcrm_gov.cli import cli
 
 PRODUCT = "marts.product_adoption_thresholds marts.product_adoption_monthly marts.product_engagement_daily"
 SEGMENTATION = "marts.country_regions marts.account_segmentation"
+CS = "marts.cs_health_monthly"
 
 
 @pytest.fixture(scope="module")
 def warehouse(seeded_warehouse: Path) -> Path:
     """The seeded, fully built project, with the marts' checks run on it."""
-    run_cli(seeded_warehouse, "test", "--select", f"{PRODUCT} {SEGMENTATION}")
+    run_cli(seeded_warehouse, "test", "--select", f"{PRODUCT} {SEGMENTATION} {CS}")
     return seeded_warehouse
 
 
@@ -69,6 +73,44 @@ class Core:
         if feature:
             values["feature_name"] = feature
         self.clone(table, "TRUE", values)
+
+    def mrr(self, account: str, month: str, previous: int, closing: int, movement: str) -> None:
+        """The account's enr.account_mrr_monthly row of a month, with its movement."""
+        year, mon = int(month[:4]), int(month[5:7])
+        amount = {"new": closing, "churn": -previous, "contraction": closing - previous}.get(movement, 0)
+        self.clone("enr.account_mrr_monthly", "TRUE", {
+            "month_start": month, "month_end": f"{month[:8]}{calendar.monthrange(year, mon)[1]}",
+            "account_key": account, "opening_mrr_usd": previous, "new_mrr": amount if movement == "new" else 0,
+            "expansion_mrr": 0, "contraction_mrr": amount if movement == "contraction" else 0,
+            "churned_mrr": amount if movement == "churn" else 0, "reactivation_mrr": 0, "closing_mrr_usd": closing,
+            "movement_type": movement, "fx_effect_usd": 0, "is_left_censored": False, "is_bridged": False})
+
+    def risk(self, account: str, month_end: str, band: str) -> None:
+        score = {"low": 0, "medium": 30, "high": 60}[band]
+        self.clone("enr.churn_risk", "TRUE", {
+            "account_key": account, "month_end": month_end, "month_start": f"{month_end[:8]}01",
+            "churn_risk_score": score, "risk_band": band, "is_current": False})
+
+    def nps(self, account: str, day: str, score: int, internal: bool = False) -> None:
+        self.clone("core.nps_responses", "TRUE", {
+            "nps_response_id": -1000 - self.n, "account_key": account, "score": score, "is_internal": internal,
+            "responded_at": f"{day} 15:00:00+00"})
+
+    def csat(self, account: str, day: str, rating: str | None) -> None:
+        self.clone("core.tickets", "TRUE", {
+            "ticket_id": -1000 - self.n, "account_key": account, "csat_score": rating,
+            "is_satisfied": None if rating is None else rating == "good",
+            "rated_at": rating and f"{day} 10:00:00+00", "is_internal": False})
+
+
+def _failing_rules(root: Path, select: str) -> set[str]:
+    """The names of the checks ``kcrm-gov test`` fails on ``select`` (it must fail some)."""
+    result = CliRunner().invoke(cli, ["--project-dir", str(root), "test", "--select", select],
+                                env={"KCRM_GOV_NOW": SEED_NOW})
+    assert result.exit_code != 0, result.output
+    failed = {m.group(1) for m in re.finditer(r"^fail marts\.\w+: quality: table #\d+ (\w+) ", result.output, re.M)}
+    assert f", {len(failed)} failed, 0 errors" in result.output, result.output  # nothing else failed
+    return failed
 
 
 # --- seeded figures ------------------------------------------------------------------------------------
@@ -179,17 +221,98 @@ def test_adoption_threshold_and_engagement_known_answers(warehouse: Path, tmp_pa
         "2023-07-17": (0, 0, 3), "2023-07-18": (0, 0, 0), "2023-05-31": (0, 0, 0),
     }
     assert {d: added[d] for d in expected} == expected
-    run_cli(root, "test", "--select", PRODUCT)
 
-    # the invariants bite: more adopting than using accounts, a DAU above its WAU
+    # every check passes on the hand-made rows but the ones a corrupted row breaks: more adopting than
+    # using accounts, a DAU above its WAU
     with connect_warehouse(root, read_only=False) as con:
         con.execute("UPDATE marts.product_adoption_monthly SET adopting_accounts = using_accounts + 1 "
                     "WHERE month_start = '2023-06-01' AND feature_name = 'forecasting' AND segment = 'smb'")
         con.execute("UPDATE marts.product_engagement_daily SET dau = wau + 1 "
                     "WHERE activity_date = '2023-06-10' AND segment = 'smb'")
-    result = CliRunner().invoke(cli, ["--project-dir", str(root), "test", "--select", PRODUCT],
-                                env={"KCRM_GOV_NOW": SEED_NOW})
-    assert result.exit_code != 0
-    for rule in ("funnel_of_accounts_and_users", "adoption_rate_is_adopting_over_active",
-                 "dau_within_wau_within_mau", "every_active_user_day_counted_once"):
-        assert rule in result.output
+    assert _failing_rules(root, PRODUCT) == {
+        "funnel_of_accounts_and_users", "adoption_rate_is_adopting_over_active", "dau_within_wau_within_mau",
+        "every_active_user_day_counted_once"}
+
+
+# --- known answers: logo churn rate, MRR at risk, NPS and CSAT by CSM and band ------------------------------
+CSM = -501  # a hand-made CSM whose book is only the hand-made accounts
+HISTORIES = {  # account: [(month, previous MRR, closing MRR, movement)], bands scored at month ends
+    "kat-a1": [("2023-02-01", 0, 100, "new"), ("2023-03-01", 100, 100, "unchanged"), ("2023-04-01", 100, 0, "churn")],
+    "kat-a2": [("2023-02-01", 0, 200, "new"), ("2023-03-01", 200, 200, "unchanged"),
+               ("2023-04-01", 200, 200, "unchanged")],
+    "kat-a3": [("2023-03-01", 0, 300, "new"), ("2023-04-01", 300, 150, "contraction")],
+    "kat-a4": [("2023-03-01", 0, 50, "new"), ("2023-04-01", 50, 0, "churn")],
+    "kat-a5": [("2023-04-01", 0, 80, "new")],
+    "kat-a6": [("2023-03-01", 0, 120, "new"), ("2023-04-01", 120, 120, "unchanged")],
+}
+BANDS = {
+    "kat-a1": {"2023-02-28": "low", "2023-03-31": "high"},
+    "kat-a2": {"2023-02-28": "medium", "2023-03-31": "low", "2023-04-30": "low"},
+    "kat-a3": {"2023-03-31": "low", "2023-04-30": "medium"},
+    "kat-a4": {"2023-03-31": "high"},
+    "kat-a5": {"2023-04-30": "low"},
+    "kat-a6": {"2023-03-31": "medium", "2023-04-30": "low"},
+}
+
+
+def _april(root: Path) -> tuple[int, int]:
+    [(customers, churned)] = rows(root, """
+        SELECT SUM(customers), SUM(churned_customers) FROM marts.cs_health_monthly WHERE month_start = '2023-04-01'""")
+    return customers, churned
+
+
+def test_logo_churn_rate_by_csm_and_band_known_answers(warehouse: Path, tmp_path: Path) -> None:
+    seeded_april = _april(warehouse)
+    root = copy_warehouse(warehouse, tmp_path / "project")
+    with connect_warehouse(root, read_only=False) as con:
+        core = Core(con)
+        core.clone("core.users", "TRUE", {"user_id": CSM, "full_name": "Kat Csm", "email": "kat.csm@kcrm.io"})
+        for key, history in HISTORIES.items():
+            core.account(key)
+            core.clone("core.account_notes", "NOT is_internal", {
+                "note_id": f"kat-note-{key}", "account_key": key, "author_user_id": CSM, "is_internal": False,
+                "created_at": "2023-06-01 10:00:00+00"})
+            for month, previous, closing, movement in history:
+                core.mrr(key, month, previous, closing, movement)
+            for month_end, band in BANDS[key].items():
+                core.risk(key, month_end, band)
+        core.nps("kat-a2", "2023-04-03", 10)  # a promoter in the low band
+        core.nps("kat-a3", "2023-04-04", 5)  # a detractor in the low band
+        core.nps("kat-a4", "2023-04-05", 7)  # a passive in the high band
+        core.nps("kat-a5", "2023-04-06", 9)  # won in April, unscored when it entered: its answer is 'unscored'
+        core.nps("kat-a2", "2023-04-07", 0, internal=True)  # internal: out
+        core.csat("kat-a6", "2023-04-10", "good")
+        core.csat("kat-a6", "2023-04-11", "bad")
+        core.csat("kat-a1", "2023-04-15", "good")  # rated in the month it churned: still its band of March 31
+        core.csat("kat-a1", "2023-04-16", None)  # not rated: out
+    run_cli(root, "build", "--select", f"enr.icp_fit {SEGMENTATION} {CS}")  # icp_fit: the new accounts get a tier
+
+    got = {(str(m), band): tuple(r) for m, band, *r in rows(root, f"""
+        SELECT month_start, risk_band, customers, opening_mrr_usd, mrr_at_risk_usd, churned_customers,
+               churned_mrr_usd, logo_churn_rate, nps_responses, nps, csat_ratings, csat
+        FROM marts.cs_health_monthly WHERE csm_key = '{CSM}'""")}
+    d = Decimal
+    expected = {  # customers, opening MRR, at risk, churned, churned MRR, logo churn rate, NPS n, NPS, CSAT n, CSAT
+        ("2023-03-01", "low"): (1, d(100), d(0), 0, d(0), d(0), 0, None, 0, None),  # a1, scored low on Feb 28
+        ("2023-03-01", "medium"): (1, d(200), d(0), 0, d(0), d(0), 0, None, 0, None),  # a2
+        ("2023-04-01", "high"): (2, d(150), d(150), 2, d(150), d(1), 1, d(0), 1, d(1)),  # a1 and a4 both churn
+        ("2023-04-01", "low"): (2, d(500), d(0), 0, d(0), d(0), 2, d(0), 0, None),  # a2; a3 contracts, not churn
+        ("2023-04-01", "medium"): (1, d(120), d(0), 0, d(0), d(0), 0, None, 2, d("0.5")),  # a6
+        ("2023-04-01", "unscored"): (0, d(0), d(0), 0, d(0), None, 1, d(100), 0, None),  # a5's answer
+        ("2023-05-01", "low"): (3, d(400), d(0), 0, d(0), d(0), 0, None, 0, None),  # a2, a5, a6
+        ("2023-05-01", "medium"): (1, d(150), d(0), 0, d(0), d(0), 0, None, 0, None),  # a3 after contracting
+    }
+    assert got == expected
+    [(name, rate)] = rows(root, f"""
+        SELECT MAX(csm_name), SUM(churned_customers) / SUM(customers) FROM marts.cs_health_monthly
+        WHERE csm_key = '{CSM}' AND month_start = '2023-04-01'""")
+    assert (name, rate) == ("Kat Csm", 0.4)  # 2 of the 5 customers entering April churned in it
+    customers, churned = _april(root)
+    assert (customers - seeded_april[0], churned - seeded_april[1]) == (5, 2)
+
+    # every check passes on the hand-made rows but the ones a corrupted row breaks: more churned customers
+    # than customers, so more churns than enr.account_mrr_monthly holds
+    with connect_warehouse(root, read_only=False) as con:
+        con.execute(f"UPDATE {CS} SET churned_customers = customers + 1 WHERE csm_key = '{CSM}' "
+                    "AND month_start = '2023-04-01' AND risk_band = 'high'")
+    assert _failing_rules(root, CS) == {"counts_and_rates_are_consistent", "every_customer_and_churn_counted_once"}
