@@ -9,7 +9,9 @@ paying accounts. Known answers, through the real engine on a copy of the seeded 
   one of which falls a day before the 28-day window; an internal account is out. The same events give
   DAU / WAU / MAU worked out by hand on the window edges;
 - logo churn: hand-made MRR histories churn, contract and stay in known churn-risk bands, and the
-  logo churn rate, MRR at risk, NPS and CSAT of their CSM's rows are worked out by hand.
+  logo churn rate, MRR at risk, NPS and CSAT of their CSM's rows are worked out by hand; the seeded
+  company-wide logo churn rate of every month equals a direct count on the MRR movements, and the
+  high churn-risk band churns several times more often than the others.
 
 The invariants are shown to fail on a corrupted row.
 """
@@ -161,6 +163,27 @@ def test_seeded_segmentation(warehouse: Path) -> None:
     assert stages["churned"] == churned_accounts > 50
     assert stages["trial"] > 100 and stages["prospect"] > 100
     assert rows(warehouse, "SELECT COUNT(*) FROM marts.account_segmentation WHERE region = 'unknown'") == [(0,)]
+
+
+def test_seeded_cs_health(warehouse: Path) -> None:
+    by_band = {band: (customers, rate) for band, customers, rate in rows(warehouse, """
+        SELECT risk_band, SUM(customers), SUM(churned_customers) / NULLIF(SUM(customers), 0)
+        FROM marts.cs_health_monthly GROUP BY risk_band""")}
+    assert set(by_band) == {"low", "medium", "high", "unscored"} and by_band["unscored"][0] == 0
+    # the band scored at the end of the month before foretells the month's churn
+    assert by_band["high"][1] > 5 * by_band["medium"][1] > 5 * by_band["low"][1] > 0
+    # the company's logo churn rate of a month, straight from the MRR movements, is the sum over CSMs and bands
+    [(months, equal)] = rows(warehouse, """
+        WITH direct AS (
+            SELECT c.month_start, COUNT(*) FILTER (WHERE c.movement_type = 'churn') AS churned, COUNT(*) AS customers
+            FROM enr.account_mrr_monthly AS p
+            JOIN enr.account_mrr_monthly AS c ON c.account_key = p.account_key
+                 AND c.month_start = p.month_start + INTERVAL 1 MONTH
+            WHERE p.closing_mrr_usd > 0 GROUP BY c.month_start)
+        SELECT COUNT(*), COUNT(*) FILTER (WHERE d.churned / d.customers = h.rate)
+        FROM direct AS d JOIN (SELECT month_start, SUM(churned_customers) / SUM(customers) AS rate
+                               FROM marts.cs_health_monthly GROUP BY month_start) AS h USING (month_start)""")
+    assert months == equal == 23
 
 
 # --- known answers: adoption and engagement ----------------------------------------------------------------

@@ -1,6 +1,6 @@
 -- marts.account_segmentation: one row per real account with the attributes reporting cuts by: lifecycle
 -- (from billing and the product, not HubSpot's hand-set stage), segment, ICP tier, region, current plan
--- and MRR, health band and the account's CSM. As of the latest month of enr.account_mrr_monthly (from
+-- and MRR, health and churn-risk bands and the account's CSM. As of the latest month of enr.account_mrr_monthly (from
 -- the data, never the wall clock).
 WITH latest AS (
   SELECT MAX(month_start) AS month_start
@@ -69,6 +69,8 @@ SELECT
   IF(COALESCE(r.mrr_usd, 0) > 0, NULL, r.last_churn_month) AS churned_month,
   h.health_band,
   h.health_score,
+  k.risk_band AS churn_risk_band,
+  k.churn_risk_score,
   c.csm_user_id,
   c.csm_name,
   a.owner_user_id,
@@ -84,6 +86,9 @@ LEFT JOIN marts.country_regions AS g
   ON g.country = a.country
 LEFT JOIN enr.account_health AS h
   ON h.account_key = a.account_key
+LEFT JOIN enr.churn_risk AS k
+  ON k.account_key = a.account_key
+  AND k.is_current
 LEFT JOIN enr.activation AS t
   ON t.account_key = a.account_key
 LEFT JOIN activity AS v
