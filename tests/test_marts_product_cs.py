@@ -45,7 +45,8 @@ def warehouse(seeded_warehouse: Path) -> Path:
 
 
 class Core:
-    """Writes hand-made rows into core tables by copying one real row and replacing the columns that matter."""
+    """Writes hand-made rows into core and enr tables by copying one real row and replacing the columns that
+    matter."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
