@@ -16,7 +16,7 @@ top_band AS (
   -- The band whose customers' MRR is at risk: the one with the highest min_score (high as shipped).
   SELECT band
   FROM enr.churn_risk_bands
-  QUALIFY ROW_NUMBER() OVER (ORDER BY min_score DESC) = 1
+  WHERE min_score = (SELECT MAX(min_score) FROM enr.churn_risk_bands)
 ),
 
 opening AS (
