@@ -35,12 +35,13 @@ from kcrm_gov.cli import cli
 PRODUCT = "marts.product_adoption_thresholds marts.product_adoption_monthly marts.product_engagement_daily"
 SEGMENTATION = "marts.country_regions marts.account_segmentation"
 CS = "marts.cs_health_monthly"
+TRIALS = "marts.trial_conversion_monthly"
 
 
 @pytest.fixture(scope="module")
 def warehouse(seeded_warehouse: Path) -> Path:
     """The seeded, fully built project, with the marts' checks run on it."""
-    run_cli(seeded_warehouse, "test", "--select", f"{PRODUCT} {SEGMENTATION} {CS}")
+    run_cli(seeded_warehouse, "test", "--select", f"{PRODUCT} {SEGMENTATION} {CS} {TRIALS}")
     return seeded_warehouse
 
 
@@ -340,3 +341,49 @@ def test_logo_churn_rate_by_csm_and_band_known_answers(warehouse: Path, tmp_path
         con.execute(f"UPDATE {CS} SET churned_customers = customers + 1 WHERE csm_key = '{CSM}' "
                     "AND month_start = '2023-04-01' AND risk_band = 'high'")
     assert _failing_rules(root, CS) == {"counts_and_rates_are_consistent", "every_customer_and_churn_counted_once"}
+
+
+# --- trial conversion -------------------------------------------------------------------------------------
+def test_seeded_trial_conversion(warehouse: Path) -> None:
+    [(trials, activated, closed, converted_activated, converted_other)] = rows(warehouse, """
+        SELECT SUM(trials), SUM(activated_trials), SUM(activation_window_closed),
+               SUM(activated_trials * activated_conversion_rate),
+               SUM((activation_window_closed - activated_trials) * not_activated_conversion_rate)
+        FROM marts.trial_conversion_monthly""")
+    assert trials == rows(warehouse, "SELECT COUNT(*) FROM enr.activation")[0][0] > 500
+    # the seed makes activation matter: activated trials pay far more often than the others
+    assert converted_activated / activated > 2 * converted_other / (closed - activated)
+
+
+def test_trial_conversion_known_answers(warehouse: Path, tmp_path: Path) -> None:
+    """Five hand-made trials of January 2030 (a month the data does not hold), each a different path."""
+    root = copy_warehouse(warehouse, tmp_path / "p")
+    trials = {  # key: (activation window open, activated, PQL window open, PQL, paying)
+        "t-a": (False, True, False, True, True),     # activated, PQL, paid
+        "t-b": (False, True, False, False, False),   # activated, no PQL, did not pay
+        "t-c": (False, False, False, False, True),   # not activated, paid anyway
+        "t-d": (False, False, False, False, False),  # not activated, did not pay
+        "t-e": (True, False, True, False, False),    # windows still open: counts as a trial only
+    }
+    with connect_warehouse(root, read_only=False) as con:
+        core = Core(con)
+        for key, (open_a, activated, open_p, pql, paying) in trials.items():
+            paid = "2030-01-20" if paying else None
+            core.clone("enr.activation", "TRUE", {
+                "account_key": key, "signed_up_at": "2030-01-05 09:00:00+00", "paying_since": paid,
+                "is_window_open": open_a, "is_activated": activated})
+            core.clone("enr.pql_accounts", "TRUE", {
+                "account_key": key, "signed_up_at": "2030-01-05 09:00:00+00", "paying_since": paid,
+                "is_window_open": open_p, "is_pql": pql})
+    run_cli(root, "build", "--select", TRIALS)
+    [row] = rows(root, """
+        SELECT trials, activation_window_closed, activated_trials, activation_rate, pql_window_closed, pqls, pql_rate,
+               converted_trials, trial_conversion_rate, activated_conversion_rate, not_activated_conversion_rate
+        FROM marts.trial_conversion_monthly WHERE month_start = DATE '2030-01-01'""")
+    assert row == (5, 4, 2, Decimal("0.5"), 4, 1, Decimal("0.25"), 2, Decimal("0.4"), Decimal("0.5"), Decimal("0.5"))
+    run_cli(root, "test", "--select", TRIALS)
+
+    # a PQL counted in a month whose PQL window count is 0 breaks the funnel rule
+    with connect_warehouse(root, read_only=False) as con:
+        con.execute(f"UPDATE {TRIALS} SET pqls = trials + 1 WHERE month_start = DATE '2030-01-01'")
+    assert _failing_rules(root, TRIALS) == {"funnel_never_widens", "rates_are_their_counts"}
