@@ -5,8 +5,9 @@ google-cloud-bigquery client against the bqemulator server that `.ci/run` starts
 
 - raw → stg → core for two sources (HubSpot: products and owners; QuickBooks: invoices and
   payments), seeded at scale 0.2: row counts and a checksum of every column must agree.
-- the enr models of :data:`ENR_TABLES`, built on BigQuery from the very rows their inputs hold in
-  the session's seeded warehouse (scale 1): every row must be the same as DuckDB's.
+- the enr models of :data:`ENR_TABLES` and the marts models of :data:`MARTS_TABLES`, built on
+  BigQuery from the very rows their inputs hold in the session's seeded warehouse (scale 1): every
+  row must be the same as DuckDB's.
 
 Skipped without KCRM_GOV_BQ_ENDPOINT.
 """
@@ -63,6 +64,16 @@ ENR_TABLES = [
     "enr.churn_propensity",
     "enr.churn_propensity_coefficients",
     "enr.churn_propensity_metrics",
+]
+# marts tables compared row by row, built on BigQuery from their inputs' rows as above.
+MARTS_TABLES = [
+    "marts.revenue_mrr_monthly",
+    "marts.revenue_retention_monthly",
+    "marts.revenue_cohorts",
+    "marts.trial_conversion_monthly",
+    "marts.country_regions",
+    "marts.account_segmentation",
+    "marts.cs_health_monthly",
 ]
 # The emulator keeps 3 decimals of a NUMERIC (.ci/BQEMULATOR.md): half a thousandth per rounding.
 EMULATOR_NUMERIC_TOLERANCE = Decimal("0.001")
@@ -178,13 +189,15 @@ def keyed_rows(engine: Any, contract: Any) -> dict[tuple, dict[str, Any]]:
     return out
 
 
-def test_enr_models_build_on_bigquery_with_duckdbs_rows(seeded_warehouse: Path) -> None:
+@pytest.mark.parametrize("layer, listed", [("enr", ENR_TABLES), ("marts", MARTS_TABLES)])
+def test_models_build_on_bigquery_with_duckdbs_rows(seeded_warehouse: Path, layer: str, listed: list[str]) -> None:
     project = Project.load(seeded_warehouse)
     dag = build_dag(project)
-    tables = select(project, dag, ENR_TABLES)
-    assert sorted(tables) == sorted(ENR_TABLES)
+    tables = select(project, dag, listed)
+    assert sorted(tables) == sorted(listed)
+    assert all(project.contracts[t].layer == layer for t in tables)
     inputs = sorted({u for t in tables for u in dag.upstream.get(t, []) if u not in tables})
-    assert inputs and all(project.contracts[t].layer in ("core", "enr") for t in inputs), inputs
+    assert inputs and all(project.contracts[t].layer in ("core", "enr", "marts") for t in inputs), inputs
 
     # the seeded warehouse is shared by the whole run: read it, never write it
     local = DuckDBEngine(project, project.config.target(), read_only=True)
