@@ -14,7 +14,20 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .commands import catalog, ddl, docs, freshness, gate, governance, lineage, quality, servers, train, warehouse
+from .commands import (
+    catalog,
+    ddl,
+    docs,
+    freshness,
+    gate,
+    governance,
+    lineage,
+    lookml,
+    quality,
+    servers,
+    train,
+    warehouse,
+)
 from .commands._generate import generate
 from .commands.options import fail
 from .errors import KcrmGovError
@@ -50,7 +63,7 @@ for command in (gate.lint, gate.check, warehouse.build, warehouse.seed, warehous
                 train.train_command, generate):
     cli.add_command(command)
 del command
-_ = (ddl, docs, servers)  # their commands join the `generate` group when imported
+_ = (ddl, docs, lookml, servers)  # their commands join the `generate` group when imported
 
 
 def main() -> None:

@@ -59,6 +59,7 @@ class Column:
     declared_sources: tuple[str, ...] = ()  # ODCS transformSourceObjects: the tables it is made from
     transform_description: str | None = None
     enum_written: bool = False  # allowed values come from ODCS ``enum`` (else the allowedValues property)
+    business_name: str | None = None  # ODCS businessName: the column's name for people (BI labels)
 
     @property
     def pattern(self) -> str | None:
@@ -418,6 +419,7 @@ def _column(prop: Any, yaml_path: PathKey, source: YamlDocument) -> Column:
         declared_sources=tuple(str(s) for s in ([sources] if isinstance(sources, str) else sources)),
         transform_description=prop.transformDescription,
         enum_written=bool(prop.enum),
+        business_name=prop.businessName,
     )
 
 

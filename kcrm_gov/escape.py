@@ -15,6 +15,9 @@ SodaCL          :func:`soda_text`: refused when it holds template syntax (Soda C
 DDL             :func:`sql_literal` too (column and table descriptions, labels)
 Markdown/HTML   :func:`kcrm_gov.catalog.templates.esc` (every character Markdown or HTML gives a
                 meaning to becomes an entity)
+LookML          :func:`lookml_text`: one double-quoted string (``"`` and ``\\`` escaped, line breaks
+                folded, Liquid's ``{{``/``{%`` broken); never in ``sql:``, whose ``${…}`` only ever
+                names validated identifiers
 ==============  =====================================================================================
 
 Identifiers are not escaped but validated: lint (KG011) and the generators accept only plain
@@ -93,5 +96,25 @@ def sql_text(value: Any, dialect: str) -> str:
     return sql_literal(value).sql(dialect=dialect)
 
 
-__all__ = ["OWN_PLACEHOLDER", "TEMPLATE_MARKERS", "TemplateSyntaxRefused", "soda_text", "sql_literal", "sql_text",
-           "template_marker"]
+_LIQUID = re.compile(r"\{(?=[{%])")
+"""Where Liquid (which Looker runs in labels and descriptions) would open a tag: ``{{`` or ``{%``."""
+
+
+def lookml_text(value: str) -> str:
+    """``value`` as one double-quoted LookML string (a label or description), inert in Looker.
+
+    A backslash and a double quote are escaped, so the string cannot end early and what follows
+    (``;;``, ``}``, a new field) stays text; line breaks and other control characters become
+    spaces (a Looker description is one line); ``{{`` and ``{%`` get a space after the brace, so
+    Looker's Liquid renders them as text. ``${`` is left as written: Looker substitutes it only in
+    ``sql``, ``html`` and ``link``, where no contract text is ever written.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a string")
+    text = " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", value).split())
+    text = _LIQUID.sub("{ ", text)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+__all__ = ["OWN_PLACEHOLDER", "TEMPLATE_MARKERS", "TemplateSyntaxRefused", "lookml_text", "soda_text", "sql_literal",
+           "sql_text", "template_marker"]

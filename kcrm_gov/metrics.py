@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from .errors import KcrmGovError, Location
 from .project import Project
@@ -21,6 +21,32 @@ from .yamlsource import YamlDocument, read_yaml
 METRICS_FILE = Path("catalog") / "metrics.yml"
 BOUND_LAYER = "marts"
 """Metrics are bound to dashboard-facing columns only: the layer BI tools and the exec team read."""
+
+AGGREGATIONS = ("sum", "average", "max", "min", "count", "count_distinct")
+"""How a BI tool may aggregate a bound column over many rows (``aggregation:`` of a metric). A rate
+or average column is not additive: it is recomputed as a ratio of additive columns of its table,
+written ``{numerator: <column>, denominator: <column>}`` (SUM(numerator) / SUM(denominator)), with
+optionally ``subtract: <column>`` (SUM(numerator) - SUM(subtract) over the denominator, as NPS is)
+and ``scale: <number>`` (the ratio times it, e.g. 100 for a score out of 100)."""
+
+RATIO_KEYS = frozenset({"numerator", "denominator", "subtract", "scale"})
+
+
+@dataclass(frozen=True)
+class Aggregation:
+    """How one bound column aggregates: ``kind`` is one of :data:`AGGREGATIONS` or ``"ratio"``
+    (then ``numerator`` and ``denominator`` name two columns of the same table)."""
+
+    kind: str
+    numerator: str | None = None
+    denominator: str | None = None
+    subtract: str | None = None
+    scale: float | int = 1
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns a ratio reads (none for the other kinds, which read the bound column)."""
+        return [c for c in (self.numerator, self.subtract, self.denominator) if c is not None]
 
 
 @dataclass(frozen=True)
@@ -53,6 +79,51 @@ def bound_columns(metric: dict[str, Any]) -> list[str]:
     """The ``columns:`` references of one metric entry (strings only; lint reports the rest)."""
     columns = metric.get("columns")
     return [c for c in columns if isinstance(c, str)] if isinstance(columns, list) else []
+
+
+def aggregation_of(metric: dict[str, Any], ref: str) -> Aggregation | None:
+    """The aggregation a metric declares for its bound column ``ref``, or None when it declares
+    none usable (lint reports why: :func:`binding_problems`).
+
+    ``aggregation:`` is one value for every bound column, or a mapping ``{marts.t.c: value}``; a
+    value is a name of :data:`AGGREGATIONS` or ``{numerator: <column>, denominator: <column>}``.
+    """
+    declared = metric.get("aggregation")
+    if _per_column(declared):
+        declared = declared.get(ref)
+    if isinstance(declared, str) and declared in AGGREGATIONS:
+        return Aggregation(declared)
+    if not isinstance(declared, dict) or not {"numerator", "denominator"} <= set(declared) <= RATIO_KEYS:
+        return None
+    names = [declared[k] for k in ("numerator", "denominator", "subtract") if k in declared]
+    scale = declared.get("scale", 1)
+    if not all(isinstance(n, str) for n in names) or isinstance(scale, bool) or not isinstance(scale, int | float):
+        return None
+    return Aggregation("ratio", declared["numerator"], declared["denominator"], declared.get("subtract"), scale)
+
+
+def _per_column(declared: object) -> TypeGuard[dict[str, Any]]:
+    """True when ``aggregation:`` is a mapping per bound column (not one ratio for all)."""
+    return isinstance(declared, dict) and not (set(declared) & RATIO_KEYS)
+
+
+def _aggregation_problem(project: Project, metric: dict[str, Any], ref: str) -> str | None:
+    """Why the aggregation declared for the (valid) bound column ``ref`` is unusable, or None."""
+    declared = metric.get("aggregation")
+    if declared is None:
+        return (f"column '{ref}': no aggregation: declare `aggregation:` ({', '.join(AGGREGATIONS)}, or "
+                "{numerator: <column>, denominator: <column>} for a rate), or a mapping per bound column")
+    aggregation = aggregation_of(metric, ref)
+    if aggregation is None:
+        return (f"column '{ref}': aggregation must be one of {', '.join(AGGREGATIONS)} or a ratio "
+                "{numerator: <column>, denominator: <column>[, subtract: <column>][, scale: <number>]} (for "
+                "every bound column, or a mapping per bound column)")
+    if aggregation.kind == "ratio":
+        contract = project.contracts.get(".".join(ref.split(".")[:2]))
+        for part in aggregation.columns:
+            if contract is not None and contract.column(str(part)) is None:
+                return f"column '{ref}': the ratio's column '{part}' is not a column of {contract.qualified_name}"
+    return None
 
 
 def metrics_by_column(metrics: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
@@ -95,7 +166,18 @@ def binding_problems(project: Project) -> Iterator[tuple[Location, str]]:
                 yield where, f"metric '{key}': {problem}"
             elif ref in seen:
                 yield where, f"metric '{key}': column '{ref}' is listed twice"
+            elif f"{BOUND_LAYER}.{str(ref).split('.')[1]}" not in project.unreadable:
+                problem = _aggregation_problem(project, metric, str(ref))
+                if problem:
+                    yield (doc.location("metrics", key, "aggregation") if "aggregation" in metric else where,
+                           f"metric '{key}': {problem}")
             seen.add(str(ref))
+        declared = metric.get("aggregation")
+        if _per_column(declared):
+            for ref in declared:
+                if ref not in columns:
+                    yield doc.location("metrics", key, "aggregation", ref), (
+                        f"metric '{key}': aggregation names '{ref}', which is not one of its columns")
 
 
 def _reference_problem(project: Project, ref: object) -> str | None:

@@ -13,7 +13,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("KCRM_GOV_SHARED", REPO.parent / "shared"))
-PROJECT_FILES = ("kcrm_gov.yml", "contracts", "catalog", "models", "checks", "lineage", "docs", "mkdocs.yml", ".github")
+PROJECT_FILES = ("kcrm_gov.yml", "contracts", "catalog", "models", "checks", "lookml", "lineage", "docs", "mkdocs.yml",
+                 ".github")
 
 
 @pytest.fixture(autouse=True)

@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("foundation", {"errors", "yamlsource", "identifiers", "escape", "redact", "typemap", "cache", "__init__"}),
     ("project", {"config", "contracts", "models", "reference", "project", "dag", "policy_tags", "propensity_spec",
                  "metrics"}),
-    ("library", {"ddl", "engines", "sql", "checks", "lint", "lineage", "catalog", "governance", "seed", "load",
+    ("library", {"bi", "ddl", "engines", "sql", "checks", "lint", "lineage", "catalog", "governance", "seed", "load",
                  "build", "compile", "enforce", "artifacts", "workflows", "gate", "clock", "resources",
                  "propensity"}),
     ("cli", {"commands", "cli"}),

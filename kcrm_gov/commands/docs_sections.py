@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 
 _SECTION = re.compile(r"(<!-- kcrm-gov:generated (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- kcrm-gov:end (?P=name) -->)",
                       re.S)
-PROJECT_FILES = ("kcrm_gov.yml", "contracts", "models", "catalog", "checks", "lineage", ".github", "README.md", "docs")
+PROJECT_FILES = ("kcrm_gov.yml", "contracts", "models", "catalog", "checks", "lookml", "lineage", ".github",
+                 "README.md", "docs")
 """What a copy of the project needs for the CLI examples (no build outputs)."""
 WARM = (".kcrm/lineage/column_lineage.json", ".kcrm/cache")
 """Caches copied along when present: they only save time (keyed by the contracts and models)."""
@@ -216,9 +217,39 @@ def cli_lineage(project: Project, gate: GateResult | None = None) -> str:
     return _console(project, [Run(("lineage", "show", "core.accounts.account_key"))], keep=10)
 
 
+LOOKML_EXAMPLE = "product_engagement_daily"
+"""The mart whose generated view the docs show: small, with a compound key, a date and a ratio."""
+
+
+def lookml_example(project: Project, gate: GateResult | None = None) -> str:
+    """The generated view of one mart, as written under lookml/views/ (its key, date, first
+    dimension and every measure; the other dimensions are elided)."""
+    from ..bi.lookml import read_metrics, view_text
+
+    contracts = [c for c in project.layer("marts") if c.source != "reference"]
+    contract = next((c for c in contracts if c.table == LOOKML_EXAMPLE), contracts[0] if contracts else None)
+    if contract is None:
+        return "(this project has no marts tables)\n"
+    text = view_text(contract, project.config.target_of_kind("bigquery"), read_metrics(project))
+    blocks, kept, elided = text.split("\n\n"), [], False
+    for block in blocks:
+        head = block.strip().splitlines()[0] if block.strip() else ""
+        first_dimension = head.startswith("dimension:") and not any(
+            b.strip().startswith("dimension: ") and "primary_key" not in b for b in kept)
+        if head.startswith(("#", "view:", "dimension_group:", "measure:")) or "primary_key: yes" in block or \
+                first_dimension:
+            kept.append(block)
+        elif not elided:
+            kept.append("  # ... a dimension per other column ...")
+            elided = True
+    path = f"lookml/views/{contract.table}.view.lkml"
+    return f"`{path}` (excerpt):\n\n```\n" + "\n\n".join(kept).rstrip() + "\n```\n"
+
+
 SECTIONS: tuple[Section, ...] = (
     Section("lint-rules", "docs/governance/rules.md", rules_table),
     Section("check-table", "docs/governance/checks.md", check_table),
+    Section("lookml-example", "docs/governance/lookml.md", lookml_example),
     Section("cli-lint", "README.md", cli_lint),
     Section("cli-template-refusal", "README.md", cli_template_refusal),
     Section("cli-lineage", "README.md", cli_lineage),

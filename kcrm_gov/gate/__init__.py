@@ -93,9 +93,10 @@ from .steps import (  # noqa: E402 - the steps build on the types above
     codeowners_step,
     compile_step,
     lint_step,
+    lookml_step,
     servers_step,
     versions_step,
 )
 
 __all__ = ["STEPS", "Annotation", "GateResult", "GateStep", "checks_step", "codeowners_step", "compile_step",
-           "lint_step", "run_gate", "servers_step", "versions_step"]
+           "lint_step", "lookml_step", "run_gate", "servers_step", "versions_step"]

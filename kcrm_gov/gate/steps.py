@@ -67,6 +67,23 @@ def checks_step(project: Project) -> GateStep:
          for item in stale])
 
 
+def lookml_step(project: Project) -> GateStep:
+    """The committed LookML under lookml/ is what the marts contracts and metrics generate."""
+    from ..bi.lookml import generate_lookml, stale_lookml
+    from ..errors import KcrmGovError
+
+    try:
+        generated = generate_lookml(project)
+    except KcrmGovError as exc:
+        return GateStep(name="lookml", ok=False, summary="the LookML cannot be generated", details=[str(exc)],
+                        exit_code=1, annotations=[Annotation.at(exc.location, exc.message, "lookml")])
+    stale = stale_lookml(project, generated)
+    return _stale_files_step(
+        "lookml", stale, f"{len(generated)} LookML files, {len(stale)} stale", "lookml",
+        [Annotation(item.path.as_posix(), 1, 1, f"{item.reason}: run `kcrm-gov generate lookml`", "lookml")
+         for item in stale])
+
+
 def codeowners_step(project: Project) -> GateStep:
     """The committed .github/CODEOWNERS is what the contracts' stewards generate."""
     from ..governance.codeowners import stale_codeowners
@@ -131,5 +148,5 @@ def _stale_files_step(name: str, stale: Sequence[Any], summary: str, generator: 
     )
 
 
-STEPS = [lint_step, compile_step, checks_step, servers_step, codeowners_step]
+STEPS = [lint_step, compile_step, checks_step, servers_step, lookml_step, codeowners_step]
 """The steps every run of the gate takes, in order (then versions with --base, then any extra steps)."""

@@ -541,7 +541,10 @@ def metric_columns(project: Project) -> Iterator[Finding]:
     ``columns: [marts.<table>.<column>, ...]``; each must be a column of a marts table's contract. A
     table that is only planned may be named under ``sources:``, never under ``columns:``: a binding to
     a column that does not exist would send Looker and the catalog to nothing. Reported at the entry's
-    line of ``metrics.yml``. A metric without ``columns:`` is allowed (not bound yet)."""
+    line of ``metrics.yml``. A metric without ``columns:`` is allowed (not bound yet). A bound metric
+    declares ``aggregation:`` (sum, average, max, min, count, count_distinct, or a ratio
+    ``{numerator: c, denominator: c}`` of columns of the same table) for each bound column: the
+    measure `kcrm-gov generate lookml` gives the BI layer."""
     from ..metrics import binding_problems
 
     for location, message in binding_problems(project):
