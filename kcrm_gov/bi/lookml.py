@@ -150,6 +150,8 @@ def measures_of(contract: Contract, metrics: dict[str, Any]) -> list[Measure]:
             component = aggregation.kind != "ratio" and any(
                 (a := aggregation_of(metric, r)) is not None and a.kind == "ratio" for r in bound_columns(metric))
             value_format = _unit_format(metric.get("unit"))
+            if aggregation.kind == "ratio" and value_format == "decimal_0":
+                value_format = "percent_1"  # a ratio of two counts of a count metric is a share (PQL rate)
             if component:
                 value_format = "decimal_0" if (column.logical_type or "") == "integer" else None
                 description = " ".join(filter(None, [column.description, f"Part of {group}: {description}"]))

@@ -231,7 +231,8 @@ def lookml_example(project: Project, gate: GateResult | None = None) -> str:
     if contract is None:
         return "(this project has no marts tables)\n"
     text = view_text(contract, project.config.target_of_kind("bigquery"), read_metrics(project))
-    blocks, kept, elided = text.split("\n\n"), [], False
+    blocks, elided = text.split("\n\n"), False
+    kept: list[str] = []
     for block in blocks:
         head = block.strip().splitlines()[0] if block.strip() else ""
         first_dimension = head.startswith("dimension:") and not any(
