@@ -2,7 +2,9 @@
 
 :func:`collect` gathers everything once (project, run artifacts, lineage, git history, glossary,
 metrics); :func:`render_site` turns it into ``{src_uri: markdown}`` for the plugin. Rendering
-never touches the warehouse: the site cannot show a value of any column, classified or not.
+never touches the warehouse: no page shows a value of any column. The marts charts
+(:mod:`kcrm_gov.catalog.charts`, drawn by the plugin beforehand into ``CatalogData.charts``) show
+aggregates of marts tables on the metric and marts table pages, never a personal-data column.
 
 Generated pages (``src_uri``):
 
@@ -29,6 +31,7 @@ from ..project import Project
 from ..propensity_spec import propensity_models
 from ..yamlsource import read_yaml
 from .artifacts import BUILD, ERROR, FAIL, FRESHNESS, PASS, QUALITY, WARN, Artifacts, CheckInfo, load_artifacts
+from .charts import ChartSet, Rendered, chart_id, figure_html
 from .diagram import lineage_svg
 from .graph import Lineage, load_lineage
 from .history import History, histories
@@ -78,6 +81,7 @@ class CatalogData:
     glossary: dict[str, dict[str, Any]] = field(default_factory=dict)
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     urls: Urls = field(default_factory=Urls)  # how links are spelled (directory URLs or .html)
+    charts: ChartSet | None = None  # the marts charts of the latest build (None: charts are off)
 
     def contracts(self) -> list[Contract]:
         return self.project.ordered()
@@ -626,6 +630,42 @@ def _change(data: CatalogData, contract: Contract) -> str:
     return "\n".join(out)
 
 
+def _figure(data: CatalogData, here: str, rendered: Rendered) -> str:
+    """A chart on the page ``here``: its image, caption and figures, or why it is not drawn."""
+    note = data.charts.note if data.charts is not None else None
+    if note:
+        return f'<p class="kg-chart-note"><em>Chart ({esc(rendered.chart.title)}): {esc(note)}.</em></p>\n'
+    table = rendered.chart.table
+    build = data.artifacts.builds.get(table)
+    return figure_html(rendered, data_urls(data).href(here, rendered.uri), source=_table_link(data, here, table),
+                       built=_when(build.when) if build and build.when else None)
+
+
+def _charts(data: CatalogData, contract: Contract, here: str) -> str:
+    """The charts of a marts table (none for the other tables, nor when charts are off)."""
+    if data.charts is None:
+        return ""
+    drawn = data.charts.for_table(contract.qualified_name)
+    if not drawn:
+        return ""
+    return "## Charts {#charts}\n\n" + "\n".join(_figure(data, here, r) for r in drawn)
+
+
+def _metric_charts(data: CatalogData, here: str, key: str) -> str:
+    """The charts of a metric: drawn under the first metric of the page that a chart shows, linked from the others."""
+    if data.charts is None:
+        return ""
+    out = []
+    for rendered in data.charts.for_metric(key):
+        first = next((k for k in data.metrics if k in rendered.chart.metrics), key)
+        if first == key:
+            out.append(_figure(data, here, rendered))
+        else:
+            link = data_urls(data).a(here, here, rendered.chart.title, anchor=chart_id(rendered.chart))
+            out.append(f"<p>Chart: {link}, under {esc(data.metrics[first]['name'])}.</p>\n")
+    return "\n".join(out)
+
+
 def table_page(data: CatalogData, contract: Contract) -> str:
     """The page of one table: what, who, schema, trust, lineage, how, change."""
     here = table_uri(contract.qualified_name)
@@ -642,7 +682,8 @@ def table_page(data: CatalogData, contract: Contract) -> str:
     if contract.layer != "raw":
         glance.append("build " + (build_badge(build.status) if build else _no_result(arts, BUILD, build=True)))
     parts = [f"# {name}\n", "<p>" + " · ".join(g for g in glance if g) + "</p>\n",
-             _what(data, contract, here), _who(data, contract, here), _schema(data, contract, here),
+             _what(data, contract, here), _charts(data, contract, here), _who(data, contract, here),
+             _schema(data, contract, here),
              _trust(data, contract), _lineage(data, contract, here), _how(data, contract), _change(data, contract)]
     return "\n".join(parts)
 
@@ -914,6 +955,9 @@ def metrics_page(data: CatalogData) -> str:
         if metric.get("caveats"):
             facts.append(["Caveats", inline(metric["caveats"])])
         out.append(html_table(["", ""], facts, css="kg-facts"))
+        charts = _metric_charts(data, here, key)
+        if charts:
+            out.append(charts)
     return "\n".join(out)
 
 

@@ -12,6 +12,7 @@ in-memory files (``File.generated``): nothing is written into ``docs/``.
           project_dir: .        # the kcrm-gov project (default: the folder of mkdocs.yml)
           git_history: true     # contract version history from git
           column_lineage: true  # use kcrm_gov.lineage when it is installed
+          charts: true          # marts charts (static SVG) from the latest build's warehouse
 
 Navigation: each ``layers/<layer>/index.md`` entry of ``nav`` becomes a section holding that layer's
 table pages, and the source and team pages follow ``sources/index.md`` and ``teams/index.md``.
@@ -39,6 +40,7 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 from ..errors import KcrmGovError
+from .charts import draw_charts
 from .diagram import STYLES as DIAGRAM_STYLES
 from .pages import OVERVIEW_MARKER, CatalogData, collect, nav_children, overview, render_site, table_uri
 from .templates import CSS_URI, STYLESHEET, Urls
@@ -68,6 +70,7 @@ class CatalogConfig(Config):
     project_dir = opt.Optional(opt.Type(str))
     git_history = opt.Type(bool, default=True)
     column_lineage = opt.Type(bool, default=True)
+    charts = opt.Type(bool, default=True)
 
 
 class CatalogPlugin(BasePlugin[CatalogConfig]):
@@ -107,6 +110,12 @@ class CatalogPlugin(BasePlugin[CatalogConfig]):
                                 column_lineage=self.config.column_lineage)
         except KcrmGovError as exc:
             raise PluginError(f"kcrm-gov-catalog: {exc}") from None
+        if self.config.charts:
+            self.data.charts = draw_charts(project)
+            for uri, svg in self.data.charts.assets().items():
+                files.append(File.generated(config, uri, content=svg))
+            log.info("drew %d of %d charts in %.2f s%s", len(self.data.charts.assets()), len(self.data.charts.charts),
+                     self.data.charts.seconds, f" ({self.data.charts.note})" if self.data.charts.note else "")
         has_home = files.get_file_from_path("index.md") is not None
         pages = render_site(self.data, Urls(config.use_directory_urls), home=not has_home)
         for uri, markdown in pages.items():

@@ -31,6 +31,9 @@ STYLESHEET = """\
 .md-typeset .kg-schema td:nth-child(5) code { word-break: break-all; }
 .md-typeset .kg-facts td:first-child { font-weight: 700; white-space: nowrap; }
 .md-typeset .kg-facts table { min-width: 50%; }
+.md-typeset .kg-chart { margin: 1em 0; }
+.md-typeset .kg-chart img { max-width: 100%; height: auto; }
+.md-typeset .kg-chart figcaption { font-size: .7rem; color: var(--md-default-fg-color--light); }
 """
 
 _ENTITIES = {"*": "&#42;", "_": "&#95;", "[": "&#91;", "]": "&#93;", "\\": "&#92;", "|": "&#124;",
