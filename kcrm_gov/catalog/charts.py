@@ -366,9 +366,9 @@ def _funnel(rows: list[Row]) -> Figures:
     values, table = [], []
     for i, (label, total) in enumerate(totals):
         previous = totals[i - 1][1] if i else None
-        rate = (total / previous) if previous else None
-        values.append({"stage": label, "order": i, "count": total,
-                       "label": f"{total:,.0f}" + (f" ({rate * 100:.1f} % of {totals[i - 1][0]})" if rate else "")})
+        rate = (total / previous) if previous else None  # none for the first stage, or after an empty one
+        share = f" ({rate * 100:.1f} % of {totals[i - 1][0]})" if rate is not None else ""
+        values.append({"stage": label, "count": total, "label": f"{total:,.0f}{share}"})
         table.append([label, _int(total), _pct(rate) if rate is not None else "—"])
     first, last = _month_name(rows[0]["month_start"]), _month_name(rows[-1]["month_start"])
     y = {"field": "stage", "type": "ordinal", "sort": [label for label, _ in totals], "title": None}
