@@ -144,7 +144,7 @@ def test_mrr_movements_show_the_warehouse_figures(site: dict[str, Any]) -> None:
     assert f"<td>{last:%Y-%m}</td>" in page and f"<td>${closing:,.0f}</td>" in page  # the figures table
 
 
-def test_retention_and_cohorts_show_the_warehouse_figures(site: dict[str, Any]) -> None:
+def test_retention_cohorts_and_trials_show_the_warehouse_figures(site: dict[str, Any]) -> None:
     last, nrr, grr = query_rows(site["root"], "SELECT month_start, nrr, grr FROM marts.revenue_retention_monthly "
                                               "WHERE nrr IS NOT NULL ORDER BY 1 DESC LIMIT 1")[0]
     assert f"{last:%B %Y}: NRR {nrr * 100:.1f} %, GRR {grr * 100:.1f} %" in _texts(_svg(site, "revenue-retention"))
@@ -152,6 +152,11 @@ def test_retention_and_cohorts_show_the_warehouse_figures(site: dict[str, Any]) 
                                      "cohort_month IN (SELECT DISTINCT cohort_month FROM marts.revenue_cohorts "
                                      "ORDER BY 1 DESC LIMIT 24)")[0][0]
     assert len(_labels(_svg(site, "cohort-retention"), "rect mark")) == cells > 0
+    last, trials = query_rows(site["root"], "SELECT month_start, trials FROM marts.trial_conversion_monthly "
+                                            "ORDER BY 1 DESC LIMIT 1")[0]
+    subtitle = (f"Rates of the trials whose window has closed; {last:%B %Y}: {trials:,} trials, recent months "
+                "have had less time to convert")
+    assert subtitle in _texts(_svg(site, "trial-conversion"))
 
 
 def test_funnel_chart_from_a_hand_made_table(site: dict[str, Any]) -> None:
@@ -235,7 +240,7 @@ def test_charts_render_in_headless_chromium_without_other_hosts(served: str, tmp
             "browserName": "chrome", "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
             "goog:loggingPrefs": {"performance": "ALL"}}}}  # every request the pages make, in the log
         web.session = web.call("POST", "/session", caps)["sessionId"]
-        for page, expected in (("metrics/", 6), ("tables/marts/revenue_mrr_monthly/", 1),
+        for page, expected in (("metrics/", len(CHARTS)), ("tables/marts/revenue_mrr_monthly/", 1),
                                ("tables/marts/revenue_retention_monthly/", 1)):
             web.s("POST", "/url", {"url": served + page})
             web.wait("return document.readyState === 'complete'")

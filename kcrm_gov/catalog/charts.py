@@ -330,6 +330,35 @@ def _adoption(rows: list[Row]) -> Figures:
                    f"Lines of the adoption rate of {len(latest)} features for the last months to {as_of}.")
 
 
+# --- trial conversion ---------------------------------------------------------------------------
+_TRIAL_RATES = (("activation_rate", "Activated"), ("pql_rate", "PQL"), ("trial_conversion_rate", "Paid"))
+
+
+def _trials(rows: list[Row]) -> Figures:
+    rows = _last_months(rows, "month_start")
+    if not rows:
+        raise ChartSkipped("marts.trial_conversion_monthly has no rows")
+    values = [{"month": _month(r["month_start"]), "series": label, "rate": _num(r[col])}
+              for r in rows for col, label in _TRIAL_RATES if r[col] is not None]
+    last = rows[-1]
+    as_of = _month_name(last["month_start"])
+    spec = _spec("Trials: activation, PQL and conversion by sign-up month",
+                 f"Rates of the trials whose window has closed; {as_of}: {_int(last['trials'])} trials, "
+                 "recent months have had less time to convert",
+                 {"data": {"values": values}, "mark": {"type": "line", "point": True},
+                  "encoding": {"x": {"field": "month", "type": "ordinal", "title": None, "axis": {"labelAngle": -45}},
+                               "y": {"field": "rate", "type": "quantitative", "title": None,
+                                     "axis": {"format": ".0%"}},
+                               "color": {"field": "series", "type": "nominal", "title": None,
+                                         "scale": {"domain": [label for _, label in _TRIAL_RATES]},
+                                         "legend": {"orient": "top"}}}})
+    table = [[_month(r["month_start"]), _int(r["trials"]), *(_pct(r[col]) for col, _ in _TRIAL_RATES)]
+             for r in rows[::-1]]
+    return Figures(spec, as_of, ["Sign-up month", "Trials", "Activation rate", "PQL rate", "Paid"], table,
+                   f"Lines of the activation, PQL and paid conversion rates of the trials of the last {len(rows)} "
+                   f"sign-up months to {as_of}.")
+
+
 # --- funnel -------------------------------------------------------------------------------------
 # The funnel table's stages, in funnel order, and the column names each may have (the first found wins).
 FUNNEL_STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -406,6 +435,11 @@ CHARTS: tuple[Chart, ...] = (
                      "ORDER BY 1, 2"),
           _cohorts),
     Chart("funnel", "Funnel", "marts.funnel_monthly", ("mqls", "mql-to-sql-rate", "win-rate"), _funnel_query, _funnel),
+    Chart("trial-conversion", "Trial conversion", "marts.trial_conversion_monthly", ("activation-rate", "pqls"),
+          _fixed("month_start", "trials", "activation_rate", "pql_rate", "trial_conversion_rate",
+                 sql="SELECT month_start, trials, activation_rate, pql_rate, trial_conversion_rate FROM {t} "
+                     "ORDER BY 1"),
+          _trials),
     Chart("engagement", "DAU, WAU and MAU", "marts.product_engagement_daily", ("dau", "wau", "mau", "stickiness"),
           _fixed("activity_date", "dau", "wau", "mau",
                  sql="SELECT activity_date, SUM(dau) AS dau, SUM(wau) AS wau, SUM(mau) AS mau FROM {t} "
