@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from click.testing import CliRunner
-from conftest import copy_project
+from conftest import copy_warehouse
 
 from kcrm_gov.cli import cli
 from kcrm_gov.project import Project
@@ -31,10 +31,9 @@ def invoke(root: Path, *args: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The seeded project, one product event moved to a domain no account has, core built and tested."""
-    root = copy_project(tmp_path_factory.mktemp("account-key") / "project")
-    invoke(root, "seed")
+def warehouse(tmp_path_factory: pytest.TempPathFactory, seeded_warehouse: Path) -> Path:
+    """A copy of the seeded warehouse, one product event moved to a domain no account has, core rebuilt."""
+    root = copy_warehouse(seeded_warehouse, tmp_path_factory.mktemp("account-key") / "project")
     path = Project.load(root).config.target().path
     with duckdb.connect(str(path)) as con:
         [(insert_id, domain)] = con.execute("""

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from click.testing import CliRunner
-from conftest import copy_project
+from conftest import copy_warehouse
 
 from kcrm_gov.cli import cli
 from kcrm_gov.project import Project
@@ -72,9 +72,9 @@ def _hand_made_history(path: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    root = copy_project(tmp_path_factory.mktemp("hubspot-history") / "project")
-    _run(root, "seed")
+def built(tmp_path_factory: pytest.TempPathFactory, seeded_warehouse: Path) -> tuple[Path, dict]:
+    """A copy of the seeded warehouse with the hand-made history in raw, the four tables rebuilt from it."""
+    root = copy_warehouse(seeded_warehouse, tmp_path_factory.mktemp("hubspot-history") / "project")
     known = _hand_made_history(_db(root))
     _run(root, "build", "--select", TABLES)
     return root, known
