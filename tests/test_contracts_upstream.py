@@ -63,17 +63,12 @@ def test_datacontract_lint_fails_on_a_broken_contract(tmp_path: Path) -> None:
 # --- datacontract test against the built local warehouse ------------------------------------------
 
 @pytest.fixture(scope="module")
-def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real project, seeded at scale 1 and built on DuckDB, once for this module."""
-    from click.testing import CliRunner
-    from conftest import copy_project
-
-    from kcrm_gov.cli import cli
-
-    root = copy_project(tmp_path_factory.mktemp("upstream") / "project")
-    result = CliRunner().invoke(cli, ["--project-dir", str(root), "build"])
-    assert result.exit_code == 0, result.output
-    return root / ".kcrm" / "warehouse.duckdb"
+def built_warehouse(seeded_warehouse: Path) -> Path:
+    """The real project, seeded at scale 1 and built on DuckDB (the session's warehouse, read only: both
+    datacontract-cli and `kcrm-gov test` open it read-only)."""
+    path = seeded_warehouse / ".kcrm" / "warehouse.duckdb"
+    assert path.is_file()  # where the contracts' `local` server (a path relative to the project) finds it
+    return path
 
 
 @pytest.fixture

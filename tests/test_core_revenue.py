@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import connect_warehouse as connect
-from conftest import copy_project
+from conftest import copy_warehouse
 from conftest import query_rows as rows
 from conftest import run_cli as invoke
 
@@ -108,11 +108,10 @@ def _load(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copied project, seeded small and built, whose QuickBooks stg tables hold only INVOICES."""
-    root = copy_project(tmp_path_factory.mktemp("revenue-tiny") / "project")
-    invoke(root, "seed", "--scale", "0.05")
-    invoke(root, "build", "--select", "+core.account_mrr_months +core.invoices")
+def tiny(tmp_path_factory: pytest.TempPathFactory, seeded_warehouse: Path) -> Path:
+    """A copy of the seeded warehouse whose QuickBooks stg tables hold only INVOICES, the revenue models
+    rebuilt on them."""
+    root = copy_warehouse(seeded_warehouse, tmp_path_factory.mktemp("revenue-tiny") / "project")
     with connect(root, read_only=False) as con:
         _load(con)
     invoke(root, "build", "--select", REVENUE)

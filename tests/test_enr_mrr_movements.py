@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import connect_warehouse as connect
-from conftest import copy_project
+from conftest import copy_warehouse
 from conftest import query_rows as rows
 from conftest import run_cli as invoke
 
@@ -71,11 +71,9 @@ def _load(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copied project, seeded small and built, whose core.account_mrr_months holds only CORE."""
-    root = copy_project(tmp_path_factory.mktemp("mrr-movements-tiny") / "project")
-    invoke(root, "seed", "--scale", "0.05")
-    invoke(root, "build", "--select", f"+{MODEL}")
+def tiny(tmp_path_factory: pytest.TempPathFactory, seeded_warehouse: Path) -> Path:
+    """A copy of the seeded warehouse whose core.account_mrr_months holds only CORE, the model rebuilt on it."""
+    root = copy_warehouse(seeded_warehouse, tmp_path_factory.mktemp("mrr-movements-tiny") / "project")
     with connect(root, read_only=False) as con:
         _load(con)
     invoke(root, "build", "--select", MODEL)

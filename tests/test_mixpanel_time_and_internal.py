@@ -188,12 +188,9 @@ def test_internal_flags_agree_across_sources(handmade: Path, sql: str, expected:
 
 # --- the seeded build --------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = copy_project(tmp_path_factory.mktemp("mixpanel-seeded") / "project")
-    run(root, "seed", "--table", "mixpanel__events", "--table", "mixpanel__people", "--table", "hubspot__companies")
-    run(root, "build", "--no-seed", "--select",
-        "stg.reference__internal_domains stg.mixpanel__events stg.mixpanel__people stg.hubspot__companies")
-    return root
+def seeded(seeded_warehouse: Path) -> Path:
+    """The shipped project seeded and built (Mixpanel's raw and stg tables, stg HubSpot companies), read only."""
+    return seeded_warehouse
 
 
 def test_seeded_event_times_are_utc(seeded: Path) -> None:
