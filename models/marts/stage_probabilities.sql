@@ -47,12 +47,13 @@ stages AS (
     s.is_closed_stage,
     s.is_won_stage,
     s.is_active AS is_active_stage,
-    CAST(s.probability AS NUMERIC) AS configured_probability,
+    ROUND(CAST(s.probability AS NUMERIC), 3) AS configured_probability,
     COALESCE(o.deals_entered, 0) AS deals_entered,
     COALESCE(o.closed_deals, 0) AS closed_deals,
     COALESCE(o.won_deals, 0) AS won_deals,
-    -- NUMERIC division: exact enough to compare and to multiply amounts with.
-    CAST(SAFE_DIVIDE(CAST(o.won_deals AS NUMERIC), CAST(o.closed_deals AS NUMERIC)) AS NUMERIC)
+    -- Rounded to 0.1 %: finer than any forecast needs, and the same on every engine (BigQuery's emulator
+    -- keeps 3 decimals of a NUMERIC), so the weighted amounts agree to the cent.
+    ROUND(CAST(SAFE_DIVIDE(CAST(o.won_deals AS NUMERIC), CAST(o.closed_deals AS NUMERIC)) AS NUMERIC), 3)
       AS historical_probability
   FROM core.deal_pipeline_stages AS s
   LEFT JOIN outcomes AS o
