@@ -74,6 +74,10 @@ MARTS_TABLES = [
     "marts.country_regions",
     "marts.account_segmentation",
     "marts.cs_health_monthly",
+    "marts.forecast_parameters",
+    "marts.stage_probabilities",
+    "marts.pipeline_forecast",
+    "marts.sales_monthly",
 ]
 # The emulator keeps 3 decimals of a NUMERIC (.ci/BQEMULATOR.md): half a thousandth per rounding.
 EMULATOR_NUMERIC_TOLERANCE = Decimal("0.001")
