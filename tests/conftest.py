@@ -81,6 +81,33 @@ def query_rows(root: Path, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
 
 
+def clone_row(con: Any, table: str, values: dict[str, Any], where: str = "TRUE") -> None:
+    """Insert a hand-made row into ``table``: a copy of one real row (matching ``where``) with ``values``
+    replacing the columns that matter, each cast to its column's type."""
+    schema, name = table.split(".")
+    types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                             "WHERE table_schema = ? AND table_name = ?", [schema, name]).fetchall())
+    replace = ", ".join(f"CAST(? AS {types[c]}) AS {c}" for c in values)
+    con.execute(f"INSERT INTO {table} SELECT * REPLACE ({replace}) FROM {table} WHERE {where} LIMIT 1",
+                list(values.values()))
+
+
+def failing_rules(root: Path, select: str, layer: str = "marts") -> set[str]:
+    """The names of the quality rules ``kcrm-gov test`` fails on ``select``: it must fail some, and nothing else."""
+    import re
+
+    from click.testing import CliRunner
+
+    from kcrm_gov.cli import cli
+
+    result = CliRunner().invoke(cli, ["--project-dir", str(root), "test", "--select", select],
+                                env={"KCRM_GOV_NOW": SEED_NOW})
+    assert result.exit_code != 0, result.output
+    failed = {m.group(1) for m in re.finditer(rf"^fail {layer}\.\w+: quality: table #\d+ (\w+) ", result.output, re.M)}
+    assert f", {len(failed)} failed, 0 errors" in result.output, result.output
+    return failed
+
+
 @pytest.fixture(scope="session")
 def seeded_warehouse(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """The shipped project seeded (scale 1, seed 42) and built in full, once for the whole run: the

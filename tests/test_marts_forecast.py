@@ -13,18 +13,14 @@ The invariants are shown to fail on corrupted rows.
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
-from click.testing import CliRunner
-from conftest import SEED_NOW, connect_warehouse, copy_warehouse, run_cli
+from conftest import clone_row, connect_warehouse, copy_warehouse, failing_rules, run_cli
 from conftest import query_rows as rows
-
-from kcrm_gov.cli import cli
 
 MARTS = "marts.stage_probabilities marts.pipeline_forecast marts.sales_monthly"
 ALL = f"marts.forecast_parameters core.deal_pipeline_stages {MARTS}"
@@ -65,16 +61,6 @@ def test_seeded_sales_marts(warehouse: Path) -> None:
     assert inactive > 0 and types == 2 and snapshots == months > 40
 
 
-def _failing_rules(root: Path, select: str) -> set[str]:
-    """The names of the checks ``kcrm-gov test`` fails on ``select`` (it must fail some, and nothing else)."""
-    result = CliRunner().invoke(cli, ["--project-dir", str(root), "test", "--select", select],
-                                env={"KCRM_GOV_NOW": SEED_NOW})
-    assert result.exit_code != 0, result.output
-    failed = {m.group(1) for m in re.finditer(r"^fail marts\.\w+: quality: table #\d+ (\w+) ", result.output, re.M)}
-    assert f", {len(failed)} failed, 0 errors" in result.output, result.output
-    return failed
-
-
 class Crm:
     """Writes hand-made rows into core tables by copying one real row and replacing the columns that matter."""
 
@@ -83,12 +69,7 @@ class Crm:
         self.n = 0
 
     def clone(self, table: str, values: dict[str, Any]) -> None:
-        schema, name = table.split(".")
-        types = dict(self.con.execute("SELECT column_name, data_type FROM information_schema.columns "
-                                      "WHERE table_schema = ? AND table_name = ?", [schema, name]).fetchall())
-        replace = ", ".join(f"CAST(? AS {types[c]}) AS {c}" for c in values)
-        self.con.execute(f"INSERT INTO {table} SELECT * REPLACE ({replace}) FROM {table} LIMIT 1",
-                         list(values.values()))
+        clone_row(self.con, table, values)
 
     def stage(self, stage_id: str, probability: float, won: bool = False, lost: bool = False) -> None:
         self.clone("core.deal_pipeline_stages", {
@@ -218,6 +199,6 @@ def test_forecast_probabilities_and_win_rate_known_answers(warehouse: Path, tmp_
         con.execute("UPDATE marts.stage_probabilities SET probability = 1.2 WHERE stage_id = 'kat-rare'")
         con.execute("UPDATE marts.sales_monthly SET win_rate = 0.5 "
                     "WHERE month_start = '2019-02-01' AND deal_type = 'newbusiness'")
-    assert _failing_rules(root, MARTS) == {
+    assert failing_rules(root, MARTS) == {
         "weighted_and_commit_within_open", "forecast_is_won_plus_weighted", "probabilities_in_unit_range",
         "probability_is_the_one_chosen", "win_rate_is_won_over_closed"}

@@ -19,18 +19,14 @@ The invariants are shown to fail on a corrupted row.
 from __future__ import annotations
 
 import calendar
-import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
-from click.testing import CliRunner
-from conftest import SEED_NOW, connect_warehouse, copy_warehouse, run_cli
+from conftest import clone_row, connect_warehouse, copy_warehouse, failing_rules, run_cli
 from conftest import query_rows as rows
-
-from kcrm_gov.cli import cli
 
 PRODUCT = "marts.product_adoption_thresholds marts.product_adoption_monthly marts.product_engagement_daily"
 SEGMENTATION = "marts.country_regions marts.account_segmentation"
@@ -55,12 +51,7 @@ class Core:
 
     def clone(self, table: str, where: str, values: dict[str, Any]) -> None:
         self.n += 1
-        schema, name = table.split(".")
-        types = dict(self.con.execute("SELECT column_name, data_type FROM information_schema.columns "
-                                      "WHERE table_schema = ? AND table_name = ?", [schema, name]).fetchall())
-        replace = ", ".join(f"CAST(? AS {types[c]}) AS {c}" for c in values)
-        self.con.execute(f"INSERT INTO {table} SELECT * REPLACE ({replace}) FROM {table} WHERE {where} LIMIT 1",
-                         list(values.values()))
+        clone_row(self.con, table, values, where)
 
     def account(self, key: str, segment: str = "smb", internal: bool = False) -> None:
         self.clone("core.accounts", "NOT is_internal", {
@@ -105,16 +96,6 @@ class Core:
             "ticket_id": -1000 - self.n, "account_key": account, "csat_score": rating,
             "is_satisfied": None if rating is None else rating == "good",
             "rated_at": rating and f"{day} 10:00:00+00", "is_internal": False})
-
-
-def _failing_rules(root: Path, select: str) -> set[str]:
-    """The names of the checks ``kcrm-gov test`` fails on ``select`` (it must fail some)."""
-    result = CliRunner().invoke(cli, ["--project-dir", str(root), "test", "--select", select],
-                                env={"KCRM_GOV_NOW": SEED_NOW})
-    assert result.exit_code != 0, result.output
-    failed = {m.group(1) for m in re.finditer(r"^fail marts\.\w+: quality: table #\d+ (\w+) ", result.output, re.M)}
-    assert f", {len(failed)} failed, 0 errors" in result.output, result.output  # nothing else failed
-    return failed
 
 
 # --- seeded figures ------------------------------------------------------------------------------------
@@ -254,7 +235,7 @@ def test_adoption_threshold_and_engagement_known_answers(warehouse: Path, tmp_pa
                     "WHERE month_start = '2023-06-01' AND feature_name = 'forecasting' AND segment = 'smb'")
         con.execute("UPDATE marts.product_engagement_daily SET dau = wau + 1 "
                     "WHERE activity_date = '2023-06-10' AND segment = 'smb'")
-    assert _failing_rules(root, PRODUCT) == {
+    assert failing_rules(root, PRODUCT) == {
         "funnel_of_accounts_and_users", "adoption_rate_is_adopting_over_active", "dau_within_wau_within_mau",
         "every_active_user_day_counted_once"}
 
@@ -340,7 +321,7 @@ def test_logo_churn_rate_by_csm_and_band_known_answers(warehouse: Path, tmp_path
     with connect_warehouse(root, read_only=False) as con:
         con.execute(f"UPDATE {CS} SET churned_customers = customers + 1 WHERE csm_key = '{CSM}' "
                     "AND month_start = '2023-04-01' AND risk_band = 'high'")
-    assert _failing_rules(root, CS) == {"counts_and_rates_are_consistent", "every_customer_and_churn_counted_once"}
+    assert failing_rules(root, CS) == {"counts_and_rates_are_consistent", "every_customer_and_churn_counted_once"}
 
 
 # --- trial conversion -------------------------------------------------------------------------------------
@@ -386,4 +367,4 @@ def test_trial_conversion_known_answers(warehouse: Path, tmp_path: Path) -> None
     # a PQL counted in a month whose PQL window count is 0 breaks the funnel rule
     with connect_warehouse(root, read_only=False) as con:
         con.execute(f"UPDATE {TRIALS} SET pqls = trials + 1 WHERE month_start = DATE '2030-01-01'")
-    assert _failing_rules(root, TRIALS) == {"funnel_never_widens", "rates_are_their_counts"}
+    assert failing_rules(root, TRIALS) == {"funnel_never_widens", "rates_are_their_counts"}
