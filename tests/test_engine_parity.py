@@ -78,6 +78,9 @@ MARTS_TABLES = [
     "marts.stage_probabilities",
     "marts.pipeline_forecast",
     "marts.sales_monthly",
+    "marts.funnel_windows",
+    "marts.funnel_monthly",
+    "marts.revenue_attribution",
 ]
 # The emulator keeps 3 decimals of a NUMERIC (.ci/BQEMULATOR.md): half a thousandth per rounding.
 EMULATOR_NUMERIC_TOLERANCE = Decimal("0.001")

@@ -74,14 +74,22 @@ roles AS (
     ON l.opportunity_id = n.opportunity_id
 ),
 
-points AS (
+counted AS (
+  -- How many touches hold none of the three roles: they share the 10 points.
   SELECT
     r.*,
-    IF(r.is_first_touch, 30, 0) + IF(r.is_lead_creation_touch, 30, 0) + IF(r.is_opportunity_creation_touch, 30, 0)
-      + IF(r.is_first_touch OR r.is_lead_creation_touch OR r.is_opportunity_creation_touch, 0,
-           SAFE_DIVIDE(10.0, COUNTIF(NOT (r.is_first_touch OR r.is_lead_creation_touch
-             OR r.is_opportunity_creation_touch)) OVER (PARTITION BY r.opportunity_id))) AS w_points
+    r.is_first_touch OR r.is_lead_creation_touch OR r.is_opportunity_creation_touch AS is_key_touch,
+    COUNTIF(NOT (r.is_first_touch OR r.is_lead_creation_touch OR r.is_opportunity_creation_touch))
+      OVER (PARTITION BY r.opportunity_id) AS other_touches
   FROM roles AS r
+),
+
+points AS (
+  SELECT
+    c.*,
+    IF(c.is_first_touch, 30, 0) + IF(c.is_lead_creation_touch, 30, 0) + IF(c.is_opportunity_creation_touch, 30, 0)
+      + IF(c.is_key_touch, 0, SAFE_DIVIDE(10.0, c.other_touches)) AS w_points
+  FROM counted AS c
 ),
 
 weighted AS (
