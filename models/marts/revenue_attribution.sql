@@ -79,7 +79,7 @@ counted AS (
   SELECT
     r.*,
     r.is_first_touch OR r.is_lead_creation_touch OR r.is_opportunity_creation_touch AS is_key_touch,
-    COUNTIF(NOT (r.is_first_touch OR r.is_lead_creation_touch OR r.is_opportunity_creation_touch))
+    SUM(IF(r.is_first_touch OR r.is_lead_creation_touch OR r.is_opportunity_creation_touch, 0, 1))
       OVER (PARTITION BY r.opportunity_id) AS other_touches
   FROM roles AS r
 ),
