@@ -72,6 +72,10 @@ CHECK_TABLE: tuple[tuple[str, str], ...] = (
     ("`quality` rules of `type: sql`", "`SELECT COUNT(*) FROM ${table} WHERE …` with `mustBe: 0` → `failed rows` "
      "(sample rows of the breach); any other query → a user-defined metric; the query may read only contracted "
      "tables, as a model"),
+    ("customProperty `failedRowsQuery` of a `type: sql` rule", "no SodaCL: the rule stays a user-defined metric, and "
+     "`kcrm-gov test` runs the query when the check fails or warns, keeping its first 20 rows and their count; it "
+     "may show only key columns (primary, unique, foreign keys, `*_id` / `*_key`) and counts, never a classified "
+     "column (lint KG021)"),
     ("`quality` rules of `type: custom, engine: soda`", "the `implementation` as written, when it carries no SQL"),
     ("`severity`", "`error` (the default) fails the run; `warning` / `info` only warn"),
 )

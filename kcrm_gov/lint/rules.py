@@ -362,18 +362,23 @@ into checks, so they may quote template syntax."""
 def template_syntax(contract: Contract, project: Project) -> Iterator[Finding]:
     """Soda Core renders check text as a Jinja template, so a contract string that reached a check could run code.
     `${`, `{{`, `{%` and `{#` are refused in every field rendered into checks (prose fields such as `description`
-    may quote them); a quality `query` may use kcrm-gov's own `${table}`, `${model}` and `${column}`. See
+    may quote them); a quality `query` (and a rule's `failedRowsQuery`) may use kcrm-gov's own `${table}`,
+    `${model}` and `${column}`. See
     [Security](security.md)."""
-    def walk(node: object, path: tuple[str | int, ...]) -> Iterator[Finding]:
+    from ..checks.failed_rows import FAILED_ROWS_PROPERTY
+
+    def walk(node: object, path: tuple[str | int, ...], query: bool = False) -> Iterator[Finding]:
         if isinstance(node, dict):
+            # a rule's failed-rows query (a custom property's value) is quality SQL too
+            failed_rows = node.get("property") == FAILED_ROWS_PROPERTY
             for key, value in node.items():
                 if key not in PROSE_FIELDS:
-                    yield from walk(value, (*path, str(key)))
+                    yield from walk(value, (*path, str(key)), key == "query" or (failed_rows and key == "value"))
         elif isinstance(node, list):
             for i, item in enumerate(node):
                 yield from walk(item, (*path, i))
         else:
-            marker = template_marker(node, placeholders=bool(path) and path[-1] == "query")
+            marker = template_marker(node, placeholders=query)
             if marker is not None:
                 field = ".".join(str(k) for k in path)
                 yield _at(contract, "KG015", f"{field} holds template syntax {marker!r}: Soda Core evaluates check "
@@ -381,6 +386,34 @@ def template_syntax(contract: Contract, project: Project) -> Iterator[Finding]:
                           "quality query only ${table}, ${model} and ${column} are allowed)", *path)
 
     yield from walk(contract.document.data, ())
+
+
+# --- KG021 failed-rows queries show keys only ------------------------------------------------------
+@rule("KG021", "A quality rule's failed-rows query shows keys only, never a classified column")
+def failed_rows_queries(contract: Contract, project: Project) -> Iterator[Finding]:
+    """A `type: sql` quality rule may list the rows that break it with a `failedRowsQuery` custom property,
+    which `kcrm-gov test` runs when the rule fails or warns and whose rows go to the terminal, the JSON results
+    and `.kcrm/test_results.json`. So it is held to what a report may show: one SELECT over contracted tables
+    (the gate of every quality query), each output column traced through its lineage to key columns (primary,
+    unique or foreign keys, `*_id` / `*_key` identifiers) or a `COUNT(...)`, and no column tagged `pii` or
+    classified confidential / restricted, however it is transformed. Reported at the rule's customProperties."""
+    from ..checks.failed_rows import FailedRowsError, failed_rows_text, vet_failed_rows
+
+    rules = [(column, (*column.yaml_path, "quality", i), rule) for _, column in contract.all_columns()
+             for i, rule in enumerate(column.quality)]
+    rules += [(None, ("schema", 0, "quality", i), rule) for i, rule in enumerate(contract.table_quality)]
+    for column, path, rule in rules:
+        text = failed_rows_text(rule)
+        if text is None:
+            continue
+        where = (*path, "customProperties")
+        if str(rule.get("type") or "").lower() != "sql":
+            yield _at(contract, "KG021", "a failedRowsQuery belongs to a `type: sql` rule", *where)
+            continue
+        try:
+            vet_failed_rows(text, contract, project, column, contract.location(*where))
+        except FailedRowsError as exc:
+            yield _at(contract, "KG021", exc.message, *where)
 
 
 # --- KG010 unique ids (project-wide) ---------------------------------------------------------------
