@@ -106,8 +106,8 @@ def test_seeded_audits_pass_or_warn_only_on_planted_mess(seeded_warehouse: Path,
     assert contacts["sample_columns"] == ["contact_id", "hubspot_company_id"] and len(contacts["samples"]) == 20
     kinds = rows(seeded_warehouse, """
         SELECT h.id IS NOT NULL AND (h.is_deleted OR h._fivetran_deleted) AS company_deleted,
-               c.hubspot_company_id IS NULL AND REGEXP_MATCHES(c.email_domain, '^(yahoo|hotmail|outlook|icloud)[.]com2$')
-                   AS counter_domain,
+               c.hubspot_company_id IS NULL
+                   AND REGEXP_MATCHES(c.email_domain, '^(yahoo|hotmail|outlook|icloud)[.]com2$') AS counter_domain,
                COUNT(*), COUNT(DISTINCT c.hubspot_company_id)
         FROM core.contacts AS c LEFT JOIN raw.hubspot__companies AS h ON h.id = c.hubspot_company_id
         WHERE c.account_key IS NULL AND NOT c.is_internal

@@ -82,6 +82,7 @@ class VettedQuery:
         from .sodacl import target_tree
 
         inner = target_tree(self.tree, self.refs, target)
+        assert isinstance(inner, exp.Query)  # a transform of a SELECT that only renames tables
         rows = exp.select("*").from_(inner.subquery("failed_rows")).limit(FAILED_ROWS_LIMIT)
         count = exp.select(exp.Count(this=exp.Star())).from_(inner.copy().subquery("failed_rows"))
         return rows.sql(dialect="bigquery"), count.sql(dialect="bigquery")

@@ -16,7 +16,7 @@ from typing import Any
 from sqlglot import exp
 
 from .. import LAYERS, typemap
-from ..contracts import API_VERSION, CLASSIFICATIONS, Contract
+from ..contracts import API_VERSION, CLASSIFICATIONS, Column, Contract
 from ..errors import ContractError, KcrmGovError
 from ..escape import template_marker
 from ..identifiers import identifier_problem, label_problem
@@ -399,8 +399,9 @@ def failed_rows_queries(contract: Contract, project: Project) -> Iterator[Findin
     classified confidential / restricted, however it is transformed. Reported at the rule's customProperties."""
     from ..checks.failed_rows import FailedRowsError, failed_rows_text, vet_failed_rows
 
-    rules = [(column, (*column.yaml_path, "quality", i), rule) for _, column in contract.all_columns()
-             for i, rule in enumerate(column.quality)]
+    rules: list[tuple[Column | None, tuple[str | int, ...], dict[str, Any]]] = [
+        (column, (*column.yaml_path, "quality", i), rule) for _, column in contract.all_columns()
+        for i, rule in enumerate(column.quality)]
     rules += [(None, ("schema", 0, "quality", i), rule) for i, rule in enumerate(contract.table_quality)]
     for column, path, rule in rules:
         text = failed_rows_text(rule)
