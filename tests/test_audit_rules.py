@@ -178,6 +178,7 @@ def test_planted_mismatches_are_named_by_their_keys_and_no_pii(seeded_warehouse:
                                                                      "classified confidential"),
     ("contact_id, job_title", r"column 'job_title' shows core\.contacts\.job_title, which is not a key"),
     ("* FROM read_csv('/etc/passwd') --", r"table function read_csv"),
+    ("contact_id FROM ${table} --", r"template syntax '\$\{'"),  # datacontract-cli would resolve it
 ])
 def test_lint_refuses_a_failed_rows_query_showing_classified_or_non_key_columns(
         project_dir: Path, select: str, message: str) -> None:

@@ -12,10 +12,13 @@ companion SELECT that lists them::
         severity: warning
         customProperties:
           - property: failedRowsQuery
-            value: SELECT contact_id, hubspot_company_id FROM ${table} WHERE account_key IS NULL
+            value: SELECT contact_id, hubspot_company_id FROM core.contacts WHERE account_key IS NULL
 
 ``kcrm-gov test`` runs it when the check fails or warns and records the first
 :data:`FAILED_ROWS_LIMIT` rows and how many there are (text and ``--json``).
+
+It names its tables (``core.contacts``), its own table too, never ``${table}``: datacontract-cli resolves ``${…}``
+in every field of a contract but a rule's ``query``.
 
 **Keys only, never a classified value.** The query passes the gate of every quality query (one
 SELECT over contracted tables, no template syntax, :func:`.sodacl.parse_rule_query`), then each
@@ -99,7 +102,8 @@ def vet_failed_rows(text: str, contract: Contract, project: Project | None, col:
 
     what = f"the {FAILED_ROWS_PROPERTY}"
     try:
-        tree, refs = parse_rule_query(text, contract, project, col, at, what)
+        # no ${table}: datacontract-cli resolves ${...} in every field but a rule's query
+        tree, refs = parse_rule_query(text, contract, project, col, at, what, placeholders=False)
     except CheckGenerationError as exc:
         raise FailedRowsError(exc.message, at) from None
     if not isinstance(tree, exp.Select):

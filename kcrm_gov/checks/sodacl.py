@@ -708,19 +708,21 @@ class _Builder:
 
 
 def parse_rule_query(query: str, contract: Contract, project: Project | None, col: Column | None,
-                     at: Location, what: str = "the rule's query") -> tuple[exp.Query, list[str]]:
+                     at: Location, what: str = "the rule's query", *, placeholders: bool = True
+                     ) -> tuple[exp.Query, list[str]]:
     """The safety gate of quality SQL written in a contract (a rule's ``query``, its failed-rows
     query): no template syntax but kcrm-gov's own ``${table}`` / ``${model}`` / ``${column}``,
     exactly one SELECT in BigQuery SQL, reading only contracted tables, as a model (no table
     function, no ``ERROR()``). Returns the parsed query (placeholders filled with ``layer.table``
     and the column) and the ``layer.table`` names it reads. Nothing of it is ever rendered as a
-    template: the placeholders are replaced here, by kcrm-gov."""
+    template: the placeholders are replaced here, by kcrm-gov. Without ``placeholders`` (a query
+    in a field other tools resolve ``${...}`` in) even those are refused."""
     import sqlglot
     from sqlglot.errors import SqlglotError
 
     from ..models import ModelError, read_tables
 
-    marker = template_marker(query, placeholders=True)
+    marker = template_marker(query, placeholders=placeholders)
     if marker is not None:
         raise CheckGenerationError(str(TemplateSyntaxRefused(marker)), at)
 

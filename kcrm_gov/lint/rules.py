@@ -362,23 +362,18 @@ into checks, so they may quote template syntax."""
 def template_syntax(contract: Contract, project: Project) -> Iterator[Finding]:
     """Soda Core renders check text as a Jinja template, so a contract string that reached a check could run code.
     `${`, `{{`, `{%` and `{#` are refused in every field rendered into checks (prose fields such as `description`
-    may quote them); a quality `query` (and a rule's `failedRowsQuery`) may use kcrm-gov's own `${table}`,
-    `${model}` and `${column}`. See
+    may quote them); a quality `query` may use kcrm-gov's own `${table}`, `${model}` and `${column}`. See
     [Security](security.md)."""
-    from ..checks.failed_rows import FAILED_ROWS_PROPERTY
-
-    def walk(node: object, path: tuple[str | int, ...], query: bool = False) -> Iterator[Finding]:
+    def walk(node: object, path: tuple[str | int, ...]) -> Iterator[Finding]:
         if isinstance(node, dict):
-            # a rule's failed-rows query (a custom property's value) is quality SQL too
-            failed_rows = node.get("property") == FAILED_ROWS_PROPERTY
             for key, value in node.items():
                 if key not in PROSE_FIELDS:
-                    yield from walk(value, (*path, str(key)), key == "query" or (failed_rows and key == "value"))
+                    yield from walk(value, (*path, str(key)))
         elif isinstance(node, list):
             for i, item in enumerate(node):
                 yield from walk(item, (*path, i))
         else:
-            marker = template_marker(node, placeholders=query)
+            marker = template_marker(node, placeholders=bool(path) and path[-1] == "query")
             if marker is not None:
                 field = ".".join(str(k) for k in path)
                 yield _at(contract, "KG015", f"{field} holds template syntax {marker!r}: Soda Core evaluates check "
