@@ -392,7 +392,6 @@ def _scan_tables(project: Project, engine: Engine, tables: list[str], *, now: da
             layers.setdefault(by_table[name].contract.layer, []).append(by_table[name])
     for layer, group in layers.items():
         runnable, unrunnable = _without_missing_references(engine, layer, group)
-        # (the failed-rows queries of failing rules run after the scan, below)
         scanned, aborted = _scan_group(project, engine, layer, runnable, now)
         if aborted:
             # Soda abandons the whole scan at some query errors (a reference to a column that is
