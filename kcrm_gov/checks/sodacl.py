@@ -724,7 +724,8 @@ def parse_rule_query(query: str, contract: Contract, project: Project | None, co
 
     marker = template_marker(query, placeholders=placeholders)
     if marker is not None:
-        raise CheckGenerationError(str(TemplateSyntaxRefused(marker)), at)
+        refused = str(TemplateSyntaxRefused(marker))
+        raise CheckGenerationError(refused if placeholders else f"{what} {refused} (name the table)", at)
 
     def fill(match: re.Match[str]) -> str:
         if match.group(1) in ("table", "model"):
