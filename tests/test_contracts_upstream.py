@@ -107,10 +107,14 @@ def test_datacontract_test_passes_on_the_built_warehouse(path: Path, built_wareh
     passed = sum(1 for c in run.checks if str(c.result).endswith("passed"))
     properties = yaml.safe_load(path.read_text())["schema"][0]["properties"]
     assert passed > len(properties) > 0
-    # every `type: sql` rule of the contract ran and passed (none was skipped or refused)
+    # every `type: sql` rule of the contract ran and passed (none was skipped or refused); an audit rule of
+    # severity warning may warn instead (on the mess the seed plants: tests/test_audit_rules.py)
     rules = [q for q in _quality_rules(path) if q.get("type") == "sql"]
-    ran = [c for c in run.checks if str(c.type or "").endswith("quality_sql") and str(c.result).endswith("passed")]
-    assert len(ran) == len(rules)
+    sql_checks = [c for c in run.checks if str(c.type or "").endswith("quality_sql")]
+    ran = [c for c in sql_checks if str(c.result).endswith("passed")]
+    warned = [c for c in sql_checks if str(c.result).endswith("warning")]
+    assert len(warned) <= sum(1 for q in rules if q.get("severity") == "warning")
+    assert len(ran) + len(warned) == len(rules)
 
 
 def _quality_rules(path: Path) -> list[dict]:

@@ -112,6 +112,9 @@ class CheckResult:
     sample_columns: list[str] = field(default_factory=list)
     samples: list[list[Any]] = field(default_factory=list)
     message: str | None = None
+    # where the samples come from: "sample" (Soda's failed rows, sensitive values masked) or "keys" (the
+    # rule's failed-rows query: key columns only, see kcrm_gov.checks.failed_rows)
+    sample_kind: str | None = None
 
 
 @dataclass
@@ -400,7 +403,35 @@ def _scan_tables(project: Project, engine: Engine, tables: list[str], *, now: da
             if tc.qualified_name in unrunnable:
                 result = _with_unrunnable(tc, result, unrunnable[tc.qualified_name])
             results[tc.qualified_name] = result
+            _add_failed_rows(engine, tc, result)
     return [results[t] for t in wanted if t in results]
+
+
+def _add_failed_rows(engine: Engine, tc: TableChecks, result: TableResult) -> None:
+    """Run the failed-rows query of each failing or warning rule that has one
+    (:mod:`.failed_rows`): its first rows, keys only, and how many there are. The query was vetted
+    when the checks were generated (keys only, nothing classified); a column that still bears a
+    sensitive column's name is masked all the same."""
+    hidden = sensitive_columns(tc.contract)
+    for item in result.checks:
+        spec = tc.spec(item.name)
+        if spec is None or spec.failed_rows is None or item.outcome not in (FAIL, WARN):
+            continue
+        rows_sql, count_sql = spec.failed_rows
+        try:
+            rows = engine.query_arrow(rows_sql)
+            count = engine.query_arrow(count_sql).column(0)[0].as_py()
+        except KcrmGovError as exc:
+            message = f"the failed-rows query could not run: {engine.scrubbed(exc.message, rows_sql)}"
+            item.message = f"{item.message}; {message}" if item.message else message
+            continue
+        names = list(rows.column_names)
+        item.sample_columns = names
+        item.samples = [[MASK if name in hidden and value is not None else _jsonable(value)
+                         for name, value in zip(names, row, strict=True)]
+                        for row in zip(*(rows.column(n).to_pylist() for n in names), strict=True)] if names else []
+        item.failed_rows = int(count or 0)
+        item.sample_kind = "keys"
 
 
 def _without_missing_references(engine: Engine, layer: str, group: list[TableChecks]
@@ -566,6 +597,7 @@ def _collect(tc: TableChecks, scan: Any, sampler: _Sampler, errors: list[str], s
             sample = sampler.samples.get((spec.name, tc.table)) or sampler.samples.get((spec.name, None))
             if sample and item.outcome in (FAIL, WARN):
                 item.sample_columns, item.samples, item.failed_rows = sample
+                item.sample_kind = "sample"
         result.checks.append(item)
     result.settle()
     if result.outcome == ERROR:

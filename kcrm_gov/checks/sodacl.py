@@ -72,6 +72,10 @@ CHECK_TABLE: tuple[tuple[str, str], ...] = (
     ("`quality` rules of `type: sql`", "`SELECT COUNT(*) FROM ${table} WHERE …` with `mustBe: 0` → `failed rows` "
      "(sample rows of the breach); any other query → a user-defined metric; the query may read only contracted "
      "tables, as a model"),
+    ("customProperty `failedRowsQuery` of a `type: sql` rule", "no SodaCL: the rule stays a user-defined metric, and "
+     "`kcrm-gov test` runs the query when the check fails or warns, keeping its first 20 rows and their count; it "
+     "may show only key columns (primary, unique, foreign keys, `*_id` / `*_key`) and counts, never a classified "
+     "column (lint KG021)"),
     ("`quality` rules of `type: custom, engine: soda`", "the `implementation` as written, when it carries no SQL"),
     ("`severity`", "`error` (the default) fails the run; `warning` / `info` only warn"),
 )
@@ -110,6 +114,9 @@ class CheckSpec:
     config: dict[str, Any] = field(default_factory=dict)
     references: str | None = None  # reference checks: the table (same layer) they read
     description: str = ""
+    # ``type: sql`` rules with a failed-rows query (:mod:`.failed_rows`): its target SQL, as (the first
+    # rows, their count); run by ``kcrm-gov test`` when the check fails or warns
+    failed_rows: tuple[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "columns": list(self.columns), "rule": self.rule,
@@ -280,7 +287,7 @@ class _Builder:
 
     def add(self, name: str, kind: str, columns: tuple[str, ...], path: tuple[str | int, ...], severity: str,
             key: str, config: dict[str, Any] | None = None, description: str = "",
-            references: str | None = None) -> None:
+            references: str | None = None, failed_rows: tuple[str, str] | None = None) -> None:
         if any(s.name == name for s in self.specs):
             n = 2
             while any(s.name == f"{name} ({n})" for s in self.specs):
@@ -289,7 +296,8 @@ class _Builder:
         rule = _rule_text(path)
         line = self.contract.location(*path).line
         self.specs.append(CheckSpec(name=name, kind=kind, columns=columns, rule=rule, line=line, severity=severity,
-                                    key=key, config=config or {}, description=description, references=references))
+                                    key=key, config=config or {}, description=description, references=references,
+                                    failed_rows=failed_rows))
 
     def where(self, *path: str | int) -> Location:
         return self.contract.location(*path)
@@ -499,6 +507,10 @@ class _Builder:
         description = str(rule.get("description") or "").strip()
         severity = _severity(rule)
         where = self.where(*path)
+        from .failed_rows import failed_rows_text
+
+        if kind != "sql" and failed_rows_text(rule) is not None:
+            raise CheckGenerationError("a failed-rows query belongs to a `type: sql` rule", where)
         if kind == "text":
             return  # prose for people: nothing to run
         if kind == "library" or (not kind and rule.get("metric")):
@@ -592,76 +604,57 @@ class _Builder:
         self.metric(name, columns, path, severity, description, self.sql(query), op, value)
 
     def metric(self, name: str, columns: tuple[str, ...], path: tuple[str | int, ...], severity: str,
-               description: str, query: str, op: str, value: str) -> None:
+               description: str, query: str, op: str, value: str, *,
+               failed_rows: tuple[str, str] | None = None) -> None:
         """A user-defined metric: ``<metric> query`` and a threshold on it."""
         metric = re.sub(r"[^a-z0-9_]", "_", f"rule_{columns[0] if columns else 'table'}_{path[-1]}".lower())
         while metric in self.metric_names:
             metric += "_"
         self.metric_names.add(metric)
         key, extra = _metric_check(metric, op, value, severity)
-        self.add(name, "quality", columns, path, severity, key, {f"{metric} query": query, **extra}, description)
+        self.add(name, "quality", columns, path, severity, key, {f"{metric} query": query, **extra}, description,
+                 failed_rows=failed_rows)
 
     def sql_rule(self, rule: dict[str, Any], col: Column | None, path: tuple[str | int, ...], name: str,
                  severity: str, description: str, where: Location) -> None:
         """A ``type: sql`` rule: one SELECT over contracted tables (the same allow-list as a model),
         ``${table}`` for this table, written in BigQuery SQL and translated for the target."""
-        import sqlglot
-        from sqlglot.errors import SqlglotError
-
-        from ..models import ModelError, read_tables
-
         query = rule.get("query")
         if not isinstance(query, str) or not query.strip():
             raise CheckGenerationError("a `type: sql` rule needs a `query`", where)
         at = self.where(*path, "query")
-        marker = template_marker(query, placeholders=True)
-        if marker is not None:
-            raise CheckGenerationError(str(TemplateSyntaxRefused(marker)), at)
-
-        def fill(match: re.Match[str]) -> str:
-            if match.group(1) in ("table", "model"):
-                return self.contract.qualified_name
-            if col is None:
-                raise CheckGenerationError("${column} is only defined in a column's quality rule", at)
-            return col.name
-
-        logical = OWN_PLACEHOLDER.sub(fill, query.strip().rstrip(";"))
-        try:
-            statements = [s for s in sqlglot.parse(logical, read="bigquery") if s is not None]
-        except SqlglotError as exc:
-            raise CheckGenerationError(f"the rule's query is not BigQuery SQL: {exc}", at) from None
-        if len(statements) != 1 or not isinstance(statements[0], exp.Query):
-            raise CheckGenerationError("the rule's query must be exactly one SELECT statement", at)
-        tree = statements[0]
-        try:
-            refs = read_tables(tree, lambda line, column: at)
-        except ModelError as exc:
-            raise CheckGenerationError(f"the rule's query: {exc.message}", at) from None
-        known = self.project.contracts if self.project is not None else {self.contract.qualified_name: self.contract}
-        unknown = [ref for ref in refs if ref not in known]
-        if unknown:
-            raise CheckGenerationError(f"the rule's query reads {', '.join(unknown)}, which no contract defines", at)
-
-        def to_target(node: exp.Expr) -> exp.Expr:
-            if isinstance(node, exp.Table) and f"{node.db}.{node.name}" in refs and not node.catalog:
-                layer, table = node.db, node.name
-                replacement = _relation(self.target, layer, table)
-                if node.alias:
-                    replacement.set("alias", node.args.get("alias"))
-                return replacement
-            return node
-
-        bigquery_sql = tree.transform(to_target).sql(dialect="bigquery")
+        tree, refs = parse_rule_query(query, self.contract, self.project, col, at)
+        bigquery_sql = target_tree(tree, refs, self.target).sql(dialect="bigquery")
+        failed_rows = self.failed_rows(rule, col, path)
         op, value = _threshold(rule, where)
         columns = (col.name,) if col else ()
         sql = self._target_sql(bigquery_sql, at)
-        condition = _count_where(sql, self.target.type, self.relation) if (op, value, severity) == ("=", "0", FAIL) \
-            else None
+        # a rule with its own failed-rows query stays a metric: Soda's failed-rows check would sample every
+        # column of the table, the companion query shows only the keys
+        condition = _count_where(sql, self.target.type, self.relation) \
+            if (op, value, severity) == ("=", "0", FAIL) and failed_rows is None else None
         if condition is not None:
             self.add(name, "quality", columns, path, severity, "failed rows", {"fail condition": condition},
                      description)
             return
-        self.metric(name, columns, path, severity, description, sql, op, value)
+        self.metric(name, columns, path, severity, description, sql, op, value, failed_rows=failed_rows)
+
+    def failed_rows(self, rule: dict[str, Any], col: Column | None,
+                    path: tuple[str | int, ...]) -> tuple[str, str] | None:
+        """The rule's failed-rows query (:mod:`.failed_rows`), vetted, as ``(rows, count)`` SQL of the
+        target; None when the rule has none."""
+        from .failed_rows import FailedRowsError, failed_rows_text, vet_failed_rows
+
+        text = failed_rows_text(rule)
+        if text is None:
+            return None
+        at = self.where(*path, "customProperties")
+        try:
+            vetted = vet_failed_rows(text, self.contract, self.project, col, at)
+        except FailedRowsError as exc:
+            raise CheckGenerationError(exc.message, at) from None
+        rows, count = vetted.wrapped(self.target)
+        return self._target_sql(rows, at), self._target_sql(count, at)
 
     def custom(self, rule: dict[str, Any], col: Column | None, path: tuple[str | int, ...], name: str,
                severity: str, description: str, where: Location) -> None:
@@ -712,6 +705,67 @@ class _Builder:
             return sqlglot.parse_one(bigquery_sql, read="bigquery").sql(dialect="bigquery")
         except SqlglotError as exc:
             raise CheckGenerationError(f"the rule's query is not BigQuery SQL: {exc}", where) from None
+
+
+def parse_rule_query(query: str, contract: Contract, project: Project | None, col: Column | None,
+                     at: Location, what: str = "the rule's query", *, placeholders: bool = True
+                     ) -> tuple[exp.Query, list[str]]:
+    """The safety gate of quality SQL written in a contract (a rule's ``query``, its failed-rows
+    query): no template syntax but kcrm-gov's own ``${table}`` / ``${model}`` / ``${column}``,
+    exactly one SELECT in BigQuery SQL, reading only contracted tables, as a model (no table
+    function, no ``ERROR()``). Returns the parsed query (placeholders filled with ``layer.table``
+    and the column) and the ``layer.table`` names it reads. Nothing of it is ever rendered as a
+    template: the placeholders are replaced here, by kcrm-gov. Without ``placeholders`` (a query
+    in a field other tools resolve ``${...}`` in) even those are refused."""
+    import sqlglot
+    from sqlglot.errors import SqlglotError
+
+    from ..models import ModelError, read_tables
+
+    marker = template_marker(query, placeholders=placeholders)
+    if marker is not None:
+        refused = str(TemplateSyntaxRefused(marker))
+        raise CheckGenerationError(refused if placeholders else f"{what} {refused} (name the table)", at)
+
+    def fill(match: re.Match[str]) -> str:
+        if match.group(1) in ("table", "model"):
+            return contract.qualified_name
+        if col is None:
+            raise CheckGenerationError("${column} is only defined in a column's quality rule", at)
+        return col.name
+
+    logical = OWN_PLACEHOLDER.sub(fill, query.strip().rstrip(";"))
+    try:
+        statements = [s for s in sqlglot.parse(logical, read="bigquery") if s is not None]
+    except SqlglotError as exc:
+        raise CheckGenerationError(f"{what} is not BigQuery SQL: {exc}", at) from None
+    if len(statements) != 1 or not isinstance(statements[0], exp.Query):
+        raise CheckGenerationError(f"{what} must be exactly one SELECT statement", at)
+    tree = statements[0]
+    try:
+        refs = read_tables(tree, lambda line, column: at)
+    except ModelError as exc:
+        raise CheckGenerationError(f"{what}: {exc.message}", at) from None
+    known = project.contracts if project is not None else {contract.qualified_name: contract}
+    unknown = [ref for ref in refs if ref not in known]
+    if unknown:
+        raise CheckGenerationError(f"{what} reads {', '.join(unknown)}, which no contract defines", at)
+    return tree, refs
+
+
+def target_tree(tree: exp.Expr, refs: list[str], target: Target) -> exp.Expr:
+    """``tree`` (BigQuery SQL over ``layer.table`` names) with each contracted table named as on
+    ``target`` (its dataset of the layer, its project)."""
+
+    def to_target(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Table) and f"{node.db}.{node.name}" in refs and not node.catalog:
+            replacement = _relation(target, node.db, node.name)
+            if node.alias:
+                replacement.set("alias", node.args.get("alias"))
+            return replacement
+        return node
+
+    return tree.copy().transform(to_target)
 
 
 def _iso_bound(value: Any, column: str, option: str, where: Location) -> str:

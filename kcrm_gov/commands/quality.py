@@ -114,12 +114,17 @@ def print_test_run(run: Any, console: Any) -> None:
                           highlight=False, soft_wrap=True)
             if c.message:
                 console.print(f"  {c.message}", highlight=False, markup=False, soft_wrap=True)
-            if c.samples:
+            if c.samples and getattr(c, "sample_kind", None) == "keys":
+                shown = list(c.sample_columns)  # the failed-rows query's own columns: keys only
+                console.print(f"  {len(c.samples)} of {c.failed_rows} failed rows (keys only)",
+                              highlight=False, soft_wrap=True)
+            elif c.samples:
                 shown = sample_columns(c.sample_columns, [*t.key_columns, *c.columns])
                 more = len(c.sample_columns) - len(shown)
                 console.print(f"  {len(c.samples)} of {c.failed_rows} failed rows (PII masked"
                               + (f"; {more} more columns in the JSON results)" if more else ")"),
                               highlight=False, soft_wrap=True)
+            if c.samples:
                 sample = Table(show_edge=False, pad_edge=False)
                 for name in shown:
                     sample.add_column(name, overflow="ellipsis", no_wrap=True, max_width=40)

@@ -273,6 +273,20 @@ _ID = _Role()
 
 def analyse_model(project: Project, table: str) -> ModelLineage:
     """Work out the column lineage of ``table``'s model (no cache). Raises :class:`LineageError`."""
+    model = project.models[table]
+    columns, dataset = _analyse(project, model.ast, model.refs, str(model.path))
+    return ModelLineage(table=table, key="", columns=columns, dataset=dataset)
+
+
+def query_lineage(project: Project, ast: exp.Expr, refs: list[str], label: str) -> dict[str, list[Source]]:
+    """``{output column: [Source, …]}`` of any query over contracted tables ``refs`` (not cached):
+    what a quality rule's failed-rows query shows (:mod:`kcrm_gov.checks.failed_rows`). ``label``
+    names the query in errors. Raises :class:`LineageError`."""
+    return _analyse(project, ast, refs, label)[0]
+
+
+def _analyse(project: Project, ast: exp.Expr, refs: list[str], label: str
+             ) -> tuple[dict[str, list[Source]], list[Source]]:
     from sqlglot.lineage import lineage
     from sqlglot.optimizer.qualify import qualify
     from sqlglot.optimizer.scope import build_scope, traverse_scope
@@ -280,22 +294,20 @@ def analyse_model(project: Project, table: str) -> ModelLineage:
 
     from ..models import schema_of
 
-    model = project.models[table]
     try:
-        schema = MappingSchema(dict(schema_of(project.contracts, model.refs)), dialect="bigquery")
-        query = qualify(model.ast.copy(), schema=schema, dialect="bigquery", validate_qualify_columns=False,
+        schema = MappingSchema(dict(schema_of(project.contracts, refs)), dialect="bigquery")
+        query = qualify(ast.copy(), schema=schema, dialect="bigquery", validate_qualify_columns=False,
                         identify=False)
         scopes = list(traverse_scope(query))
         root = build_scope(query) if not scopes else scopes[-1]
         nodes = lineage(None, query, schema, dialect="bigquery", scope=root, trim_selects=False, copy=False)
     except KcrmGovError as exc:
-        raise LineageError(f"{model.path}: {exc.message}") from None
+        raise LineageError(f"{label}: {exc.message}") from None
     except (SqlglotError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
-        raise LineageError(f"{model.path}: sqlglot could not trace the column lineage: {exc}") from None
+        raise LineageError(f"{label}: sqlglot could not trace the column lineage: {exc}") from None
     walker = _Walker(schema, {id(s.expression): s for s in scopes})
     columns = {name: _dedupe(walker.leaves(node, "")) for name, node in nodes.items()}
-    dataset = _dedupe(walker.dataset_sources(scopes))
-    return ModelLineage(table=table, key="", columns=columns, dataset=dataset)
+    return columns, _dedupe(walker.dataset_sources(scopes))
 
 
 def _dedupe(pairs: Iterable[tuple[str, str, _Role]]) -> list[Source]:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlglot import exp
 
 from .. import LAYERS, typemap
-from ..contracts import API_VERSION, CLASSIFICATIONS, Contract
+from ..contracts import API_VERSION, CLASSIFICATIONS, Column, Contract
 from ..errors import ContractError, KcrmGovError
 from ..escape import template_marker
 from ..identifiers import identifier_problem, label_problem
@@ -381,6 +381,35 @@ def template_syntax(contract: Contract, project: Project) -> Iterator[Finding]:
                           "quality query only ${table}, ${model} and ${column} are allowed)", *path)
 
     yield from walk(contract.document.data, ())
+
+
+# --- KG021 failed-rows queries show keys only ------------------------------------------------------
+@rule("KG021", "A quality rule's failed-rows query shows keys only, never a classified column")
+def failed_rows_queries(contract: Contract, project: Project) -> Iterator[Finding]:
+    """A `type: sql` quality rule may list the rows that break it with a `failedRowsQuery` custom property,
+    which `kcrm-gov test` runs when the rule fails or warns and whose rows go to the terminal, the JSON results
+    and `.kcrm/test_results.json`. So it is held to what a report may show: one SELECT over contracted tables
+    (the gate of every quality query), each output column traced through its lineage to key columns (primary,
+    unique or foreign keys, `*_id` / `*_key` identifiers) or a `COUNT(...)`, and no column tagged `pii` or
+    classified confidential / restricted, however it is transformed. Reported at the rule's customProperties."""
+    from ..checks.failed_rows import FailedRowsError, failed_rows_text, vet_failed_rows
+
+    rules: list[tuple[Column | None, tuple[str | int, ...], dict[str, Any]]] = [
+        (column, (*column.yaml_path, "quality", i), rule) for _, column in contract.all_columns()
+        for i, rule in enumerate(column.quality)]
+    rules += [(None, ("schema", 0, "quality", i), rule) for i, rule in enumerate(contract.table_quality)]
+    for column, path, rule in rules:
+        text = failed_rows_text(rule)
+        if text is None:
+            continue
+        where = (*path, "customProperties")
+        if str(rule.get("type") or "").lower() != "sql":
+            yield _at(contract, "KG021", "a failedRowsQuery belongs to a `type: sql` rule", *where)
+            continue
+        try:
+            vet_failed_rows(text, contract, project, column, contract.location(*where))
+        except FailedRowsError as exc:
+            yield _at(contract, "KG021", exc.message, *where)
 
 
 # --- KG010 unique ids (project-wide) ---------------------------------------------------------------
