@@ -360,30 +360,23 @@ def _trials(rows: list[Row]) -> Figures:
 
 
 # --- funnel -------------------------------------------------------------------------------------
-# The funnel table's stages, in funnel order, and the column names each may have (the first found wins).
-FUNNEL_STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Touches", ("touches", "touch_count")),
-    ("New contacts", ("new_contacts", "contacts")),
-    ("MQLs", ("mqls", "mql_count", "mql_leads")),
-    ("SQLs", ("sqls", "sql_count", "sql_leads")),
-    ("Opportunities", ("opportunities", "opportunities_created", "opps")),
-    ("Won", ("won", "won_opportunities", "closed_won", "won_deals", "wins")),
+# The funnel's stages in funnel order, each with its marts.funnel_monthly column. Touches and new contacts are
+# the months' volumes; from MQLs down each row is the MQL cohort of its month (conversions inside fixed windows).
+FUNNEL_STAGES: tuple[tuple[str, str], ...] = (
+    ("Touches", "touches"),
+    ("New contacts", "new_contacts"),
+    ("MQLs", "mql_contacts"),
+    ("SQLs", "sql_contacts"),
+    ("Opportunities", "opportunity_contacts"),
+    ("Won", "won_contacts"),
 )
-FUNNEL_MONTH_COLUMNS = ("mql_month", "cohort_month", "month_start", "month")
 
 
 def _funnel_query(contract: Contract) -> Query:
-    """The funnel table's month and stage columns, found by name (its schema is the funnel model's)."""
-    names = {c.name for c in contract.columns}
-    month = next((m for m in FUNNEL_MONTH_COLUMNS if m in names), None)
-    stages = [(label, next(c for c in cands if c in names)) for label, cands in FUNNEL_STAGES
-              if any(c in names for c in cands)]
-    if month is None or len(stages) < 2:
-        raise ChartSkipped(f"{contract.qualified_name} has no month column ({', '.join(FUNNEL_MONTH_COLUMNS)}) "
-                           "or fewer than two funnel stage columns")
-    sums = ", ".join(f"SUM({_q(col)}) AS {_q(label)}" for label, col in stages)
-    return Query((month, *(col for _, col in stages)),
-                 f"SELECT {_q(month)} AS month_start, {sums} FROM {{t}} GROUP BY 1 ORDER BY 1")
+    """Each stage summed over the channels of a cohort month."""
+    sums = ", ".join(f"SUM({_q(col)}) AS {_q(label)}" for label, col in FUNNEL_STAGES)
+    return Query(("month_start", *(col for _, col in FUNNEL_STAGES)),
+                 f"SELECT month_start, {sums} FROM {{t}} GROUP BY 1 ORDER BY 1")
 
 
 def _funnel(rows: list[Row]) -> Figures:
