@@ -110,11 +110,16 @@ def make(root: Path) -> Path:
 
 
 def unbind_metrics(root: Path) -> None:
-    """Drop the metrics' ``columns:`` bindings from a copied catalog/metrics.yml: a project without
-    K CRM's marts tables has no columns to bind them to (lint KG020 would refuse them)."""
+    """Drop the metrics' ``columns:`` bindings (and their ``aggregation:``) from a copied catalog/metrics.yml:
+    a project without K CRM's marts tables has no columns to bind them to (lint KG020 would refuse them)."""
+    import yaml
+
     metrics = root / "catalog/metrics.yml"
-    metrics.write_text("".join(line for line in metrics.read_text().splitlines(keepends=True)
-                               if not line.lstrip().startswith("columns:")))
+    doc = yaml.safe_load(metrics.read_text())
+    for metric in doc["metrics"].values():
+        metric.pop("columns", None)  # and how a BI tool aggregates them, which names the bound columns
+        metric.pop("aggregation", None)
+    metrics.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
 
 
 def load_raw(root: Path, rows: list[tuple]) -> None:

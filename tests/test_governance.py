@@ -85,6 +85,10 @@ def base_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from kcrm_gov.governance.servers import write_servers
 
     write_servers(project)  # the generated servers blocks, as `kcrm-gov generate servers` writes them
+    from kcrm_gov.bi.lookml import generate_lookml, write_lookml
+
+    project = Project.load(root)
+    write_lookml(project, generate_lookml(project))  # the marts table's Looker view, as `generate lookml` writes it
     _git(root, "init", "-q", "-b", "main")
     _git(root, "config", "user.email", "ci@kcrm.io")
     _git(root, "config", "user.name", "CI")
