@@ -405,6 +405,9 @@ def test_codeowners_lists_each_contract_model_and_checks(base_repo: Path) -> Non
     # a reference table's model is its CSV: a changed weight needs its steward's review
     assert re.search(r"^/models/stg/reference__internal_domains\.csv +@pnair @kcrm/data-platform$", text, re.M)
     assert "/models/stg/reference__internal_domains.sql" not in text
+    # a mart's generated Looker view and explore are its stewards' too
+    assert re.search(r"^/lookml/views/companies_by_city\.view\.lkml +@srusso @kcrm/finance-data$", text, re.M)
+    assert re.search(r"^/lookml/explores/companies_by_city\.explore\.lkml +@srusso @kcrm/finance-data$", text, re.M)
 
 
 # --- freshness ------------------------------------------------------------------------------------

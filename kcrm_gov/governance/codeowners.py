@@ -18,6 +18,7 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..bi.lookml import explore_path, view_path
 from ..project import Project
 
 CODEOWNERS_PATH = Path(".github") / "CODEOWNERS"
@@ -100,6 +101,10 @@ def generate_codeowners(project: Project) -> str:
         if model is not None:  # the model's own file: SQL, or a reference table's CSV
             files.append("/" + model.path.as_posix())
         files.append(f"/checks/{contract.layer}/{contract.table}.yml")
+        if contract.layer == "marts":  # the Looker files generated from the contract: its stewards approve them
+            files.append("/" + view_path(contract).as_posix())
+            if contract.source != "reference":
+                files.append("/" + explore_path(contract).as_posix())
         width = max(len(f) for f in files)
         lines += [f"{f.ljust(width)} {who}" for f in files]
     return "\n".join(lines).rstrip("\n") + "\n"
