@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from ..checks.sodacl import StaleFile
+from ..checks.sodacl import StaleFile, apply_stale
 from ..config import Target
 from ..contracts import Column, Contract
 from ..errors import KcrmGovError, Location
@@ -310,15 +310,7 @@ def stale_lookml(project: Project, generated: dict[Path, str]) -> list[StaleFile
 
 def write_lookml(project: Project, generated: dict[Path, str]) -> list[StaleFile]:
     """Write the stale files and delete the orphaned ones; return what changed."""
-    changed = stale_lookml(project, generated)
-    for item in changed:
-        path = project.root / item.path
-        if item.path in generated:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(generated[item.path])
-        else:
-            path.unlink()
-    return changed
+    return apply_stale(project.root, generated, stale_lookml(project, generated))
 
 
 def _diff(rel: Path, old: str, new: str) -> str:

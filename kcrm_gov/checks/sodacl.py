@@ -1012,9 +1012,14 @@ def write_checks(project: Project, generated: dict[Path, str], *, complete: bool
 
     Returns what was changed.
     """
-    changed = stale_checks(project, generated, complete=complete)
+    return apply_stale(project.root, generated, stale_checks(project, generated, complete=complete))
+
+
+def apply_stale(root: Path, generated: dict[Path, str], changed: list[StaleFile]) -> list[StaleFile]:
+    """Bring the generated files under ``root`` up to date: write each changed or missing one and delete
+    each orphaned one (a stale path with no generated text). Returns ``changed``."""
     for item in changed:
-        path = project.root / item.path
+        path = root / item.path
         if item.path in generated:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(generated[item.path])
