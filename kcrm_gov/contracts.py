@@ -21,6 +21,7 @@ from .yamlsource import PathKey, YamlDocument, read_yaml
 
 if TYPE_CHECKING:
     from .propensity_spec import PropensitySpec
+    from .retl.destination import Destination
 
 CONTRACT_SUFFIX = ".odcs.yaml"
 API_VERSION = "v3.2.0"
@@ -259,6 +260,15 @@ class Contract:
         from .propensity_spec import parse_propensity_model
 
         return parse_propensity_model(self)
+
+    @cached_property
+    def destination(self) -> Destination | None:
+        """Where a retl table's rows are synced (``customProperties.destination``), parsed once for the
+        lint, ``diff``, the sync, lineage and the catalog; None without one. Raises
+        :class:`ContractError` at its line when it is malformed."""
+        from .retl.destination import parse_destination
+
+        return parse_destination(self)
 
     @property
     def highest_classification(self) -> str | None:
