@@ -252,18 +252,20 @@ def _owners(rng: np.random.Generator, a: dict[str, Any]) -> None:
     a["own_created"] = between(rng, HISTORY_START - 365 * US_PER_DAY, PERIOD_END - 60 * US_PER_DAY, n)
 
 
-def _dedupe(local: pa.Array) -> pa.Array:
-    """Make strings unique by appending a counter to the 2nd, 3rd... occurrence."""
-    values = np.asarray(local.to_numpy(zero_copy_only=False), dtype=object)
+def _dedupe(local: pa.Array, after: pa.Array | None = None) -> pa.Array:
+    """Make ``local + after`` unique by appending a counter to ``local`` in its 2nd, 3rd... occurrence
+    (``after`` is an e-mail's ``@domain``: the counter belongs to the mailbox, ``ann2@x.com``)."""
+    whole = local if after is None else concat(local, after)
+    values = np.asarray(whole.to_numpy(zero_copy_only=False), dtype=object)
     _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
     if counts.max() == 1:
-        return local
+        return whole
     order = np.argsort(inverse, kind="stable")
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     rank = np.empty(len(values), dtype=np.int64)
     rank[order] = np.arange(len(values)) - np.repeat(starts, counts)
     suffix = pc.if_else(pa.array(rank > 0), pc.cast(pa.array(rank + 1), pa.string()), "")
-    return concat(local, suffix)
+    return concat(local, suffix) if after is None else concat(local, suffix, after)
 
 
 def _accounts(rng: np.random.Generator, a: dict[str, Any], n: int, scale: float) -> None:
@@ -396,7 +398,7 @@ def _contacts(rng: np.random.Generator, a: dict[str, Any], n: int) -> None:
     local = pc.if_else(pa.array(style < 0.7), concat(f_low, ".", l_low),
                        pc.if_else(pa.array(style < 0.9), concat(pc.utf8_slice_codeunits(f_low, 0, 1), l_low),
                                   f_low))
-    a["con_email"] = _dedupe(concat(local, "@", domain))  # the normalised address (lower case)
+    a["con_email"] = _dedupe(local, concat("@", domain))  # the normalised address (lower case)
     # titles: a champion's account has more buyer personas among its contacts
     buyer = np.array([t in BUYER_TITLES for t in TITLES])
     buyer_idx, other_idx = np.flatnonzero(buyer), np.flatnonzero(~buyer)
