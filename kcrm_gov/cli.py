@@ -25,6 +25,7 @@ from .commands import (
     lookml,
     quality,
     servers,
+    sync,
     train,
     warehouse,
 )
@@ -60,7 +61,7 @@ def cli(ctx: click.Context, project_dir: Path | None) -> None:
 
 for command in (gate.lint, gate.check, warehouse.build, warehouse.seed, warehouse.load, quality.test_command,
                 freshness.freshness_command, governance.diff_command, lineage.lineage, catalog.catalog,
-                train.train_command, generate):
+                train.train_command, sync.sync, generate):
     cli.add_command(command)
 del command
 _ = (ddl, docs, lookml, servers)  # their commands join the `generate` group when imported
