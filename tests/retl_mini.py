@@ -64,7 +64,8 @@ def retl_contract(table: str, on_delete: str = "clear") -> str:
               f"      system: {spec['system']}\n      instance: {spec['instance']}\n      object: {spec['object']}\n"
               f"      matchKey: {spec['matchKey']}\n      onDelete: {on_delete}\n      fields:\n{fields}\n")
     return contract_text("retl", table, "\n".join(props) + "\n", sla="", custom=custom,
-                         purpose=f"Items synced to {spec['system']}.", description=f"One row per {spec['object']} record.")
+                         purpose=f"Items synced to {spec['system']}.",
+                         description=f"One row per {spec['object']} record.")
 
 
 def make_retl(root: Path, on_delete: str = "clear") -> Path:

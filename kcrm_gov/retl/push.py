@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .sync import Batch, Change, DestinationPlan, SyncError, SyncState, check_supported, hubspot_upsert, \
-    salesforce_rows
+from .sync import Batch, Change, DestinationPlan, SyncError, SyncState, check_supported, hubspot_upsert, salesforce_rows
 
 
 @dataclass(frozen=True)
@@ -123,15 +122,21 @@ class HubSpotSender:
     def send(self, batch: Batch) -> tuple[list[Change], list[str]]:
         """Send one batch: (acknowledged changes, failed keys)."""
         import urllib3
-        from hubspot.crm.objects import ApiException, BatchInputSimplePublicObjectBatchInputUpsert, \
-            BatchInputSimplePublicObjectId, SimplePublicObjectBatchInputUpsert, SimplePublicObjectId
+        from hubspot.crm.objects import (
+            ApiException,
+            BatchInputSimplePublicObjectBatchInputUpsert,
+            BatchInputSimplePublicObjectId,
+            SimplePublicObjectBatchInputUpsert,
+            SimplePublicObjectId,
+        )
 
         d = batch.plan.destination
 
         def call() -> Any:
             try:
                 if batch.kind == "archive":
-                    body = BatchInputSimplePublicObjectId(inputs=[SimplePublicObjectId(id=c.key) for c in batch.changes])
+                    ids = [SimplePublicObjectId(id=c.key) for c in batch.changes]
+                    body = BatchInputSimplePublicObjectId(inputs=ids)
                     return self.api.archive(d.object, body)
                 inputs = [SimplePublicObjectBatchInputUpsert(id_property=i["idProperty"], id=i["id"],
                                                              properties=i["properties"])
@@ -189,7 +194,7 @@ class SalesforceSender:
         def call() -> tuple[set[str], set[str]]:
             try:
                 jobs = bulk.upsert(records=salesforce_rows(batch), external_id_field=d.match_key,
-                                   wait=self.policy.poll)  # type: ignore[arg-type]
+                                   wait=self.policy.poll)
                 ok: set[str] = set()
                 bad: set[str] = set()
                 for job in jobs:
@@ -218,7 +223,8 @@ def _keys(text: str, column: str) -> set[str]:
 
 
 # --- the push ------------------------------------------------------------------------------------------
-SENDERS: dict[str, Callable[[RetryPolicy, Callable[[float], None]], Any]] = {"hubspot": HubSpotSender, "salesforce": SalesforceSender}
+SENDERS: dict[str, Callable[[RetryPolicy, Callable[[float], None]], Any]] = {
+    "hubspot": HubSpotSender, "salesforce": SalesforceSender}
 
 
 def push(plans: Sequence[DestinationPlan], state: SyncState, *, policy: RetryPolicy | None = None,

@@ -141,7 +141,8 @@ class Batch:
 
 def _salesforce_chunks(plan: DestinationPlan, items: list[Change]) -> Iterator[list[Change]]:
     """Bulk API 2.0 jobs of at most BATCH_SIZE records and SALESFORCE_MAX_BYTES of CSV."""
-    size, chunk, used = BATCH_SIZE["salesforce"], [], 0
+    size, used = BATCH_SIZE["salesforce"], 0
+    chunk: list[Change] = []
     header = len(",".join(salesforce_header(plan.destination)).encode()) + 1
     for change in items:
         row = len(",".join(v or SALESFORCE_NULL for v in change.values.values()).encode()) * 2 + 64  # quoting bound
@@ -306,7 +307,7 @@ def plan_table(contract: Contract, engine: Engine, state: SyncState) -> Destinat
         elif d.on_delete == "archive":
             plan.changes.append(Change("archive", key, None, {}, ()))
         else:
-            cleared = {m.field: None for m in written}
+            cleared: dict[str, str | None] = {m.field: None for m in written}
             changed = tuple(f for f in cleared if last[key].sent.get(f) is not None)
             plan.changes.append(Change("delete", key, None, cleared, changed))
     return plan
