@@ -76,10 +76,10 @@ def push(root: Path, after_batch: Any = None, sleep: Any = None, select: tuple[s
     """The library push on ``select`` with tiny backoffs (the CLI's path, minus the exit)."""
     from kcrm_gov.engines import open_engine
     from kcrm_gov.project import Project
-    from kcrm_gov.retl.push import RetryPolicy
-    from kcrm_gov.retl.push import push as do_push
-    from kcrm_gov.retl.sync import SyncState
-    from kcrm_gov.retl.sync import plan as do_plan
+    from kcrm_gov.sync.plan import SyncState
+    from kcrm_gov.sync.plan import plan as do_plan
+    from kcrm_gov.sync.push import RetryPolicy
+    from kcrm_gov.sync.push import push as do_push
 
     project = Project.load(root)
     with open_engine(project) as engine:
@@ -187,7 +187,7 @@ def test_push_survives_429_5xx_and_a_dropped_connection(mini: Path,
 
 
 def test_push_gives_up_after_bounded_retries(mini: Path, servers: tuple[DestinationServer, DestinationServer]) -> None:
-    from kcrm_gov.retl.sync import SyncError
+    from kcrm_gov.sync.plan import SyncError
 
     hubspot, _ = servers
     hubspot.script = [("/batch/upsert", 500, {})] * 6

@@ -12,7 +12,7 @@ import click
 from .options import handle_errors, json_option, project_from, select_only, selected_tables, target_option
 
 if TYPE_CHECKING:
-    from ..retl.sync import DestinationPlan
+    from ..sync.plan import DestinationPlan
 
 
 @click.group("sync")
@@ -29,7 +29,7 @@ def sync() -> None:
 def _plans(ctx: click.Context, selectors: tuple[str, ...], target: str | None,
            read_only: bool = True) -> tuple[list[DestinationPlan], object]:
     from ..engines import open_engine
-    from ..retl.sync import plan
+    from ..sync.plan import plan
 
     project = project_from(ctx)
     tables = selected_tables(project, selectors) if selectors else None
@@ -93,7 +93,7 @@ def export_command(ctx: click.Context, selectors: tuple[str, ...], target: str |
                    as_json: bool) -> None:
     """Write the change sets as files: HubSpot CRM v3 batch upsert JSON (100 records a file), Salesforce
     Bulk API 2.0 upsert CSV, Gainsight Company upsert JSON. The state is not changed."""
-    from ..retl.sync import export
+    from ..sync.plan import export
 
     plans, engine = _plans(ctx, selectors, target)
     engine.close()  # type: ignore[attr-defined]
@@ -121,8 +121,8 @@ def push_command(ctx: click.Context, selectors: tuple[str, ...], target: str | N
 
     Exit codes: 0 everything acknowledged, 1 some records failed or a destination gave up, 2 unusable input.
     """
-    from ..retl.push import push
-    from ..retl.sync import SyncState
+    from ..sync.plan import SyncState
+    from ..sync.push import push
 
     plans, engine = _plans(ctx, selectors, target, read_only=False)
     try:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from ..contracts import Contract
     from ..engines import Engine
     from ..project import Project
-    from .destination import Destination
+    from ..retl.destination import Destination
 
 STATE_LAYER = "sync"
 """The logical name of the state's schema/dataset: ``target.dataset('sync')`` (``sync`` locally, ``kcrm_sync``

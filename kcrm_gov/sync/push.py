@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .sync import Batch, Change, DestinationPlan, SyncError, SyncState, check_supported, hubspot_upsert, salesforce_rows
+from .plan import Batch, Change, DestinationPlan, SyncError, SyncState, check_supported, hubspot_upsert, salesforce_rows
 
 
 @dataclass(frozen=True)
