@@ -243,3 +243,35 @@ def test_partial_batch_errors_mark_only_acknowledged_records(
     assert code == 0, out
     assert [i["id"] for r in hubspot.requests[before:] for i in r["body"]["inputs"]] == ["120", "3"]
     assert all(sum(d["counts"][op] for op in ("insert", "update", "delete")) == 0 for d in plan(mini).values())
+
+
+def test_on_delete_keep_and_unsupported_archive(tmp_path: Path,
+                                                servers: tuple[DestinationServer, DestinationServer]) -> None:
+    from kcrm_gov.engines import open_engine
+    from kcrm_gov.project import Project
+    from kcrm_gov.sync.plan import SyncError, export
+    from kcrm_gov.sync.plan import plan as do_plan
+
+    hubspot, _ = servers
+    root = make_retl(tmp_path / "keep", on_delete="keep")
+    build(root, items(3))
+    assert cli(root, "sync", "push", "--select", HUBSPOT)[0] == 0
+    edit(root, "DELETE FROM core.items WHERE item_id = 2")
+    kept = plan(root, HUBSPOT)[HUBSPOT]
+    assert kept["counts"] == {"insert": 0, "update": 0, "delete": 0, "archive": 0, "unchanged": 2, "kept": 1}
+    before = len(hubspot.requests)
+    assert cli(root, "sync", "push", "--select", HUBSPOT)[0] == 0
+    assert len(hubspot.requests) == before  # keep: nothing sent, the state row stays
+    assert query_rows(root, "SELECT key_value FROM sync.sync_state WHERE system = 'hubspot' ORDER BY 1") == \
+        [("1",), ("2",), ("3",)]
+
+    # archive on HubSpot by a match key that is not its record id: refused before anything is written or sent
+    for table in ("hubspot__companies", "salesforce__accounts"):
+        path = root / f"contracts/retl/{table}.odcs.yaml"
+        path.write_text(path.read_text().replace("onDelete: keep", "onDelete: archive"))
+    project = Project.load(root)
+    with open_engine(project, read_only=True) as engine:
+        plans = do_plan(project, engine, [HUBSPOT, SALESFORCE])
+    assert [p.counts()["archive"] for p in plans] == [1, 0]  # Salesforce was never pushed: nothing to archive
+    with pytest.raises(SyncError, match="the match key must be hs_object_id"):
+        export(plans, tmp_path / "out")
