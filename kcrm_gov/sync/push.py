@@ -86,7 +86,8 @@ def with_retries(send: Callable[[], Any], policy: RetryPolicy, what: str,
         except Transient as exc:
             if attempt == policy.attempts:
                 raise SyncError(f"{what}: gave up after {attempt} attempts (last status "
-                                f"{exc.status or 'connection lost'})") from None
+                                f"{exc.status or 'connection lost'}); the batches acknowledged before are "
+                                "recorded: run the push again to resume") from None
             if exc.retry_after is not None:
                 wait = min(exc.retry_after, policy.retry_after_max)
             else:
@@ -184,7 +185,7 @@ class SalesforceSender:
     def send(self, batch: Batch) -> tuple[list[Change], list[str]]:
         """Send one batch as a Bulk API 2.0 upsert job: (acknowledged changes, failed keys)."""
         import requests
-        from simple_salesforce.exceptions import SalesforceError
+        from simple_salesforce.exceptions import SalesforceError, SalesforceOperationError
 
         d = batch.plan.destination
         if batch.kind != "upsert":
@@ -207,6 +208,8 @@ class SalesforceSender:
                     raise Transient(status) from None
                 raise SyncError(f"Salesforce refused batch {batch.number} of {batch.plan.table} (HTTP {status})") \
                     from None
+            except SalesforceOperationError:  # a failed or aborted job: its message may quote the data
+                raise SyncError(f"Salesforce job of batch {batch.number} of {batch.plan.table} failed") from None
             except requests.RequestException:
                 raise Transient(None) from None
 
