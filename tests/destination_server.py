@@ -1,6 +1,7 @@
 """A local stand-in for HubSpot and Salesforce on 127.0.0.1, speaking their documented shapes.
 
-* HubSpot CRM v3: ``POST /crm/v3/objects/{type}/batch/upsert`` answers 200 ``{"status": "COMPLETE",
+* HubSpot CRM v3: ``POST /crm/v3/objects/{type}/batch/upsert`` (and ``batch/update``, records named by
+  their id) answers 200 ``{"status": "COMPLETE",
   "results": [...]}`` (each result's ``properties`` echo what was sent, the idProperty included), or 207
   with ``errors`` for the inputs whose id is in :attr:`DestinationServer.fail_keys`;
   ``POST /crm/v3/objects/{type}/batch/archive`` answers 204.
@@ -29,7 +30,7 @@ from typing import Any
 
 INGEST = re.compile(r"^/services/data/v[\d.]+/jobs/ingest(?:/(?P<job>[^/]+))?(?:/(?P<tail>batches|successfulResults|"
                     r"failedResults|unprocessedrecords))?$")
-UPSERT = re.compile(r"^/crm/v3/objects/(?P<type>[^/]+)/batch/(?P<op>upsert|archive)$")
+UPSERT = re.compile(r"^/crm/v3/objects/(?P<type>[^/]+)/batch/(?P<op>upsert|update|archive)$")
 
 
 class DestinationServer:
@@ -127,7 +128,10 @@ class DestinationServer:
                 errors.append({"status": "error", "category": "VALIDATION_ERROR", "message": "Property values were "
                                "not valid", "context": {"ids": [item["id"]]}})
                 continue
-            results.append({"id": str(1000 + i), "properties": {**item["properties"], item["idProperty"]: item["id"]},
+            # update names records by their id; upsert by a unique property, whose value HubSpot echoes
+            echo = {item["idProperty"]: item["id"]} if op == "upsert" else {}
+            results.append({"id": item["id"] if op == "update" else str(1000 + i),
+                            "properties": {**item["properties"], **echo},
                             "createdAt": "2024-01-02T06:00:00Z", "updatedAt": "2024-01-02T06:00:00Z",
                             "archived": False, "new": True})
         answer = {"status": "COMPLETE", "results": results, "startedAt": "2024-01-02T06:00:00Z",

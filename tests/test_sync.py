@@ -275,3 +275,27 @@ def test_on_delete_keep_and_unsupported_archive(tmp_path: Path,
     assert [p.counts()["archive"] for p in plans] == [1, 0]  # Salesforce was never pushed: nothing to archive
     with pytest.raises(SyncError, match="the match key must be hs_object_id"):
         export(plans, tmp_path / "out")
+
+
+def test_records_matched_by_their_hubspot_id_are_updated_not_upserted(
+        servers: tuple[DestinationServer, DestinationServer], tmp_path: Path) -> None:
+    """A retl table keyed by ``hs_object_id`` (companies and contacts HubSpot already has) goes to
+    ``batch/update`` with the record ids: batch upsert takes only a unique property of the portal's own."""
+    hubspot, _ = servers
+    root = make_retl(tmp_path / "by-id")
+    path = root / "contracts/retl/hubspot__companies.odcs.yaml"
+    text = path.read_text().replace("matchKey: kcrm_item_id", "matchKey: hs_object_id")
+    path.write_text(text.replace("field: kcrm_item_id, write", "field: hs_object_id, write"))
+    build(root, items(3))
+    code, out = cli(root, "sync", "export", "--select", HUBSPOT, "--out", str(tmp_path / "out"))
+    assert code == 0, out
+    (update,) = sorted((tmp_path / "out/hubspot.kcrm-test.companies").iterdir())
+    assert update.name == "0001-update.json"
+    assert json.loads(update.read_text())["inputs"][1] == {"id": "2", "properties": {"name": "Item 2",
+                                                                                       "kcrm_amount_usd": "3"}}
+    assert cli(root, "sync", "push", "--select", HUBSPOT)[0] == 0
+    assert not hubspot.calls("/batch/upsert")
+    (sent,) = hubspot.calls("/batch/update")
+    assert [i["id"] for i in sent["body"]["inputs"]] == ["1", "2", "3"]
+    assert all("idProperty" not in i for i in sent["body"]["inputs"])
+    assert plan(root, HUBSPOT)[HUBSPOT]["counts"]["unchanged"] == 3  # the ids HubSpot returned were acknowledged

@@ -320,11 +320,24 @@ def plan(project: Project, engine: Engine, tables: Sequence[str] | None = None) 
 
 
 # --- payloads (one escaping function per format: the json and csv modules) ---------------------------
+RECORD_ID = "hs_object_id"
+"""HubSpot's own record id: a record matched by it already exists, so it is updated, never upserted."""
+
+
+def hubspot_operation(d: Destination) -> str:
+    """The HubSpot batch endpoint a change set goes to: ``update`` when the match key is the record id
+    (``hs_object_id``: batch upsert takes only a unique property of the portal's own, and a company
+    the warehouse knows by its id exists already), else ``upsert`` on the unique property."""
+    return "update" if d.match_key == RECORD_ID else "upsert"
+
+
 def hubspot_upsert(batch: Batch) -> dict[str, Any]:
-    """HubSpot CRM v3 ``POST /crm/v3/objects/{objectType}/batch/upsert`` body. An empty value is sent as
-    ``""`` (HubSpot clears a property set to the empty string)."""
+    """HubSpot CRM v3 ``POST /crm/v3/objects/{objectType}/batch/upsert`` body, or ``batch/update`` when the
+    match key is the record id (see :func:`hubspot_operation`). An empty value is sent as ``""`` (HubSpot
+    clears a property set to the empty string)."""
     d = batch.plan.destination
-    return {"inputs": [{"idProperty": d.match_key, "id": c.key,
+    by_id = hubspot_operation(d) == "update"
+    return {"inputs": [{**({} if by_id else {"idProperty": d.match_key}), "id": c.key,
                         "properties": {f: "" if v is None else v for f, v in c.values.items()}}
                        for c in batch.changes]}
 
@@ -372,7 +385,7 @@ def check_supported(p: DestinationPlan) -> None:
         return
     if d.system != "hubspot":
         raise SyncError(f"{p.table}: onDelete: archive is not supported for {d.system}; use clear or keep")
-    if d.match_key != "hs_object_id":
+    if d.match_key != RECORD_ID:
         raise SyncError(f"{p.table}: onDelete: archive on HubSpot archives by record id: the match key must "
                         "be hs_object_id")
 
@@ -390,7 +403,8 @@ def export(plans: Sequence[DestinationPlan], out: Path) -> list[Path]:
         for stale in folder.glob("[0-9][0-9][0-9][0-9]-*"):  # a previous export's batches are not this plan's
             stale.unlink()
         for batch in p.batches():
-            stem = f"{batch.number:04d}-{batch.kind}"
+            kind = hubspot_operation(d) if d.system == "hubspot" and batch.kind == "upsert" else batch.kind
+            stem = f"{batch.number:04d}-{kind}"
             if d.system == "salesforce":
                 path = folder / f"{stem}.csv"
                 path.write_text(salesforce_csv(batch), encoding="utf-8", newline="")

@@ -26,7 +26,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .plan import Batch, Change, DestinationPlan, SyncError, SyncState, check_supported, hubspot_upsert, salesforce_rows
+from .plan import (
+    Batch,
+    Change,
+    DestinationPlan,
+    SyncError,
+    SyncState,
+    check_supported,
+    hubspot_operation,
+    hubspot_upsert,
+    salesforce_rows,
+)
 
 
 @dataclass(frozen=True)
@@ -125,8 +135,10 @@ class HubSpotSender:
         import urllib3
         from hubspot.crm.objects import (
             ApiException,
+            BatchInputSimplePublicObjectBatchInput,
             BatchInputSimplePublicObjectBatchInputUpsert,
             BatchInputSimplePublicObjectId,
+            SimplePublicObjectBatchInput,
             SimplePublicObjectBatchInputUpsert,
             SimplePublicObjectId,
         )
@@ -139,9 +151,12 @@ class HubSpotSender:
                     ids = [SimplePublicObjectId(id=c.key) for c in batch.changes]
                     body = BatchInputSimplePublicObjectId(inputs=ids)
                     return self.api.archive(d.object, body)
+                body = hubspot_upsert(batch)["inputs"]
+                if hubspot_operation(d) == "update":  # matched by record id: batch/update
+                    updates = [SimplePublicObjectBatchInput(id=i["id"], properties=i["properties"]) for i in body]
+                    return self.api.update(d.object, BatchInputSimplePublicObjectBatchInput(inputs=updates))
                 inputs = [SimplePublicObjectBatchInputUpsert(id_property=i["idProperty"], id=i["id"],
-                                                             properties=i["properties"])
-                          for i in hubspot_upsert(batch)["inputs"]]
+                                                             properties=i["properties"]) for i in body]
                 return self.api.upsert(d.object, BatchInputSimplePublicObjectBatchInputUpsert(inputs=inputs))
             except ApiException as exc:
                 status = int(exc.status or 0)
@@ -162,7 +177,7 @@ class HubSpotSender:
         returned = set()
         for result in response.results or []:
             props = result.properties or {}
-            returned.add(props.get(d.match_key) or (result.id if d.match_key == "hs_object_id" else None))
+            returned.add(result.id if hubspot_operation(d) == "update" else props.get(d.match_key))
         acked = [c for c in batch.changes if c.key in returned]
         return acked, [c.key for c in batch.changes if c.key not in returned]
 
