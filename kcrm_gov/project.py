@@ -19,6 +19,8 @@ from .models import Model, load_models
 
 if TYPE_CHECKING:
     from .dag import Dag
+    from .retl.destination import Destination
+    from .retl.properties import DestinationObject
 from .yamlsource import YamlDocument, read_yaml
 
 CONTRACTS_DIR = "contracts"
@@ -61,6 +63,8 @@ class Project:
     teams: dict[str, Team] = field(default_factory=dict)
     teams_document: YamlDocument | None = None
     sources: dict[str, dict[str, str]] = field(default_factory=dict)
+    destinations: dict[tuple[str, str], DestinationObject] = field(default_factory=dict)
+    """The destination property lists (``catalog/destinations/<system>/<object>.yml``) by ``(system, object)``."""
     problems: list[KcrmGovError] = field(default_factory=list)
     unreadable: set[str] = field(default_factory=set)  # tables whose contract could not be read
 
@@ -75,6 +79,7 @@ class Project:
         project = cls(root=root, config=load_config(root))
         project._load_teams()
         project._load_sources()
+        project._load_destinations()
         contracts_dir = root / CONTRACTS_DIR
         if not contracts_dir.is_dir():
             raise ProjectError(f"no {CONTRACTS_DIR}/ folder in {root}")
@@ -146,6 +151,11 @@ class Project:
             raise ProjectError("catalog/sources.yml must have a `sources:` mapping", doc.location())
         self.sources = {str(k): dict(v or {}) for k, v in raw.items()}
 
+    def _load_destinations(self) -> None:
+        from .retl.properties import load_destination_objects
+
+        self.destinations = load_destination_objects(self.root)
+
     # --- queries ----------------------------------------------------------------------------
     def layer(self, layer: str) -> list[Contract]:
         """The contracts of one layer, by table name."""
@@ -155,6 +165,10 @@ class Project:
         """Every contract, layer by layer in data-flow order."""
         rank = {name: i for i, name in enumerate(LAYERS)}
         return sorted(self.contracts.values(), key=lambda c: (rank.get(c.layer, len(rank)), c.table))
+
+    def destination_object(self, destination: Destination) -> DestinationObject | None:
+        """The property list of ``destination``'s object, or None when the repo ships none."""
+        return self.destinations.get((destination.system, destination.object))
 
     def contract(self, name: str) -> Contract:
         """The contract of ``layer.table``."""

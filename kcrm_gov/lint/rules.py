@@ -17,10 +17,11 @@ from sqlglot import exp
 
 from .. import LAYERS, typemap
 from ..contracts import API_VERSION, CLASSIFICATIONS, Column, Contract
-from ..errors import ContractError, KcrmGovError
+from ..errors import ContractError, KcrmGovError, Location
 from ..escape import template_marker
 from ..identifiers import identifier_problem, label_problem
 from ..project import Project
+from ..retl.destination import DEFAULT_CLASSIFICATIONS, Destination
 from .findings import Finding
 
 ContractCheck = Callable[[Contract, Project], Iterator[Finding]]
@@ -578,3 +579,167 @@ def metric_columns(project: Project) -> Iterator[Finding]:
 
     for location, message in binding_problems(project):
         yield Finding.at(location, "KG020", message)
+
+
+# --- KG022..KG025 reverse-ETL destinations -----------------------------------------------------------
+def _destination(contract: Contract) -> Destination | None:
+    """The contract's destination, None when it has none or it does not parse (KG022 says why)."""
+    try:
+        return contract.destination
+    except ContractError:
+        return None
+
+
+def _destination_at(contract: Contract, *keys: str | int) -> Location:
+    """Where ``keys`` of the contract's destination value are written."""
+    items = contract.document.data.get("customProperties") or []
+    index = next((i for i, p in enumerate(items) if isinstance(p, dict) and p.get("property") == "destination"), None)
+    if index is None:
+        return contract.location("customProperties")
+    return contract.location("customProperties", index, "value", *keys)
+
+
+@rule("KG022", "A retl table declares its destination, keyed by its primary key; no other table does")
+def destination_declared(contract: Contract, project: Project) -> Iterator[Finding]:
+    """A `retl` table is synced to one destination object: `customProperties: [{property: destination, value:
+    {system, instance, object, matchKey, onDelete, allowedClassifications, approvedPii, fields}}]` must be there and
+    well-formed (a malformed one is reported at its line), and the table's primary key must be exactly the column
+    mapped to the match key: one row per destination record. A table of any other layer may not declare a
+    destination: only retl tables leave the warehouse through a sync."""
+    try:
+        destination = contract.destination
+    except ContractError as exc:
+        yield Finding.at(exc.location or contract.location("customProperties"), "KG022", exc.message)
+        return
+    if contract.layer != "retl":
+        if destination is not None:
+            yield Finding.at(destination.location, "KG022", f"{contract.layer} table {contract.qualified_name} "
+                             "declares a destination: only retl tables are synced out of the warehouse")
+        return
+    if destination is None:
+        yield _at(contract, "KG022", "retl table without a destination: add customProperties: [{property: "
+                  "destination, value: {system, instance, object, matchKey, fields: [...]}}]", "customProperties")
+        return
+    key = destination.key_column
+    if contract.primary_key != [key]:
+        yield Finding.at(destination.key_mapping.location, "KG022",
+                         f"the primary key is ({', '.join(contract.primary_key) or 'none'}) but the match key "
+                         f"{destination.match_key} is held by column '{key}': the primary key must be exactly "
+                         f"'{key}' (one row per {destination.system} {destination.object} record)")
+
+
+@rule("KG023", "Each mapping names a writable field of the destination's property list")
+def destination_fields(contract: Contract, project: Project) -> Iterator[Finding]:
+    """Every `fields` entry of a destination names a field of its object's property list,
+    `catalog/destinations/<system>/<object>.yml` (an object without a list is refused: nothing can be checked
+    against it). A written mapping may not target a `readOnly` field (the destination computes it) and the match
+    key must be `unique: true` in the list (the destination can look a record up by it). Reported at the
+    mapping's line."""
+    destination = _destination(contract)
+    if destination is None:
+        return
+    obj = project.destination_object(destination)
+    if obj is None:
+        yield Finding.at(_destination_at(contract, "object"), "KG023",
+                         f"no property list for {destination.system} object '{destination.object}': add "
+                         f"catalog/destinations/{destination.system}/{destination.object}.yml (known: "
+                         f"{', '.join(sorted(f'{s}/{o}' for s, o in project.destinations)) or 'none'})")
+        return
+    written = {m.column for m in destination.written}
+    for mapping in destination.fields:
+        prop = obj.properties.get(mapping.field)
+        if prop is None:
+            yield Finding.at(mapping.location, "KG023",
+                             f"column '{mapping.column}' is mapped to {destination.system} {destination.object} "
+                             f"field '{mapping.field}', which {obj.path.as_posix()} does not list")
+            continue
+        if mapping.column in written and prop.read_only:
+            yield Finding.at(mapping.location, "KG023",
+                             f"field '{mapping.field}' is read-only in {destination.system} {destination.object} "
+                             "(the destination computes it): map it with write: false or drop it")
+        if mapping.field == destination.match_key and not prop.unique:
+            yield Finding.at(mapping.location, "KG023",
+                             f"match key '{mapping.field}' is not unique: true in {obj.path.as_posix()}: "
+                             f"{destination.system} cannot find a record by it")
+
+
+@rule("KG024", "Mapped columns exist, and a picklist gets only values it offers")
+def destination_values(contract: Contract, project: Project) -> Iterator[Finding]:
+    """Every mapped `column` is a column of the retl table. A column mapped to a field with `options` (a picklist,
+    enumeration or dropdown) declares its allowed values (an `invalidValues` quality rule's `validValues`, or
+    `enum`) and every one of them is an option of the field:
+    a value the destination does not offer is rejected by its API at sync time, or silently blanked. Reported at
+    the mapping's line (missing column, no allowed values) or at the column's allowed values."""
+    destination = _destination(contract)
+    if destination is None:
+        return
+    obj = project.destination_object(destination)
+    for mapping in destination.fields:
+        column = contract.column(mapping.column)
+        if column is None:
+            yield Finding.at(mapping.location, "KG024",
+                             f"mapped column '{mapping.column}' is not a column of {contract.qualified_name}")
+            continue
+        prop = obj.properties.get(mapping.field) if obj is not None else None
+        if prop is None or not prop.options:
+            continue
+        values = column.accepted_values
+        if not values:
+            yield Finding.at(mapping.location, "KG024",
+                             f"column '{mapping.column}' fills picklist '{mapping.field}' but declares no allowed values: "
+                             "add an invalidValues quality rule with its validValues (options: "
+                             f"{', '.join(prop.options)})")
+            continue
+        offered = set(prop.options)
+        missing = [str(v) for v in values if str(v) not in offered]
+        if missing:
+            yield _at(contract, "KG024", f"column '{mapping.column}' may hold {', '.join(missing)}, which "
+                      f"{destination.system} {destination.object} field '{mapping.field}' does not offer "
+                      f"(options: {', '.join(prop.options)})", *_values_path(column))
+
+
+def _values_path(column: Column) -> tuple[str | int, ...]:
+    """Where a column's accepted values are written: its enum / allowedValues, else its invalidValues rule."""
+    from ..contracts import valid_values_of
+
+    if column.allowed_values:
+        return column.allowed_values_path
+    index = next((i for i, rule in enumerate(column.quality) if valid_values_of(rule) is not None), None)
+    return column.yaml_path if index is None else (*column.yaml_path, "quality", index, "arguments", "validValues")
+
+
+@rule("KG025", "A retl table holds no restricted column, only allowed classifications and approved PII")
+def destination_classifications(contract: Contract, project: Project) -> Iterator[Finding]:
+    """A retl table exists to be copied into another system, so what it holds leaves the warehouse: no column (nested
+    fields included) may be classified `restricted`; every column's classification must be one of the destination's
+    `allowedClassifications` (default public, internal); a column tagged `pii` must be listed in the destination's
+    `approvedPii` by a steward, and then needs no further classification allowance (the approval is for that
+    column). `approvedPii` may only name PII columns of the table."""
+    if contract.layer != "retl":
+        return
+    try:
+        destination = contract.destination
+    except ContractError:
+        destination = None  # KG022 reports it; the restricted check below still applies
+        parsed = False
+    else:
+        parsed = True
+    approved = set(destination.approved_pii) if destination else set()
+    allowed = destination.allowed_classifications if destination else DEFAULT_CLASSIFICATIONS
+    for path, column in contract.all_columns():
+        where = (*column.yaml_path, "classification")
+        level = (column.classification or "").lower()
+        if level == "restricted":
+            yield _at(contract, "KG025", f"column '{path}' is restricted: restricted data never leaves the "
+                      "warehouse, so it may not be in a retl table", *where)
+        elif column.is_pii:
+            if parsed and path not in approved:
+                yield _at(contract, "KG025", f"column '{path}' is PII and not in the destination's approvedPii: "
+                          "a steward must approve each personal-data column a sync sends out", *column.yaml_path)
+        elif parsed and level and level not in allowed:
+            yield _at(contract, "KG025", f"column '{path}' is classified {level}, which the destination does not "
+                      f"allow (allowedClassifications: {', '.join(allowed)})", *where)
+    pii = {path for path, column in contract.all_columns() if column.is_pii}
+    for name in sorted(approved - pii):
+        yield Finding.at(_destination_at(contract, "approvedPii"), "KG025",
+                         f"approvedPii names '{name}', which is not a PII column of {contract.qualified_name}")
