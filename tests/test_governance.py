@@ -34,6 +34,22 @@ CORE_SQL = """SELECT company_id, company_name, city, employee_count, is_internal
 FROM stg.hubspot__companies
 """
 RETL_SQL = "SELECT company_id, city AS hs_city FROM core.companies\n"
+RETL_DESTINATION = """  - property: destination
+    value:
+      system: hubspot
+      instance: kcrm-portal
+      object: companies
+      matchKey: hs_object_id
+      fields:
+        - {column: company_id, field: hs_object_id, write: false}
+        - {column: hs_city, field: city}
+"""
+RETL_PROPERTIES = """system: hubspot
+object: companies
+properties:
+  - {name: hs_object_id, type: number, readOnly: true, unique: true}
+  - {name: city, type: string}
+"""
 MARTS_SQL = "SELECT COALESCE(city, 'unknown') AS city, COUNT(*) AS companies FROM core.companies GROUP BY 1\n"
 
 
@@ -73,7 +89,8 @@ def base_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _write(root, "contracts/retl/hubspot__company_properties.odcs.yaml", _owned_by(
         contract_yaml("retl", "hubspot__company_properties", [("company_id", "INT64", True),
                                                               ("hs_city", "STRING", False)], ["company_id"],
-                      source="hubspot"), "customer-success", "david.kim"))
+                      source="hubspot"), "customer-success", "david.kim") + RETL_DESTINATION)
+    _write(root, "catalog/destinations/hubspot/companies.yml", RETL_PROPERTIES)
     _write(root, "models/retl/hubspot__company_properties.sql", RETL_SQL)
     _write(root, "contracts/marts/companies_by_city.odcs.yaml", _owned_by(
         contract_yaml("marts", "companies_by_city", [("city", "STRING", True), ("companies", "INT64", True)],
@@ -153,6 +170,7 @@ def test_column_removed_is_breaking_with_column_level_impact(repo: Path) -> None
     assert imp.columns == ["core.companies.city", "retl.hubspot__company_properties.hs_city",
                            "marts.companies_by_city.city"]
     assert imp.retl == ["retl.hubspot__company_properties"] and imp.marts == ["marts.companies_by_city"]
+    assert imp.destinations == ["hubspot://kcrm-portal/companies.city"]  # through retl, to HubSpot
     approvers = {a.username: a.mention for a in imp.approvers}
     assert approvers == {"maria.chen": "@mchen-kcrm", "david.kim": "@dkim-cs", "sofia.russo": "@srusso"}
     markdown = to_markdown(report)

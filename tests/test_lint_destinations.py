@@ -111,6 +111,7 @@ def test_non_retl_table_with_destination(retl: Path) -> None:
         f.write(retlproject.DESTINATION.replace("company_id", "item_id").replace("company_name", "item_name")
                 .replace("        - {column: size_tier, field: kcrm_tier}\n", ""))
     code, found, out = lint(retl)
+    assert code == 1, out
     assert [(f["path"], f["rule"]) for f in found] == [(CORE.as_posix(), "KG022")], out
     assert found[0]["line"] == line_of(retl, CORE, "    value:\n      system: hubspot")
     assert "core table core.items declares a destination" in found[0]["message"]

@@ -686,8 +686,8 @@ def destination_values(contract: Contract, project: Project) -> Iterator[Finding
         values = column.accepted_values
         if not values:
             yield Finding.at(mapping.location, "KG024",
-                             f"column '{mapping.column}' fills picklist '{mapping.field}' but declares no allowed values: "
-                             "add an invalidValues quality rule with its validValues (options: "
+                             f"column '{mapping.column}' fills picklist '{mapping.field}' but declares no allowed "
+                             "values: add an invalidValues quality rule with its validValues (options: "
                              f"{', '.join(prop.options)})")
             continue
         offered = set(prop.options)

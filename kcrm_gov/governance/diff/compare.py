@@ -7,7 +7,7 @@ from pathlib import Path
 from ...project import Project
 from ..gitrefs import project_at, resolve_base
 from .impact import compute_impact
-from .model import BREAKING, REFERENCE_CHANGE, DiffReport
+from .model import BREAKING, DESTINATION_CHANGE, REFERENCE_CHANGE, DiffReport
 from .tables import Differ
 from .versions import version_check
 
@@ -25,8 +25,10 @@ def diff_projects(base: Project | None, head: Project, *, base_label: str = "bas
     report.tables = Differ(base, head).diff()
     for t in report.tables:
         t.version = version_check(t, base, head)
-        # breaking changes, and changed reference data (every downstream number may move), show their reach
-        if impact and any(c.kind == BREAKING or c.change.startswith(REFERENCE_CHANGE) for c in t.changes):
+        # breaking changes, changed reference data (every downstream number may move) and a changed destination
+        # (an external system: its stewards approve) show their reach
+        if impact and any(c.kind == BREAKING or c.change.startswith((REFERENCE_CHANGE, DESTINATION_CHANGE))
+                          for c in t.changes):
             t.impact = compute_impact(base, head, t, column_level=column_level)
     report.tables = [t for t in report.tables if t.changes or (t.version and not t.version.ok)]
     return report

@@ -7,7 +7,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ...project import Project
-from .model import BREAKING, EXTERNAL_LAYERS, REFERENCE_CHANGE, Approver, Impact, TableDiff, table_order
+from .model import (
+    BREAKING,
+    DESTINATION_CHANGE,
+    EXTERNAL_LAYERS,
+    REFERENCE_CHANGE,
+    Approver,
+    Impact,
+    TableDiff,
+    table_order,
+)
 
 
 def dependency_graph(project: Project) -> dict[str, list[str]]:
@@ -82,10 +91,19 @@ def compute_impact(base: Project, head: Project, table: TableDiff, *, column_lev
         except Exception as exc:  # lineage is advisory: never lose the report over it
             impact.column_level = False
             impact.notes.append(f"column lineage failed ({exc}): impact is table-level")
+        else:
+            impact.destinations = reached_destinations([head, base], [f"{table.table}.{c}" for c in columns]
+                                                       + impact.columns)
         if table_wide:
             impact.notes.append("table-level changes (key, SLA, removal…) reach every downstream table")
     elif columns:
         impact.column_level = False
+    # a changed destination block: the external fields (or objects) it names, before and after
+    for change in table.changes:
+        if change.change.startswith(DESTINATION_CHANGE):
+            for value in (change.before, change.after):
+                if isinstance(value, str) and "://" in value and value not in impact.destinations:
+                    impact.destinations.append(value)
     reasons = {table.table: f"steward of {table.table} (changed)"}
     for t in tables:
         reasons[t] = f"steward of {t} (downstream)"
@@ -101,3 +119,18 @@ def downstream_columns(project: Project, table: str, columns: list[str], tables:
 
     reached = column_graph(project, [t for t in tables if t in project.models]).downstream(table, columns)
     return sorted(reached, key=lambda x: (table_order(".".join(x.split(".")[:2])), x))
+
+
+def reached_destinations(projects: list[Project], columns: list[str]) -> list[str]:
+    """The destination fields (``hubspot://portal/object.field``) that ``columns`` (``layer.table.column``) fill,
+    by the retl mappings of the first of ``projects`` that maps each (the working tree's, then the base's)."""
+    from ...retl.reach import destination_fields
+
+    out: list[str] = []
+    for column in columns:
+        for project in projects:
+            fields = destination_fields(project, [column])
+            if fields:
+                out.extend(f.uri for f in fields if f.uri not in out)
+                break
+    return out

@@ -12,6 +12,7 @@ from ... import LAYERS
 BREAKING, ADDITIVE, DOCUMENTATION, IMPLEMENTATION = "breaking", "additive", "documentation", "implementation"
 KINDS = (BREAKING, ADDITIVE, DOCUMENTATION, IMPLEMENTATION)
 REFERENCE_CHANGE = "reference_"  # prefix of the changes to a reference table's rows
+DESTINATION_CHANGE = "destination_"  # prefix of the changes to a retl table's destination (an external system)
 """Strongest first: a table's kind is the first of these any of its changes has."""
 BUMP_FOR = {BREAKING: "major", ADDITIVE: "minor", DOCUMENTATION: "patch"}
 BUMP_RANK = {"none": 0, "patch": 1, "minor": 2, "major": 3}
@@ -63,6 +64,7 @@ class Impact:
     columns: list[str] = field(default_factory=list)  # layer.table.column, fed by a changed column
     retl: list[str] = field(default_factory=list)
     marts: list[str] = field(default_factory=list)
+    destinations: list[str] = field(default_factory=list)  # external fields reached: hubspot://portal/object.field
     approvers: list[Approver] = field(default_factory=list)
     column_level: bool = True  # False when lineage was not available (table-level impact only)
     notes: list[str] = field(default_factory=list)

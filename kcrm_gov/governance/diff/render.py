@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import ADDITIVE, BREAKING, DOCUMENTATION, IMPLEMENTATION, REFERENCE_CHANGE, DiffReport, Impact
+from .model import (
+    ADDITIVE,
+    BREAKING,
+    DESTINATION_CHANGE,
+    DOCUMENTATION,
+    IMPLEMENTATION,
+    REFERENCE_CHANGE,
+    DiffReport,
+    Impact,
+)
 
 _ICONS = {BREAKING: "🔴", ADDITIVE: "🟢", DOCUMENTATION: "📝", IMPLEMENTATION: "⚙️"}
 
@@ -48,7 +57,18 @@ def to_markdown(report: DiffReport) -> str:
                     lines.append(f"- 🔴 {_md(c.message)} ({c.path}:{c.line})")
             lines += _impact_lines(t.impact)
             lines.append("")
-    moved = [t for t in report.tables if t.kind != BREAKING and t.impact is not None]
+    external = [t for t in report.tables if any(c.change.startswith(DESTINATION_CHANGE) for c in t.changes)]
+    if external:  # a sync writes these into another system: its stewards approve every one
+        lines += ["", "### Changes to external systems (approval required)", ""]
+        for t in external:
+            lines += [f"#### `{t.table}`", ""]
+            lines += [f"- {_ICONS[c.kind]} {_md(c.message)} ({c.path}:{c.line})" for c in t.changes
+                      if c.change.startswith(DESTINATION_CHANGE)]
+            if t.kind != BREAKING:  # a breaking table's impact is listed above
+                lines += _impact_lines(t.impact)
+            lines.append("")
+    moved = [t for t in report.tables if t.kind != BREAKING and t.impact is not None
+             and any(c.change.startswith(REFERENCE_CHANGE) for c in t.changes)]
     if moved:  # changed reference rows: every downstream number may move
         lines += ["", "### Reference data changed and what it reaches", ""]
         for t in moved:
@@ -81,6 +101,7 @@ def _impact_lines(imp: Impact | None) -> list[str]:
         lines.append("- **Downstream columns**: column lineage not available (table-level impact)")
     lines.append("- **Reverse-ETL syncs reached**: " + (", ".join(f"`{x}`" for x in imp.retl) or "none"))
     lines.append("- **Marts reached**: " + (", ".join(f"`{x}`" for x in imp.marts) or "none"))
+    lines.append("- **External systems reached**: " + (", ".join(f"`{x}`" for x in imp.destinations) or "none"))
     who = ", ".join(f"{a.mention} ({a.name}, {a.team}: {a.reason})" for a in imp.approvers)
     lines.append(f"- **Approvals required**: {who or 'no steward named'}")
     lines += [f"- _{_md(note)}_" for note in imp.notes]
@@ -98,7 +119,8 @@ def to_text(report: DiffReport) -> str:
             out.append(f"  impact: {len(imp.tables)} downstream tables"
                        + (f", {len(imp.columns)} columns" if imp.columns else "")
                        + (f", retl: {', '.join(imp.retl)}" if imp.retl else "")
-                       + (f", marts: {', '.join(imp.marts)}" if imp.marts else ""))
+                       + (f", marts: {', '.join(imp.marts)}" if imp.marts else "")
+                       + (f", external: {', '.join(imp.destinations)}" if imp.destinations else ""))
             out.append("  approvers: " + (", ".join(f"{a.mention} ({a.team})" for a in imp.approvers) or "none"))
     for v in report.violations:
         out.append(f"{v.path}:{v.line}: VERSION {v.table}: {v.message}")

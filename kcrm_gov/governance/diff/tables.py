@@ -10,6 +10,7 @@ from typing import Any
 from ...contracts import SENSITIVE_CLASSIFICATIONS, Contract
 from ...project import Project
 from .columns import column_changes, quality_deltas
+from .destinations import destination_changes, without_destination
 from .impact import dependency_graph, has_dependents
 from .model import ADDITIVE, BREAKING, DOCUMENTATION, IMPLEMENTATION, Change, TableDiff, table_order
 from .sla import sla_changes
@@ -55,6 +56,7 @@ class Differ:
             out.setdefault(name, TableDiff(name)).changes.append(Change(
                 name, ADDITIVE, "table_added", f"table {name} added (version {c.version})", after=c.version,
                 path=str(c.path), line=1))
+            out[name].changes.extend(destination_changes(None, c))  # a new sync is a change to an external system
         for name in sorted(set(self.base.contracts) & set(self.head.contracts)):
             changes = self.contract_changes(self.base.contracts[name], self.head.contracts[name])
             changes += self.model_changes(name)
@@ -163,6 +165,7 @@ class Differ:
             add(d.kind, d.change, d.message, "schema", 0, "quality", before=d.before, after=d.after)
 
         changes.extend(sla_changes(t, old, new, depended=has_dependents(t, self.base_graph, self.head_graph)))
+        changes.extend(destination_changes(old, new))
 
         # documentation
         for key in ("purpose", "usage", "limitations"):
@@ -202,7 +205,10 @@ def _signature(contract: Contract) -> list[tuple[str, str]]:
 
 def _other_metadata(c: Contract) -> dict[str, Any]:
     data = c.document.data if isinstance(c.document.data, dict) else {}
-    return {k: v for k, v in data.items() if k not in _HANDLED_KEYS}
+    out = {k: v for k, v in data.items() if k not in _HANDLED_KEYS}
+    if "customProperties" in out:  # the destination is compared field by field (.destinations)
+        out["customProperties"] = without_destination(out["customProperties"])
+    return out
 
 
 def _column_renames(old: Contract, new: Contract, gone: list[str], came: list[str]) -> dict[str, str]:
