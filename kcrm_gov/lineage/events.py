@@ -83,6 +83,7 @@ if TYPE_CHECKING:
     from ..contracts import Column, Contract
     from ..engines.base import Engine
     from ..project import Project
+    from ..retl.destination import Destination
 
 log = logging.getLogger(__name__)
 
@@ -375,6 +376,64 @@ class EventFactory:
             facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(message=error, programmingLanguage="SQL")
         return facets
 
+    # -- reverse-ETL syncs --------------------------------------------------------------------------
+    def destination(self, table: str) -> Destination | None:
+        """The destination of a retl table (None: it has none, or it does not parse; lint says why)."""
+        from ..retl.reach import destination_of
+
+        return destination_of(self.project, table)
+
+    def destination_output(self, table: str) -> OutputDataset | None:
+        """The destination object ``table`` is synced to, as an output dataset: namespace
+        ``<system>://<instance>``, name the object, a ``schema`` of the mapped fields (the destination's
+        own types from its property list) and a ``columnLineage`` from the retl columns that fill them."""
+        destination = self.destination(table)
+        if destination is None:
+            return None
+        obj = self.project.destination_object(destination)
+        contract = self.project.contracts[table]
+        namespace, name = self.namer(table)
+        cl = column_lineage_dataset
+        schema_fields, lineage_fields = [], {}
+        for i, mapping in enumerate(destination.fields, 1):
+            prop = obj.properties.get(mapping.field) if obj is not None else None
+            column = contract.column(mapping.column)
+            written = mapping.write and mapping.field != destination.match_key
+            role = "written" if written else ("match key" if mapping.field == destination.match_key
+                                              else "sent, not written")
+            schema_fields.append(schema_dataset.SchemaDatasetFacetFields(
+                name=mapping.field, type=prop.type if prop is not None else (column.bigquery_type if column else None),
+                description=f"From {table}.{mapping.column} ({role}).", ordinal_position=i))
+            lineage_fields[mapping.field] = cl.Fields(inputFields=[cl.InputField(
+                namespace=namespace, name=name, field=mapping.column,
+                transformations=[cl.Transformation(type="DIRECT", subtype="IDENTITY", masking=False)])])
+        facets: dict[str, Any] = {
+            "schema": schema_dataset.SchemaDatasetFacet(fields=schema_fields),
+            "columnLineage": cl.ColumnLineageDatasetFacet(fields=lineage_fields),
+            "documentation": documentation_dataset.DocumentationDatasetFacet(
+                description=(obj.description if obj is not None and obj.description else
+                             f"{destination.system} object {destination.object}")
+                + f" ({destination.namespace}), upserted by match key {destination.match_key} from {table}.",
+                contentType="text/plain"),
+        }
+        return OutputDataset(namespace=destination.namespace, name=destination.object, facets=facets)
+
+    def sync_job(self, table: str) -> Job:
+        """The job ``sync.<layer.table>`` that copies a retl table into its destination."""
+        destination = self.destination(table)
+        where = f"{destination.namespace} {destination.object}" if destination else "its destination"
+        job = self.command_job(f"sync.{table}", f"kcrm-gov sync of {table} to {where}: only the rows whose "
+                                                "row hash changed since the last successful sync.")
+        owners = [ownership_job.Owner(name=n, type=t) for n, t in _owners(self.project.contracts[table])]
+        facets = dict(job.facets or {})
+        if owners:
+            facets["ownership"] = ownership_job.OwnershipJobFacet(owners=owners)
+        return Job(namespace=job.namespace, name=job.name, facets=facets)
+
+    def sync_tables(self) -> list[str]:
+        """The retl tables that declare a (well-formed) destination, in order."""
+        return [c.qualified_name for c in self.project.layer("retl") if self.destination(c.qualified_name)]
+
     # -- static lineage (lineage publish) -------------------------------------------------------------
     def static_events(self) -> list[DatasetEvent | JobEvent]:
         """A DatasetEvent per contract and a JobEvent per model: the design, before any run."""
@@ -397,6 +456,13 @@ class EventFactory:
             inputs = [self.input(ref) for ref in model.refs if ref in self.project.contracts]
             events.append(JobEvent(eventTime=when, producer=PRODUCER, job=self.model_job(table), inputs=inputs,
                                    outputs=[self.output(table, lineage=True)]))
+        for table in self.sync_tables():  # each retl table reaches its external system through its sync job
+            output = self.destination_output(table)
+            assert output is not None  # sync_tables holds only tables with a destination
+            events.append(DatasetEvent(eventTime=when, producer=PRODUCER, dataset=StaticDataset(
+                namespace=output.namespace, name=output.name, facets=output.facets)))
+            events.append(JobEvent(eventTime=when, producer=PRODUCER, job=self.sync_job(table),
+                                   inputs=[self.input(table)], outputs=[output]))
         return events
 
 
