@@ -30,7 +30,8 @@ def test_publish_adds_the_sync_job_and_the_destination_dataset(tmp_path: Path) -
     sync = [e for e in events if e.get("job", {}).get("name") == "sync.retl.hubspot__companies"]
     assert len(sync) == 1
     job = sync[0]
-    assert [(i["namespace"], i["name"]) for i in job["inputs"]] == [("duckdb://kcrm-gov/mini/local", "retl.hubspot__companies")]
+    inputs = [(i["namespace"], i["name"]) for i in job["inputs"]]
+    assert inputs == [("duckdb://kcrm-gov/mini/local", "retl.hubspot__companies")]
     (output,) = job["outputs"]
     assert (output["namespace"], output["name"]) == ("hubspot://kcrm-portal", "companies")
     fields = {f["name"]: f for f in output["facets"]["schema"]["fields"]}
