@@ -8,7 +8,8 @@ aggregates of marts tables on the metric and marts table pages, never a personal
 
 Generated pages (``src_uri``):
 
-* ``tables/<layer>/<table>.md``: one per contract (what / who / schema / trust / lineage / how / change);
+* ``tables/<layer>/<table>.md``: one per contract (what / who / schema / destination (retl) / trust / lineage /
+  how / change); a column's row in the schema names the destination fields it reaches through retl;
 * ``layers/index.md`` and ``layers/<layer>/index.md``; ``sources/index.md`` and ``sources/<source>.md``;
   ``teams/index.md`` and ``teams/<team>.md``; ``pii.md``; ``glossary.md``; ``metrics.md``;
 * the home page's overview (``index.md``, or the ``<!-- kcrm-gov:overview -->`` marker in a
@@ -24,11 +25,12 @@ from typing import Any
 
 from .. import LAYERS
 from ..contracts import SENSITIVE_CLASSIFICATIONS, Column, Contract
-from ..errors import ProjectError
+from ..errors import ContractError, ProjectError
 from ..lineage.columns import DIRECT, Source
 from ..metrics import METRICS_FILE, bound_columns, metrics_by_column
 from ..project import Project
 from ..propensity_spec import propensity_models
+from ..retl.reach import DestinationField, reached_fields
 from ..yamlsource import read_yaml
 from .artifacts import BUILD, ERROR, FAIL, FRESHNESS, PASS, QUALITY, WARN, Artifacts, CheckInfo, load_artifacts
 from .charts import ChartSet, Rendered, chart_id, figure_html
@@ -364,6 +366,8 @@ def _schema_rows(data: CatalogData, contract: Contract, here: str) -> tuple[list
     metrics = {ref[len(prefix):]: keys for ref, keys in metrics_by_column(data.metrics).items()
                if ref.startswith(prefix)}
 
+    reached = _destinations_reached(data, contract)
+
     def type_cells(column: Column) -> tuple[str, str]:
         if column.fields:
             is_array = column.data_type.this.name == "ARRAY"
@@ -397,6 +401,11 @@ def _schema_rows(data: CatalogData, contract: Contract, here: str) -> tuple[list
         description = inline(column.description) or "<em>Not described.</em>"
         if column.allowed_values and not column.is_sensitive:
             description += "<br><small>Allowed: " + ", ".join(code(v) for v in column.allowed_values) + "</small>"
+        if path in reached:
+            description += "<br><small>Synced to: " + ", ".join(
+                code(f.uri) + " via " + data_urls(data).a(here, table_uri(f.table), f"{f.table}.{f.column}",
+                                                          anchor=column_anchor(f.column), is_code=True)
+                for f in reached[path]) + "</small>"
         if metrics.get(path):
             description += "<br><small>Metric: " + ", ".join(
                 data_urls(data).a(here, "metrics.md", data.metrics[k]["name"], anchor=k) for k in metrics[path]) \
@@ -428,6 +437,67 @@ def _schema(data: CatalogData, contract: Contract, here: str) -> str:
     head = (f"{len(contract.columns)} columns" + (f" ({nested} nested fields shown as a tree)" if nested else "")
             + f"; {pii} personal or sensitive. Values of columns are never shown in this catalog.")
     return f"## Schema {{#schema}}\n\n<p>{esc(head)}</p>\n\n" + "\n".join(lines) + "\n"
+
+
+def _destinations_reached(data: CatalogData, contract: Contract) -> dict[str, list[DestinationField]]:
+    """Each top-level column's destination fields (through retl, on the one column-lineage graph): what a
+    change to it reaches outside the warehouse. Empty without column lineage."""
+    graph = data.lineage.columns
+    if graph is None or contract.layer == "raw":
+        return {}
+    name = contract.qualified_name
+    out = {}
+    for column in contract.columns:
+        fields = reached_fields(data.project, graph, name, column.name)
+        if fields:
+            out[column.name] = fields
+    return out
+
+
+def _destination(data: CatalogData, contract: Contract, here: str) -> str:
+    """A retl table's destination: where its rows go, matched how, and each mapped field."""
+    if contract.layer != "retl":
+        return ""
+    out = ["## Destination {#destination}\n"]
+    try:
+        destination = contract.destination
+    except ContractError as exc:
+        return out[0] + f"<p><em>The destination does not parse ({esc(exc)}): lint KG022 reports it.</em></p>\n"
+    if destination is None:
+        return out[0] + "<p><em>No destination declared: this retl table is not synced (lint KG022).</em></p>\n"
+    obj = data.project.destination_object(destination)
+    facts = [["System", esc(destination.system)], ["Instance", code(destination.namespace)],
+             ["Object", code(destination.object)], ["Match key", code(destination.match_key) + " from column "
+                                                    + code(destination.key_column)],
+             ["On delete", esc(ON_DELETE_TEXT.get(destination.on_delete, destination.on_delete))],
+             ["Classifications allowed out", ", ".join(code(c) for c in destination.allowed_classifications)
+              or "none"],
+             ["Approved PII", ", ".join(code(c) for c in destination.approved_pii) or "none"],
+             ["Property list", code(obj.path.as_posix()) if obj is not None else "<em>none shipped (lint KG023)</em>"]]
+    out.append(html_table(["", ""], facts, css="kg-facts"))
+    out.append("### Mapped fields {#mapped-fields}\n")
+    rows = []
+    for m in destination.fields:
+        prop = obj.properties.get(m.field) if obj is not None else None
+        if m.field == destination.match_key:
+            sent = "match key (not written)"
+        else:
+            sent = "written" if m.write else "match-only (not written)"
+        kind = code(prop.type) if prop is not None else "<em>not in the property list</em>"
+        if prop is not None and prop.options:
+            kind += "<br><small>Options: " + ", ".join(code(o) for o in prop.options) + "</small>"
+        rows.append([data_urls(data).a(here, here, m.column, anchor=column_anchor(m.column), is_code=True),
+                     code(m.field), esc(sent), kind])
+    out.append(f"<p>{len(destination.written)} of {len(destination.fields)} mapped fields are written; a sync "
+               "sends only the rows whose row hash changed since its last successful run.</p>\n")
+    out.append(html_table(["Column", f"{esc(destination.system)} field", "Sent as", "Destination type"], rows,
+                          css="kg-lineage"))
+    return "\n".join(out)
+
+
+ON_DELETE_TEXT = {"clear": "clear: a record whose row leaves the table has its synced fields emptied",
+                  "archive": "archive: a record whose row leaves the table is archived in the destination",
+                  "keep": "keep: a record whose row leaves the table keeps its last values"}
 
 
 def _trust(data: CatalogData, contract: Contract) -> str:
@@ -683,7 +753,7 @@ def table_page(data: CatalogData, contract: Contract) -> str:
         glance.append("build " + (build_badge(build.status) if build else _no_result(arts, BUILD, build=True)))
     parts = [f"# {name}\n", "<p>" + " · ".join(g for g in glance if g) + "</p>\n",
              _what(data, contract, here), _charts(data, contract, here), _who(data, contract, here),
-             _schema(data, contract, here),
+             _schema(data, contract, here), _destination(data, contract, here),
              _trust(data, contract), _lineage(data, contract, here), _how(data, contract), _change(data, contract)]
     return "\n".join(parts)
 
