@@ -18,6 +18,11 @@ kind               changes
 ``documentation``  descriptions, business names, the contract's purpose / usage / limitations
 =================  ==========================================================================
 
+A retl table's destination (:mod:`.destinations`) is compared field by field: each change is a
+change to an external system (``destination_*``), breaking when records stop being written or go
+elsewhere (mapping removed or re-pointed, match key, target, ``onDelete``), additive otherwise, and
+always shown with its impact: the destination fields it names and the stewards who must approve.
+
 A model whose SQL changed while its contract did not is reported as ``implementation``: its
 output is still enforced against the unchanged contract (``check`` compiles it), so it asks for
 no version bump.
@@ -29,7 +34,8 @@ removed table must have been deprecated at the base.
 **Impact** of each breaking change (:mod:`.impact`): the tables downstream of the changed table
 in the DAG (at the base and in the working tree), the downstream columns fed by a changed column
 (through the models' column lineage, transitively; table level when lineage is not available),
-the reverse-ETL (``retl``) tables and marts reached, and the stewards who must approve: those of
+the reverse-ETL (``retl``) tables and marts reached, the destination fields those retl columns fill
+(``hubspot://kcrm-portal/companies.kcrm_icp_tier``), and the stewards who must approve: those of
 the changed table and of every downstream table, with their GitHub handles from
 ``catalog/teams.yml``.
 
@@ -39,6 +45,7 @@ One module per job:
 * :mod:`.types`: type spelling and the widening lattice;
 * :mod:`.columns`: the column rules (one aspect of a column each), registered in report order;
 * :mod:`.sla`: the SLA comparison;
+* :mod:`.destinations`: a retl table's destination (a change to an external system);
 * :mod:`.tables`: tables removed, added and renamed, contract-level changes, models;
 * :mod:`.versions`: the version rule;
 * :mod:`.impact`: downstream tables, columns and approvers;
@@ -56,6 +63,7 @@ from .model import (
     BREAKING,
     BUMP_FOR,
     DEPRECATED_STATUSES,
+    DESTINATION_CHANGE,
     DOCUMENTATION,
     EXTERNAL_LAYERS,
     IMPLEMENTATION,
@@ -77,6 +85,7 @@ __all__ = [
     "BUMP_FOR",
     "COLUMN_RULES",
     "DEPRECATED_STATUSES",
+    "DESTINATION_CHANGE",
     "DOCUMENTATION",
     "EXTERNAL_LAYERS",
     "IMPLEMENTATION",
