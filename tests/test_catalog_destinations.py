@@ -52,3 +52,18 @@ def test_retl_page_shows_destination_and_columns_show_what_they_reach(tmp_path: 
     assert "hubspot://kcrm-portal/companies.name" in _row(stg, "item_name")
     assert "hubspot://kcrm-portal/companies.hs_object_id" in _row(stg, "item_id")  # the match key is sent too
     assert "Synced to: hubspot://kcrm-portal/companies.kcrm_tier" in _row(retl, "size_tier")
+
+
+def test_pii_register_shows_a_pii_column_synced_out(tmp_path: Path) -> None:
+    from kcrm_gov.catalog.pages import collect, pii_page
+    from kcrm_gov.project import Project
+
+    root = retlproject.make(tmp_path / "retl")
+    pii = ("owner_email", "STRING", "confidential", ["tags: [pii]"])
+    (root / retlproject.RETL).write_text(retlproject.retl_contract(columns=[*retlproject.COLUMNS, pii]).replace(
+        "approvedPii: []", "approvedPii: [owner_email]").replace(
+        "        - {column: size_tier", "        - {column: owner_email, field: kcrm_owner_email}\n"
+        "        - {column: size_tier"))
+    page = pii_page(collect(Project.load(root), git_history=False))
+    row = next(r for r in re.findall(r"<tr>.*?</tr>", page, re.S) if "owner&#95;email" in r or "owner_email" in r)
+    assert "hubspot://kcrm-portal/companies.kcrm_owner_email (synced out)" in _text(row)

@@ -30,7 +30,7 @@ from ..lineage.columns import DIRECT, Source
 from ..metrics import METRICS_FILE, bound_columns, metrics_by_column
 from ..project import Project
 from ..propensity_spec import propensity_models
-from ..retl.reach import DestinationField, reached_fields
+from ..retl.reach import DestinationField, destination_fields, reached_fields
 from ..yamlsource import read_yaml
 from .artifacts import BUILD, ERROR, FAIL, FRESHNESS, PASS, QUALITY, WARN, Artifacts, CheckInfo, load_artifacts
 from .charts import ChartSet, Rendered, chart_id, figure_html
@@ -955,6 +955,10 @@ def pii_page(data: CatalogData) -> str:
                 if lineage.columns is not None:
                     flows = lineage.flows_from(f"{c.qualified_name}.{path}")
                     flow = "<br>".join(_column_link(data, here, f) for f in flows) or "not read by any model"
+                    # out of the warehouse: the destination fields a retl table syncs it to
+                    external = destination_fields(data.project, [f"{c.qualified_name}.{path}", *flows])
+                    if external:
+                        flow += "<br>" + "<br>".join(code(f.uri) + " <small>(synced out)</small>" for f in external)
                 else:
                     down = sorted(lineage.dag.descendants(c.qualified_name))
                     flow = (("tables downstream: " + ", ".join(_table_link(data, here, t) for t in down))
