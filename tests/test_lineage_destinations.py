@@ -56,3 +56,23 @@ def test_a_retl_table_without_a_destination_has_no_sync_job(tmp_path: Path) -> N
     code, out = run(root, "lineage", "publish", "--json")
     assert code == 0, out
     assert not any(e.get("job", {}).get("name", "").startswith("sync.") for e in read_events(events_file(root)))
+
+
+def test_a_sync_run_is_start_then_complete_with_the_records_sent(tmp_path: Path) -> None:
+    from kcrm_gov.lineage.events import emit_sync_run
+    from kcrm_gov.project import Project
+
+    root = retlproject.make(tmp_path / "retl")
+    project = Project.load(root)
+    assert emit_sync_run(project, project.config.target(None), "retl.hubspot__companies", records=3) is not None
+    assert emit_sync_run(project, project.config.target(None), "retl.hubspot__companies", error="HTTP 500") \
+        is not None
+    assert emit_sync_run(project, project.config.target(None), "core.items") is None  # no destination
+    events = read_events(events_file(root))
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE", "START", "FAIL"]
+    assert {e["job"]["name"] for e in events} == {"sync.retl.hubspot__companies"}
+    assert events[1]["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] == 3
+    assert events[1]["outputs"][0]["namespace"] == "hubspot://kcrm-portal"
+    assert events[3]["run"]["facets"]["errorMessage"]["message"] == "HTTP 500"
+    assert events[0]["run"]["runId"] == events[1]["run"]["runId"] != events[2]["run"]["runId"]
+    validate(events_file(root))

@@ -10,6 +10,12 @@ tested table (job ``layer.table.test``) whose input carries the Soda results
 (:func:`emit_test_runs`). Jobs live in the configured namespace (``lineage.namespace`` in
 kcrm_gov.yml, default ``kcrm-gov``); datasets are named as :mod:`.naming` says.
 
+**Syncs.** A retl table with a destination is copied out by job ``sync.<layer.table>``: input the retl
+table, output the destination object (namespace ``<system>://<instance>``, name the object) with a
+``schema`` of the mapped fields in the destination's types and a ``columnLineage`` from the retl
+columns (:meth:`EventFactory.destination_output`). ``lineage publish`` sends it as a JobEvent; a sync
+reports its run with :func:`emit_sync_run`.
+
 **Facets.** Output dataset: ``schema`` (nested fields from the contract), ``documentation``,
 ``ownership`` (owner team and data stewards), ``tags`` (layer, classification, PII), ``columnLineage``,
 ``lifecycleStateChange`` (CREATE or OVERWRITE), ``outputStatistics`` (rows written) and the custom
@@ -671,4 +677,31 @@ def emit_test_runs(project: Project, target: Target, results: dict[str, TableQua
         failed = sorted({t for t, q in tables.items() if q.errored} | set(errors or {}))
         emitter.finish(error=f"test: {len(failed)} tables could not be tested: {', '.join(failed)}"
                        if failed else None)
+    return emitter
+
+
+def emit_sync_run(project: Project, target: Target, table: str, *, records: int | None = None,
+                  error: str | None = None, nominal_time: str | None = None) -> LineageEmitter | None:
+    """Emit one sync of a retl table (for ``kcrm-gov sync push``): a run of job ``sync.<layer.table>``, START
+    then COMPLETE (with ``outputStatistics.rowCount`` = ``records`` sent) or FAIL (``error``), its input the retl
+    table and its output the destination object. None when ``table`` declares no (well-formed) destination."""
+    emitter = open_emitter(project, target, command="sync", nominal_time=nominal_time)
+    factory = emitter.factory
+    output = factory.destination_output(table)
+    if output is None or not emitter.enabled:
+        return None
+    job, run_id = factory.sync_job(table), str(generate_new_uuid())
+
+    def event(state: RunState, out: OutputDataset, failure: str | None = None) -> RunEvent:
+        return RunEvent(eventType=state, eventTime=now_iso(), producer=PRODUCER,
+                        run=Run(runId=run_id, facets=factory.run_facets(nominal_time=nominal_time, error=failure)),
+                        job=job, inputs=[factory.input(table)], outputs=[out])
+
+    emitter._guard(lambda: emitter._emit(event(RunState.START, output)))
+    done = output
+    if error is None and records is not None:
+        done = OutputDataset(namespace=output.namespace, name=output.name, facets=output.facets, outputFacets={
+            "outputStatistics": output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(rowCount=records)})
+    emitter._guard(lambda: emitter._emit(event(RunState.FAIL if error else RunState.COMPLETE, done, error)))
+    emitter.sink.close()
     return emitter
