@@ -93,6 +93,15 @@ def sent_ids(server: DestinationServer) -> Counter[str]:
     return Counter(i["id"] for r in server.calls("/batch/upsert") for i in r["body"]["inputs"])
 
 
+def sync_runs(root: Path) -> list[tuple[str, str, str, int | None]]:
+    """The sync jobs' OpenLineage events: (job, eventType, output namespace, rowCount sent)."""
+    path = root / ".kcrm" / "lineage" / "events" / "events.jsonl"
+    events = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    return [(e["job"]["name"], e["eventType"], e["outputs"][0]["namespace"],
+             e["outputs"][0].get("outputFacets", {}).get("outputStatistics", {}).get("rowCount"))
+            for e in events if e["job"]["name"].startswith("sync.")]
+
+
 def edit(root: Path, sql: str) -> None:
     """Change core.items, then rebuild both retl tables."""
     with connect_warehouse(root, read_only=False) as con:
@@ -133,6 +142,11 @@ def test_plan_push_update_delete_round_trip(mini: Path, servers: tuple[Destinati
     assert sent_ids(hubspot) == Counter(str(i) for i in range(1, 251))
     uploads = salesforce.calls("/batches", "PUT")
     assert len(uploads) == 1 and len(list(csv.DictReader(io.StringIO(uploads[0]["body"])))) == 250
+    # each table's sync is an OpenLineage run from the retl table to its destination, with the records sent
+    assert sync_runs(mini) == [(f"sync.{HUBSPOT}", "START", "hubspot://kcrm-test", None),
+                               (f"sync.{HUBSPOT}", "COMPLETE", "hubspot://kcrm-test", 250),
+                               (f"sync.{SALESFORCE}", "START", "salesforce://kcrm-test", None),
+                               (f"sync.{SALESFORCE}", "COMPLETE", "salesforce://kcrm-test", 250)]
     assert query_rows(mini, "SELECT system, COUNT(*), COUNT(DISTINCT key_value) FROM sync.sync_state GROUP BY 1 "
                             "ORDER BY 1") == [("hubspot", 250, 250), ("salesforce", 250, 250)]
     assert query_rows(mini, "SELECT system, kind, records, acknowledged, status FROM sync.sync_batches "
@@ -230,6 +244,9 @@ def test_partial_batch_errors_mark_only_acknowledged_records(
     assert code == 1, out
     assert "failed keys: 120, 3" in out and HOSTILE.splitlines()[0] not in out
     assert out.strip().endswith("4 batches, 496 records acknowledged, 4 failed")
+    assert [(job, state) for job, state, _, _ in sync_runs(mini)[-4:]] == [
+        (f"sync.{HUBSPOT}", "START"), (f"sync.{HUBSPOT}", "FAIL"), (f"sync.{SALESFORCE}", "START"),
+        (f"sync.{SALESFORCE}", "FAIL")]  # some records failed: the run says so (by count, no values)
     assert query_rows(mini, "SELECT system, COUNT(*) FROM sync.sync_state GROUP BY 1 ORDER BY 1") == \
         [("hubspot", 248), ("salesforce", 248)]
     assert query_rows(mini, "SELECT system, status, failed FROM sync.sync_batches WHERE failed > 0 ORDER BY 1, 2") == \

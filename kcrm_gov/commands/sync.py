@@ -12,6 +12,7 @@ import click
 from .options import handle_errors, json_option, project_from, select_only, selected_tables, target_option
 
 if TYPE_CHECKING:
+    from ..project import Project
     from ..sync.plan import DestinationPlan
 
 
@@ -26,12 +27,11 @@ def sync() -> None:
     """
 
 
-def _plans(ctx: click.Context, selectors: tuple[str, ...], target: str | None,
+def _plans(project: Project, selectors: tuple[str, ...], target: str | None,
            read_only: bool = True) -> tuple[list[DestinationPlan], object]:
     from ..engines import open_engine
     from ..sync.plan import plan
 
-    project = project_from(ctx)
     tables = selected_tables(project, selectors) if selectors else None
     engine = open_engine(project, target, read_only=read_only)
     try:
@@ -73,7 +73,7 @@ def plan_command(ctx: click.Context, selectors: tuple[str, ...], target: str | N
 
     Exit codes: 0 planned, 1 a table cannot be planned (no row_hash, not built), 2 unusable input.
     """
-    plans, engine = _plans(ctx, selectors, target)
+    plans, engine = _plans(project_from(ctx), selectors, target)
     engine.close()  # type: ignore[attr-defined]
     if as_json:
         click.echo(json.dumps({"destinations": [p.to_dict() for p in plans]}, indent=2))
@@ -95,7 +95,7 @@ def export_command(ctx: click.Context, selectors: tuple[str, ...], target: str |
     Bulk API 2.0 upsert CSV, Gainsight Company upsert JSON. The state is not changed."""
     from ..sync.plan import export
 
-    plans, engine = _plans(ctx, selectors, target)
+    plans, engine = _plans(project_from(ctx), selectors, target)
     engine.close()  # type: ignore[attr-defined]
     files = export(plans, out)
     if as_json:
@@ -121,12 +121,19 @@ def push_command(ctx: click.Context, selectors: tuple[str, ...], target: str | N
 
     Exit codes: 0 everything acknowledged, 1 some records failed or a destination gave up, 2 unusable input.
     """
+    from ..lineage.events import emit_sync_run
     from ..sync.plan import SyncState
     from ..sync.push import push
 
-    plans, engine = _plans(ctx, selectors, target, read_only=False)
+    project = project_from(ctx)
+    chosen = project.config.target(target)
+
+    def lineage(table: str, records: int, error: str | None) -> None:  # one OpenLineage run per table sent
+        emit_sync_run(project, chosen, table, records=records, error=error)
+
+    plans, engine = _plans(project, selectors, target, read_only=False)
     try:
-        run = push(plans, SyncState(engine))  # type: ignore[arg-type]
+        run = push(plans, SyncState(engine), after_table=lineage)  # type: ignore[arg-type]
     finally:
         engine.close()  # type: ignore[attr-defined]
     if as_json:

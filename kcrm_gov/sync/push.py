@@ -247,11 +247,13 @@ SENDERS: dict[str, Callable[[RetryPolicy, Callable[[float], None]], Any]] = {
 
 def push(plans: Sequence[DestinationPlan], state: SyncState, *, policy: RetryPolicy | None = None,
          sleep: Callable[[float], None] = time.sleep,
-         after_batch: Callable[[BatchResult], None] | None = None) -> PushRun:
+         after_batch: Callable[[BatchResult], None] | None = None,
+         after_table: Callable[[str, int, str | None], None] | None = None) -> PushRun:
     """Send every plan's batches in order; mark the state after each acknowledged batch.
 
     ``after_batch`` is called once a batch's state is committed (progress displays; tests raise there
-    to simulate a crash between batches)."""
+    to simulate a crash between batches). ``after_table(table, records acknowledged, error or None)`` is
+    called once a table's push ended, also when it gave up (the sync's lineage run)."""
     run = PushRun()
     senders: dict[str, Any] = {}
     for p in plans:
@@ -266,13 +268,23 @@ def push(plans: Sequence[DestinationPlan], state: SyncState, *, policy: RetryPol
             continue
         if system not in senders:
             senders[system] = SENDERS[system](policy or RetryPolicy(), sleep)
-        for batch in p.batches():
-            started = datetime.now(UTC)
-            acked, failed = senders[system].send(batch)
-            state.acknowledge(batch, acked, len(failed), started)
-            result = BatchResult(table=p.table, destination=p.label, number=batch.number, batch_id=batch.batch_id,
-                                 records=len(batch.changes), acknowledged=len(acked), failed_keys=sorted(failed))
-            run.batches.append(result)
-            if after_batch is not None:
-                after_batch(result)
+        acknowledged, failures = 0, 0
+        try:
+            for batch in p.batches():
+                started = datetime.now(UTC)
+                acked, failed = senders[system].send(batch)
+                state.acknowledge(batch, acked, len(failed), started)
+                result = BatchResult(table=p.table, destination=p.label, number=batch.number,
+                                     batch_id=batch.batch_id, records=len(batch.changes), acknowledged=len(acked),
+                                     failed_keys=sorted(failed))
+                run.batches.append(result)
+                acknowledged, failures = acknowledged + len(acked), failures + len(failed)
+                if after_batch is not None:
+                    after_batch(result)
+        except SyncError as exc:
+            if after_table is not None:
+                after_table(p.table, acknowledged, exc.message)
+            raise
+        if after_table is not None:
+            after_table(p.table, acknowledged, f"{failures} records failed" if failures else None)
     return run
