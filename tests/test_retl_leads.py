@@ -48,6 +48,11 @@ def test_one_row_per_destination_key_and_mapped_fields_exist(warehouse: Path) ->
         properties = {p["name"]: p for p in shipped["properties"]}
         assert properties[destination.match_key].get("unique") is True
         assert {m.field for m in destination.fields} <= set(properties), table
+        # row_hash hashes exactly the written fields, in mapping order (what the sync compares)
+        struct = ", ".join(f"{m.column} := {m.column}" for m in destination.written)
+        [(wrong,)] = rows(warehouse, f"""SELECT COUNT(*) FILTER (WHERE row_hash !=
+            md5(CAST(to_json(struct_pack({struct})) AS VARCHAR))) FROM {table}""")
+        assert wrong == 0, table
     [(scored, synced, open_leads, routed)] = rows(warehouse, """
         SELECT (SELECT COUNT(*) FROM enr.lead_scores), (SELECT COUNT(*) FROM retl.hubspot__contacts),
                (SELECT COUNT(*) FROM core.leads WHERE is_open AND NOT is_internal),
