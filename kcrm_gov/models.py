@@ -93,7 +93,7 @@ class Model:
                 return replacement
             return node
 
-        rendered = self.ast.copy().transform(swap)
+        rendered = self.ast.transform(swap)  # transform() copies the AST first
         assert isinstance(rendered, exp.Query)  # swapping tables keeps the statement a query
         return rendered
 

@@ -69,8 +69,8 @@ def _template(template: str) -> exp.Expr:
 
 def _duckdb(template: str, **values: exp.Expr) -> exp.Expr:
     """A DuckDB expression template whose placeholder columns (``_x``...) are replaced by nodes."""
-    tree = _template(template).copy()  # parsed once per template: models use the same ones many times
-    return tree.transform(
+    # parsed once per template (models use the same ones many times); transform() works on a copy
+    return _template(template).transform(
         lambda n: values[n.name].copy() if isinstance(n, exp.Column) and n.name in values else n
     )
 
@@ -389,7 +389,7 @@ def to_duckdb(sql: str, *, source: str | None = None) -> str:
         raise TranspileError(e.message, line=e.line, col=e.col, source=source) from None
 
     generator = Dialect.get_or_raise("duckdb").generator(unsupported_level=ErrorLevel.IGNORE)
-    out = generator.generate(tree)
+    out = generator.generate(tree, copy=False)  # the tree is this call's own: no defensive copy
     problems = [m for m in generator.unsupported_messages if not m.startswith(_IGNORED_UNSUPPORTED)]
     if problems:
         raise TranspileError("not supported on DuckDB: " + "; ".join(problems), source=source)
