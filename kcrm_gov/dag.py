@@ -11,6 +11,7 @@ from . import LAYERS
 from .errors import KcrmGovError, Location
 
 if TYPE_CHECKING:
+    from .models import Model
     from .project import Project
 
 # DESIGN.md: which layers each layer may read.
@@ -126,7 +127,7 @@ def compute_dag(project: Project) -> Dag:
         dag.checks_read[name] = [t for t in contract.checks_read if t in project.contracts]
     for name, model in project.models.items():
         try:
-            refs = model.refs
+            refs = _refs(project, model)
         except KcrmGovError as exc:
             problems.append(exc)
             continue
@@ -151,6 +152,30 @@ def compute_dag(project: Project) -> Dag:
         cycle = exc.args[1]
         problems.append(DagProblem(f"cycle: {' -> '.join(reversed(cycle))}"))
     return dag
+
+
+REFS_KEEP = 2_000
+"""Models' read lists kept in ``.kcrm/cache/refs/``: one entry per model version."""
+
+
+def _refs(project: Project, model: Model) -> list[str]:
+    """``model.refs``, remembered in ``.kcrm/cache`` by the model's text.
+
+    Every command that needs the DAG (build, the catalog, check...) parsed every model to find
+    what it reads: more than a second of a fresh process. A read list depends on the text alone, so
+    it is cached; the model is parsed only when it changed or something needs its AST. A model
+    that cannot be read is never cached (``model.refs`` raises, and says where)."""
+    from .cache import cache_key, load, store
+
+    key = cache_key(["refs", model.layer, model.sql])
+    refs = load(project.state_dir, "refs", key,
+                valid=lambda value: isinstance(value, list) and all(isinstance(r, str) for r in value))
+    if refs is None:
+        refs = model.refs
+        store(project.state_dir, "refs", key, list(refs), keep=REFS_KEEP)
+    else:
+        model.__dict__["refs"] = refs  # the cached_property's own slot: later readers get the same list
+    return refs
 
 
 class DagProblem(KcrmGovError):

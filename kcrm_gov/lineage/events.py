@@ -583,6 +583,7 @@ class LineageEmitter:
             self._emit(self._run_event(RunState.START, run_id, job, inputs=self._inputs(table),
                                        outputs=[self.factory.output(table)]))
             if result is None:
+                self._prepare_lineage(table)
                 return
         run_id = self.children[table]
         if result.status == "success":
@@ -592,6 +593,22 @@ class LineageEmitter:
         else:
             self._emit(self._run_event(RunState.FAIL, run_id, job, error=result.error or result.status,
                                        inputs=self._inputs(table), outputs=[self.factory.output(table)]))
+
+    def _prepare_lineage(self, table: str) -> None:
+        """Work out the model's column lineage now, for its COMPLETE event.
+
+        A build announces a model's START from the worker thread that builds it and its COMPLETE
+        from the thread that schedules the others; analysing the SQL there (a few hundredths of
+        a second a model on a fresh clone) held back every model waiting to be scheduled. Here it
+        runs beside the other models' engine work, and COMPLETE finds it cached. The cache file is
+        written once, when the run finishes. A model whose lineage cannot be worked out is left to
+        COMPLETE, which logs why."""
+        if table not in self.project.models:
+            return
+        from .columns import _cache_for
+
+        with contextlib.suppress(Exception):
+            _cache_for(self.project).get(self.project, table, save=False)
 
     def _exists(self, table: str) -> bool | None:
         if self.engine is None:
