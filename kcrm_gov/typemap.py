@@ -115,7 +115,7 @@ def _duckdb_fix(node: exp.Expr) -> exp.Expr:
 
 def to_duckdb(dt: exp.DataType) -> str:
     """The type as DuckDB spells it (NUMERIC keeps BigQuery's precision and scale)."""
-    return dt.copy().transform(_duckdb_fix).sql(dialect="duckdb")
+    return dt.transform(_duckdb_fix).sql(dialect="duckdb")  # transform() works on a copy
 
 
 def to_arrow(dt: exp.DataType):  # -> pyarrow.DataType (pyarrow imported lazily: it is heavy)

@@ -765,7 +765,7 @@ def target_tree(tree: exp.Expr, refs: list[str], target: Target) -> exp.Expr:
             return replacement
         return node
 
-    return tree.copy().transform(to_target)
+    return tree.transform(to_target)  # transform() works on a copy: the caller's tree is left as it was
 
 
 def _iso_bound(value: Any, column: str, option: str, where: Location) -> str:

@@ -103,7 +103,7 @@ def build(ctx: click.Context, selectors: tuple[str, ...], excludes: tuple[str, .
     project = project_from(ctx)
     dag = project.dag.valid()
     tables = select(project, dag, selectors, excludes)
-    with open_engine(project, target) as engine:
+    with open_engine(project, target, building=not dry_run) as engine:
         if dry_run:
             report = dry_run_models(project, engine, tables)
             if as_json:
@@ -114,7 +114,7 @@ def build(ctx: click.Context, selectors: tuple[str, ...], excludes: tuple[str, .
                     click.echo(f"{row['table']:<45} {row['status']:<8} {size} {row.get('error') or ''}".rstrip())
             sys.exit(1 if any(r["status"] != "ok" for r in report) else 0)
         if not no_seed:
-            note = ensure_raw_layer(project, engine, console)
+            note = ensure_raw_layer(project, engine, console, models=tables)
             if note:
                 console.print(note, highlight=False, soft_wrap=True)
         gate = None
@@ -197,7 +197,7 @@ def seed(ctx: click.Context, scale: float, seed_value: int, target: str | None, 
         else:
             from ..engines import open_engine
 
-            with open_engine(project, target) as engine:
+            with open_engine(project, target, building=True) as engine:
                 results = run_seed(project, engine, scale=scale, seed=seed_value, progress=progress,
                                    tables=list(tables) or None)
     if as_json:

@@ -12,13 +12,19 @@ if TYPE_CHECKING:
 __all__ = ["Engine", "EngineError", "WarehouseBusy", "WarehouseUnavailable", "open_engine"]
 
 
-def open_engine(project: Project, target: str | None = None, *, read_only: bool = False) -> Engine:
-    """Open the engine of ``target`` (default: the project's default target)."""
+def open_engine(project: Project, target: str | None = None, *, read_only: bool = False,
+                building: bool = False) -> Engine:
+    """Open the engine of ``target`` (default: the project's default target).
+
+    ``building``: the connection will load and build tables, several models at once (``build``,
+    ``seed``); the embedded engine then runs each statement on one thread (see
+    :data:`~kcrm_gov.engines.duckdb.BUILD_THREADS`)."""
     chosen = project.config.target(target)
     if chosen.type == "duckdb":
-        from .duckdb import DuckDBEngine
+        from .duckdb import BUILD_THREADS, DuckDBEngine
 
-        return DuckDBEngine(project, chosen, read_only=read_only)
+        return DuckDBEngine(project, chosen, read_only=read_only,
+                            statement_threads=BUILD_THREADS if building else None)
     from .bigquery import BigQueryEngine
 
     return BigQueryEngine(project, chosen)

@@ -38,11 +38,21 @@ if TYPE_CHECKING:
     from ..project import Project
 
 
+BUILD_THREADS = 1
+"""DuckDB threads per statement when building (``build`` and ``seed``).
+
+A build runs several models at once (the target's ``threads``) and the seed writes Arrow tables one
+after the other. Measured at scale 1 on a 2-core machine, one DuckDB thread per statement instead
+of one per core used a quarter less CPU for the same models in about the same time, and seeded in
+about half the time and half the CPU: the models already keep the cores busy, and a second thread
+per statement mostly waits for them (or, writing Arrow, for the first thread)."""
+
+
 class DuckDBEngine(Engine):
     kind = "duckdb"
 
     def __init__(self, project: Project, target: Target, *, read_only: bool = False,
-                 connection: duckdb.DuckDBPyConnection | None = None) -> None:
+                 connection: duckdb.DuckDBPyConnection | None = None, statement_threads: int | None = None) -> None:
         super().__init__(project, target)
         import duckdb
 
@@ -88,6 +98,10 @@ class DuckDBEngine(Engine):
             # one cursor's transaction is invisible to the others until it commits
             for layer in LAYERS:
                 self.ensure_schema(layer)
+        if statement_threads:  # before harden() locks the configuration
+            # only a matter of speed: a database this process already opened and locked keeps its own
+            with contextlib.suppress(duckdb.Error):
+                self._root.execute(f"SET threads={int(statement_threads)}")
         harden(self._root)
 
     @property
