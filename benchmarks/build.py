@@ -8,10 +8,10 @@ raw layer: what building costs with no contracts, no enforcement, no artifacts. 
 build adds schema comparison, DDL with NOT NULL / PRIMARY KEY constraints, the atomic swap
 and run results; it opens the warehouse as `kcrm-gov build` does (the target's model workers,
 one DuckDB thread per statement), the floor with DuckDB's defaults. Goal: <= 1.3x the floor at
-scale 1 and 10. CPU seconds are printed beside wall time: on a shared machine they move less. Neither side pays for transpiling the
-BigQuery SQL: the floor's statements are transpiled before its clock starts, and kcrm-gov reuses
-the SQL it transpiled then (.kcrm/cache, keyed by each model's text); the time a first build
-spends transpiling is printed apart.
+scale 1 and 10. CPU seconds are printed beside wall time: on a shared machine they move less.
+Neither side pays for transpiling the BigQuery SQL: the floor's statements are transpiled before
+its clock starts, and kcrm-gov reuses the SQL it transpiled then (.kcrm/cache, keyed by each
+model's text); the time a first build spends transpiling is printed apart.
 """
 
 from __future__ import annotations
