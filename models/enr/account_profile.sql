@@ -1,6 +1,7 @@
--- enr.account_profile: one row per real account with a HubSpot company, the attributes the reverse-ETL
--- tables send to HubSpot, Salesforce and Gainsight, joined once here so the three retl tables never
--- repeat (or drift apart on) the same joins. Scores are read from their enr tables, never recomputed.
+-- enr.account_profile: one row per real account, the attributes the reverse-ETL tables send to HubSpot,
+-- Salesforce and Gainsight and the lifecycle marts.account_segmentation reports, joined once here so the
+-- retl tables and the mart never repeat (or drift apart on) the same rules. The retl tables keep the
+-- accounts with a HubSpot company. Scores are read from their enr tables, never recomputed.
 -- As of the data's last day of product activity (the as-of date of enr.account_health), MRR of the
 -- latest month of enr.account_mrr_monthly, churn risk of the latest month end of enr.churn_risk.
 WITH params AS (
@@ -146,4 +147,3 @@ LEFT JOIN nps AS n ON n.account_key = a.account_key
 LEFT JOIN tickets AS t ON t.account_key = a.account_key
 LEFT JOIN csm AS c ON c.account_key = a.account_key
 WHERE NOT a.is_internal
-  AND a.hubspot_company_id IS NOT NULL

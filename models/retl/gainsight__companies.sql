@@ -44,3 +44,4 @@ SELECT
   )))) AS row_hash
 FROM enr.account_profile AS p
 WHERE p.lifecycle IN ('customer', 'churned')
+  AND p.hubspot_company_id IS NOT NULL  -- the accounts HubSpot knows, as the other account tables

@@ -3,13 +3,17 @@
 -- marketing and CS workflows enrol on. A condition true for three days in a row is one row; true again
 -- after a day it was false is a new row. The trigger_id hashes the account, the type and the first day,
 -- so a rebuild gives every row the same id. Every condition is evaluated on the data's own days (the
--- last day of product activity is the as-of date), never the wall clock.
+-- last day of product activity is the as-of date), never the wall clock. Windows, thresholds, the churn
+-- band and the look-back are the rows of enr.usage_trigger_rules; a trigger type absent there has no row.
 WITH params AS (
   SELECT
-    MAX(activity_date) AS as_of_date,
-    -- the look-back: triggers whose first day falls in the 90 days ending on the as-of date
-    DATE_SUB(MAX(activity_date), INTERVAL 89 DAY) AS window_start
-  FROM enr.account_usage_daily
+    (SELECT MAX(activity_date) FROM enr.account_usage_daily) AS as_of_date,
+    (SELECT MAX(window_days) FROM enr.usage_trigger_rules WHERE trigger_type = 'usage_drop') AS usage_days,
+    (SELECT MAX(threshold) FROM enr.usage_trigger_rules WHERE trigger_type = 'usage_drop') AS usage_drop_ratio,
+    (SELECT MAX(window_days) FROM enr.usage_trigger_rules WHERE trigger_type = 'no_login_14d') AS login_days,
+    (SELECT MAX(window_days) FROM enr.usage_trigger_rules WHERE trigger_type = 'seat_limit_reached') AS user_days,
+    (SELECT MAX(threshold) FROM enr.usage_trigger_rules WHERE trigger_type = 'seat_limit_reached') AS seat_share,
+    (SELECT MAX(match_value) FROM enr.usage_trigger_rules WHERE trigger_type = 'churn_risk_high') AS churn_band
 ),
 
 accounts AS (
@@ -51,20 +55,22 @@ user_days AS (
 ),
 
 user_changes AS (
-  -- A user is in the 28-day window of day x when their latest active day up to x is less than 28 days
-  -- before x: +1 on an active day, -1 on the next active day or 28 days later, whichever comes first
-  -- (the next active day adds its own +1). The running sum counts each user in the window once.
+  -- A user is in the N-day window of day x (N = seat_limit_reached's window_days) when their latest
+  -- active day up to x is less than N days before x: +1 on an active day, -1 on the next active day or
+  -- N days later, whichever comes first (the next active day adds its own +1). The running sum counts
+  -- each user in the window once.
   SELECT account_key, day, SUM(change) AS change
   FROM (
     SELECT account_key, activity_date AS day, 1 AS change
     FROM user_days
     UNION ALL
     SELECT
-      account_key,
-      LEAST(COALESCE(next_active_date, DATE_ADD(activity_date, INTERVAL 28 DAY)),
-            DATE_ADD(activity_date, INTERVAL 28 DAY)) AS day,
+      u.account_key,
+      LEAST(COALESCE(u.next_active_date, DATE_ADD(u.activity_date, INTERVAL x.user_days DAY)),
+            DATE_ADD(u.activity_date, INTERVAL x.user_days DAY)) AS day,
       -1 AS change
-    FROM user_days
+    FROM user_days AS u
+    CROSS JOIN params AS x
   ) AS c
   GROUP BY account_key, day
 ),
@@ -105,38 +111,64 @@ daily AS (
     AND s.day = g.day
 ),
 
-rolling AS (
+cumulative AS (
+  -- Running totals from the account's first day; the grid has every day, so a window of N days ending
+  -- on a day is its total minus the total N days earlier (none earlier: 0). Window lengths are data,
+  -- and a ROWS frame takes only a literal.
   SELECT
     account_key,
     day,
     paid_seats,
-    SUM(usage) OVER (PARTITION BY account_key ORDER BY day ROWS BETWEEN 27 PRECEDING AND CURRENT ROW) AS usage_28d,
-    SUM(usage) OVER (PARTITION BY account_key ORDER BY day ROWS BETWEEN 55 PRECEDING AND 28 PRECEDING)
-      AS usage_prior_28d,
-    SUM(logins) OVER (PARTITION BY account_key ORDER BY day ROWS BETWEEN 13 PRECEDING AND CURRENT ROW) AS logins_14d,
+    SUM(usage) OVER (PARTITION BY account_key ORDER BY day ROWS UNBOUNDED PRECEDING) AS usage_to_date,
     SUM(logins) OVER (PARTITION BY account_key ORDER BY day ROWS UNBOUNDED PRECEDING) AS logins_to_date,
-    SUM(user_change) OVER (PARTITION BY account_key ORDER BY day ROWS UNBOUNDED PRECEDING) AS active_users_28d
+    SUM(user_change) OVER (PARTITION BY account_key ORDER BY day ROWS UNBOUNDED PRECEDING) AS active_users_window
   FROM daily
+),
+
+rolling AS (
+  SELECT
+    c.account_key,
+    c.day,
+    c.paid_seats,
+    c.logins_to_date,
+    c.active_users_window,
+    c.usage_to_date - COALESCE(u1.usage_to_date, 0) AS usage_window,
+    COALESCE(u1.usage_to_date, 0) - COALESCE(u2.usage_to_date, 0) AS usage_prior_window,
+    c.logins_to_date - COALESCE(l1.logins_to_date, 0) AS logins_window
+  FROM cumulative AS c
+  CROSS JOIN params AS x
+  LEFT JOIN cumulative AS u1
+    ON u1.account_key = c.account_key
+    AND u1.day = DATE_SUB(c.day, INTERVAL x.usage_days DAY)
+  LEFT JOIN cumulative AS u2
+    ON u2.account_key = c.account_key
+    AND u2.day = DATE_SUB(c.day, INTERVAL 2 * x.usage_days DAY)
+  LEFT JOIN cumulative AS l1
+    ON l1.account_key = c.account_key
+    AND l1.day = DATE_SUB(c.day, INTERVAL x.login_days DAY)
 ),
 
 condition_days AS (
   -- (account, trigger, day, value) for every day a daily condition holds.
-  SELECT account_key, 'usage_drop' AS trigger_type, day,
-    CAST(usage_28d / usage_prior_28d AS FLOAT64) AS metric_value
-  FROM rolling
-  WHERE usage_prior_28d > 0
-    AND usage_28d < 0.5 * usage_prior_28d
+  SELECT r.account_key, 'usage_drop' AS trigger_type, r.day,
+    CAST(r.usage_window / r.usage_prior_window AS FLOAT64) AS metric_value
+  FROM rolling AS r
+  CROSS JOIN params AS x
+  WHERE r.usage_prior_window > 0
+    AND r.usage_window < x.usage_drop_ratio * r.usage_prior_window
   UNION ALL
-  SELECT account_key, 'no_login_14d' AS trigger_type, day, CAST(14 AS FLOAT64) AS metric_value
-  FROM rolling
-  WHERE logins_to_date > 0  -- an account that never signed in has no login to miss
-    AND logins_14d = 0
+  SELECT r.account_key, 'no_login_14d' AS trigger_type, r.day, CAST(x.login_days AS FLOAT64) AS metric_value
+  FROM rolling AS r
+  CROSS JOIN params AS x
+  WHERE r.logins_to_date > 0  -- an account that never signed in has no login to miss
+    AND r.logins_window = 0
   UNION ALL
-  SELECT account_key, 'seat_limit_reached' AS trigger_type, day,
-    CAST(active_users_28d / paid_seats AS FLOAT64) AS metric_value
-  FROM rolling
-  WHERE paid_seats > 0
-    AND active_users_28d >= paid_seats
+  SELECT r.account_key, 'seat_limit_reached' AS trigger_type, r.day,
+    CAST(r.active_users_window / r.paid_seats AS FLOAT64) AS metric_value
+  FROM rolling AS r
+  CROSS JOIN params AS x
+  WHERE r.paid_seats > 0
+    AND r.active_users_window >= x.seat_share * r.paid_seats
 ),
 
 runs AS (
@@ -153,18 +185,19 @@ runs AS (
 
 churn_risk_runs AS (
   -- Churn risk is a monthly snapshot that holds from its month end to the next: the condition starts at
-  -- a month end whose band is high when the previous month end's was not (or had no row).
+  -- a month end whose band is the rule's (high) when the previous month end's was not (or had no row).
   SELECT
     r.account_key,
     'churn_risk_high' AS trigger_type,
     r.month_end AS day,
     CAST(r.churn_risk_score AS FLOAT64) AS metric_value
   FROM enr.churn_risk AS r
+  CROSS JOIN params AS x
   LEFT JOIN enr.churn_risk AS prev
     ON prev.account_key = r.account_key
     AND prev.month_end = DATE_SUB(r.month_start, INTERVAL 1 DAY)
-  WHERE r.risk_band = 'high'
-    AND (prev.risk_band IS NULL OR prev.risk_band <> 'high')
+  WHERE r.risk_band = x.churn_band
+    AND (prev.risk_band IS NULL OR prev.risk_band <> x.churn_band)
 ),
 
 onsets AS (
@@ -202,6 +235,9 @@ SELECT
 FROM onsets AS o
 JOIN accounts AS a
   ON a.account_key = o.account_key
+JOIN enr.usage_trigger_rules AS t
+  ON t.trigger_type = o.trigger_type
 CROSS JOIN params AS x
-WHERE o.day >= x.window_start
+-- the look-back: triggers whose first day falls in the lookback_days days ending on the as-of date
+WHERE o.day > DATE_SUB(x.as_of_date, INTERVAL t.lookback_days DAY)
   AND o.day <= x.as_of_date

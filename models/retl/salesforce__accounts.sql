@@ -46,3 +46,4 @@ SELECT
     p.hubspot_company_id AS hubspot_company_id
   )))) AS row_hash
 FROM enr.account_profile AS p
+WHERE p.hubspot_company_id IS NOT NULL  -- the accounts HubSpot knows, as the other account tables
