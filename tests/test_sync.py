@@ -316,3 +316,45 @@ def test_records_matched_by_their_hubspot_id_are_updated_not_upserted(
     assert [i["id"] for i in sent["body"]["inputs"]] == ["1", "2", "3"]
     assert all("idProperty" not in i for i in sent["body"]["inputs"])
     assert plan(root, HUBSPOT)[HUBSPOT]["counts"]["unchanged"] == 3  # the ids HubSpot returned were acknowledged
+
+
+def test_dry_runs_send_nothing_and_change_no_state(mini: Path, servers: tuple[DestinationServer, DestinationServer],
+                                                   tmp_path: Path) -> None:
+    hubspot, salesforce = servers
+
+    def state() -> list[tuple[str]]:  # the sync schema's tables: none before the first real push
+        return query_rows(mini, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'sync' "
+                                "ORDER BY 1")
+
+    code, out = cli(mini, "sync", "push", "--dry-run")
+    assert code == 0, out
+    assert f"{HUBSPOT} -> hubspot://kcrm-test/companies (match key kcrm_item_id, onDelete clear): 250 insert" in out
+    assert "fields changed most: kcrm_amount_usd (250), name (250)" in out
+    assert f"{HUBSPOT} -> hubspot://kcrm-test/companies: would send 3 batch(es) (upsert), 250 records" in out
+    assert f"{SALESFORCE} -> salesforce://kcrm-test/Account: would send 1 batch(es) (upsert), 250 records" in out
+    assert HOSTILE.splitlines()[0] not in out  # keys, counts and field names, never values
+    code, out = cli(mini, "sync", "export", "--dry-run", "--out", str(tmp_path / "out"))
+    assert code == 0 and "4 files would be written" in out, out
+    assert not (tmp_path / "out").exists()
+    assert hubspot.requests == [] and salesforce.requests == [] and state() == [] and sync_runs(mini) == []
+
+    # after a real push and one changed row, the dry run names the update, its field and the batch ids push
+    # would log, and still sends and marks nothing
+    code, out = cli(mini, "sync", "push")
+    assert code == 0, out
+    sent, batches = len(hubspot.requests) + len(salesforce.requests), query_rows(mini, "SELECT * FROM sync.sync_batches")
+    edit(mini, "UPDATE core.items SET amount_usd = 99 WHERE item_id = 7")
+    code, out = cli(mini, "sync", "push", "--dry-run", "--json")
+    assert code == 0, out
+    preview = {d["table"]: d for d in json.loads(out)["destinations"]}
+    assert json.loads(out)["dryRun"] is True and json.loads(out)["skipped"] == []
+    assert preview[HUBSPOT]["counts"]["update"] == 1 and preview[HUBSPOT]["keys"]["update"] == ["7"]
+    assert preview[HUBSPOT]["topFields"] == [{"field": "kcrm_amount_usd", "records": 1}]
+    assert [(b["kind"], b["records"]) for b in preview[SALESFORCE]["batches"]] == [("upsert", 1)]
+    assert len(hubspot.requests) + len(salesforce.requests) == sent
+    assert query_rows(mini, "SELECT * FROM sync.sync_batches") == batches
+    assert plan(mini)[HUBSPOT]["counts"]["update"] == 1  # the state still holds the old value
+    (hs_batch,) = preview[HUBSPOT]["batches"]
+    code, out = cli(mini, "sync", "push")
+    assert code == 0, out
+    assert hs_batch["batchId"] in {r[0] for r in query_rows(mini, "SELECT batch_id FROM sync.sync_batches")}

@@ -86,10 +86,11 @@ def plan_command(ctx: click.Context, selectors: tuple[str, ...], target: str | N
 @target_option()
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the change set files (one sub-folder per destination, one file a batch).")
+@click.option("--dry-run", is_flag=True, help="Print the counts and the files it would write; write nothing.")
 @json_option("the files written")
 @click.pass_context
 @handle_errors
-def export_command(ctx: click.Context, selectors: tuple[str, ...], target: str | None, out: Path,
+def export_command(ctx: click.Context, selectors: tuple[str, ...], target: str | None, out: Path, dry_run: bool,
                    as_json: bool) -> None:
     """Write the change sets as files: HubSpot CRM v3 batch upsert JSON (100 records a file), Salesforce
     Bulk API 2.0 upsert CSV, Gainsight Company upsert JSON. The state is not changed."""
@@ -97,22 +98,40 @@ def export_command(ctx: click.Context, selectors: tuple[str, ...], target: str |
 
     plans, engine = _plans(project_from(ctx), selectors, target)
     engine.close()  # type: ignore[attr-defined]
-    files = export(plans, out)
+    files = export(plans, out, dry_run=dry_run)
     if as_json:
-        click.echo(json.dumps({"files": [str(f) for f in files],
+        click.echo(json.dumps({"dryRun": dry_run, "files": [str(f) for f in files],
                                "destinations": [p.to_dict() for p in plans]}, indent=2))
         return
     _print_plans(plans, keys=False)
-    click.echo(f"{len(files)} files written to {out}")
+    click.echo(f"{len(files)} files {'would be written' if dry_run else 'written'} to {out}")
+
+
+def _print_dry_run(plans: list[DestinationPlan], preview: dict[str, object]) -> None:
+    _print_plans(plans, keys=False)
+    entries: list[dict[str, object]] = preview["destinations"]  # type: ignore[assignment]
+    for entry in entries:
+        batches: list[dict[str, object]] = entry["batches"]  # type: ignore[assignment]
+        if batches:
+            kinds = sorted({str(b["kind"]) for b in batches})
+            click.echo(f"{entry['table']} -> {entry['destination']}: would send {len(batches)} batch(es) "
+                       f"({', '.join(kinds)}), {sum(int(str(b['records'])) for b in batches)} records")
+    for note in preview["skipped"]:  # type: ignore[attr-defined]
+        click.echo(f"skipped: {note}")
+    click.echo("dry run: nothing sent, the sync state unchanged")
 
 
 @sync.command("push")
 @select_only
 @target_option()
+@click.option("--dry-run", is_flag=True,
+              help="Print the counts per destination, the fields changed most and the batches push would send; "
+                   "send nothing, need no credentials, change no state.")
 @json_option("the batches sent")
 @click.pass_context
 @handle_errors
-def push_command(ctx: click.Context, selectors: tuple[str, ...], target: str | None, as_json: bool) -> None:
+def push_command(ctx: click.Context, selectors: tuple[str, ...], target: str | None, dry_run: bool,
+                 as_json: bool) -> None:
     """Send the change sets (HubSpot through hubspot-api-client, Salesforce through simple-salesforce's
     Bulk API 2.0) and mark each record in the state once the destination acknowledged it.
 
@@ -123,9 +142,21 @@ def push_command(ctx: click.Context, selectors: tuple[str, ...], target: str | N
     """
     from ..lineage.events import emit_sync_run
     from ..sync.plan import SyncState
+    from ..sync.push import dry_run as preview_push
     from ..sync.push import push
 
     project = project_from(ctx)
+    if dry_run:  # read only: the engine opens read-only and nothing reaches a destination or the lineage log
+        plans, engine = _plans(project, selectors, target)
+        try:
+            preview = preview_push(plans)
+        finally:
+            engine.close()  # type: ignore[attr-defined]
+        if as_json:
+            click.echo(json.dumps(preview, indent=2))
+        else:
+            _print_dry_run(plans, preview)
+        return
     chosen = project.config.target(target)
 
     def lineage(table: str, records: int, error: str | None) -> None:  # one OpenLineage run per table sent

@@ -390,28 +390,31 @@ def check_supported(p: DestinationPlan) -> None:
                         "be hs_object_id")
 
 
-def export(plans: Sequence[DestinationPlan], out: Path) -> list[Path]:
+def export(plans: Sequence[DestinationPlan], out: Path, dry_run: bool = False) -> list[Path]:
     """Write every change set as files under ``out/<system>.<instance>.<object>/``, one file a batch:
     ``NNNN-upsert.json`` (HubSpot, Gainsight), ``NNNN-upsert.csv`` (Salesforce), ``NNNN-archive.json``.
-    Exporting changes no state: only an acknowledged push does."""
+    Exporting changes no state: only an acknowledged push does. ``dry_run`` returns the paths it would
+    write and touches no file (nor the folder's previous export)."""
     written: list[Path] = []
     for p in plans:
         check_supported(p)
         d = p.destination
         folder = out / f"{d.system}.{d.instance}.{d.object}"
-        folder.mkdir(parents=True, exist_ok=True)
-        for stale in folder.glob("[0-9][0-9][0-9][0-9]-*"):  # a previous export's batches are not this plan's
-            stale.unlink()
+        if not dry_run:
+            folder.mkdir(parents=True, exist_ok=True)
+            for stale in folder.glob("[0-9][0-9][0-9][0-9]-*"):  # a previous export's batches are not this plan's
+                stale.unlink()
         for batch in p.batches():
             kind = hubspot_operation(d) if d.system == "hubspot" and batch.kind == "upsert" else batch.kind
             stem = f"{batch.number:04d}-{kind}"
+            path = folder / f"{stem}.{'csv' if d.system == 'salesforce' else 'json'}"
+            written.append(path)
+            if dry_run:  # the path only
+                continue
             if d.system == "salesforce":
-                path = folder / f"{stem}.csv"
                 path.write_text(salesforce_csv(batch), encoding="utf-8", newline="")
             else:
                 body = (hubspot_archive(batch) if batch.kind == "archive" else hubspot_upsert(batch)) \
                     if d.system == "hubspot" else gainsight_upsert(batch)
-                path = folder / f"{stem}.json"
                 path.write_text(json.dumps(body, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-            written.append(path)
     return written

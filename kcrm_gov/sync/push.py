@@ -245,6 +245,36 @@ SENDERS: dict[str, Callable[[RetryPolicy, Callable[[float], None]], Any]] = {
     "hubspot": HubSpotSender, "salesforce": SalesforceSender}
 
 
+def skip_note(p: DestinationPlan) -> str:
+    """Why push leaves a table's changes alone (a destination it cannot send to)."""
+    return f"{p.table}: push to {p.destination.system} is not implemented; use `kcrm-gov sync export`"
+
+
+def dry_run(plans: Sequence[DestinationPlan]) -> dict[str, Any]:
+    """What :func:`push` would send, without credentials, a connection, a state table or a lineage event.
+
+    Per destination: the plan (counts, fields changed most, keys) and the batches push would cut, in the
+    order it would send them, with the ids the progress log would record; the tables push would skip
+    (export-only destinations with changes) under ``skipped``. Refuses what push refuses (an
+    unsupported onDelete), so a clean dry run means push can start."""
+    for p in plans:
+        check_supported(p)
+    out: dict[str, Any] = {"dryRun": True, "destinations": [], "skipped": []}
+    for p in plans:
+        entry = p.to_dict()
+        skipped = bool(p.changes) and p.destination.system not in SENDERS
+        entry["skipped"] = skipped
+        d = p.destination
+        entry["batches"] = [] if skipped else [  # kind as sent: a HubSpot upsert by record id is a batch/update
+            {"number": b.number, "records": len(b.changes), "batchId": b.batch_id,
+             "kind": hubspot_operation(d) if d.system == "hubspot" and b.kind == "upsert" else b.kind}
+            for b in p.batches()]
+        if skipped:
+            out["skipped"].append(skip_note(p))
+        out["destinations"].append(entry)
+    return out
+
+
 def push(plans: Sequence[DestinationPlan], state: SyncState, *, policy: RetryPolicy | None = None,
          sleep: Callable[[float], None] = time.sleep,
          after_batch: Callable[[BatchResult], None] | None = None,
@@ -264,7 +294,7 @@ def push(plans: Sequence[DestinationPlan], state: SyncState, *, policy: RetryPol
     for p in todo:
         system = p.destination.system
         if system not in SENDERS:
-            run.skipped.append(f"{p.table}: push to {system} is not implemented; use `kcrm-gov sync export`")
+            run.skipped.append(skip_note(p))
             continue
         if system not in senders:
             senders[system] = SENDERS[system](policy or RetryPolicy(), sleep)
