@@ -65,6 +65,7 @@ ENR_TABLES = [
     "enr.churn_propensity_coefficients",
     "enr.churn_propensity_metrics",
     "enr.lead_routing_priorities",
+    "enr.usage_trigger_rules",
 ]
 # retl tables compared row by row, built on BigQuery from their inputs' rows as above.
 RETL_TABLES = [

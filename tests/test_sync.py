@@ -342,7 +342,8 @@ def test_dry_runs_send_nothing_and_change_no_state(mini: Path, servers: tuple[De
     # would log, and still sends and marks nothing
     code, out = cli(mini, "sync", "push")
     assert code == 0, out
-    sent, batches = len(hubspot.requests) + len(salesforce.requests), query_rows(mini, "SELECT * FROM sync.sync_batches")
+    sent = len(hubspot.requests) + len(salesforce.requests)
+    batches = query_rows(mini, "SELECT * FROM sync.sync_batches")
     edit(mini, "UPDATE core.items SET amount_usd = 99 WHERE item_id = 7")
     code, out = cli(mini, "sync", "push", "--dry-run", "--json")
     assert code == 0, out

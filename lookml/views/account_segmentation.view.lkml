@@ -34,7 +34,7 @@ view: account_segmentation {
     type: string
     sql: ${TABLE}.lifecycle_stage ;;
     label: "Lifecycle stage"
-    description: "The account's stage from the data, ordered rules, first match wins: customer (closing MRR above 0 in as_of_month), churned (paid in an earlier month, not in as_of_month), trial (signed up for a trial in the product, enr.activation, and never paid; lapsed trials included) or prospect (everything else: never paid, no sign-up)."
+    description: "The account's stage from the data, ordered rules, first match wins: customer (closing MRR above 0 in as_of_month), churned (paid in an earlier month, not in as_of_month), trial (signed up for a trial in the product, enr.activation, and never paid; lapsed trials included) or prospect (everything else: never paid, no sign-up). The rule of enr.account_profile.lifecycle, read from there."
   }
 
   dimension: hubspot_lifecycle_stage {
