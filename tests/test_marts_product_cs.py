@@ -291,7 +291,8 @@ def test_logo_churn_rate_by_csm_and_band_known_answers(warehouse: Path, tmp_path
         core.csat("kat-a6", "2023-04-11", "bad")
         core.csat("kat-a1", "2023-04-15", "good")  # rated in the month it churned: still its band of March 31
         core.csat("kat-a1", "2023-04-16", None)  # not rated: out
-    run_cli(root, "build", "--select", f"enr.icp_fit {SEGMENTATION} {CS}")  # icp_fit: the new accounts get a tier
+    # icp_fit: the new accounts get a tier; account_profile: their lifecycle, MRR and CSM, which the mart reads
+    run_cli(root, "build", "--select", f"enr.icp_fit enr.account_profile {SEGMENTATION} {CS}")
 
     got = {(str(m), band): tuple(r) for m, band, *r in rows(root, f"""
         SELECT month_start, risk_band, customers, opening_mrr_usd, mrr_at_risk_usd, churned_customers,

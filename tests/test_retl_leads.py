@@ -282,3 +282,30 @@ def test_trigger_known_answers_and_stable_ids(warehouse: Path, tmp_path: Path) -
     run_cli(root, "test", "--select", "retl.hubspot__usage_triggers")
     run_cli(root, "build", "--select", "retl.hubspot__usage_triggers")
     assert _triggers(root) == first  # every trigger_id and row hash again
+
+
+def test_trigger_thresholds_are_the_rules_table(warehouse: Path, tmp_path: Path) -> None:
+    """A steward's edit of enr.usage_trigger_rules moves the triggers: no_login_14d's window 14 -> 10 days,
+    usage_drop's look-back 90 -> 20 days, and the activated row removed."""
+    root = copy_warehouse(warehouse, tmp_path / "p")
+    csv = root / "models" / "enr" / "usage_trigger_rules.csv"
+    lines = csv.read_text().splitlines()
+    edits = {"no_login_14d,14,": "no_login_14d,10,", "usage_drop,28,0.5,,90,": "usage_drop,28,0.5,,20,"}
+    edited = [next((line.replace(a, b) for a, b in edits.items() if line.startswith(a)), line)
+              for line in lines if not line.startswith("activated,")]
+    kept = [line for line in lines if not line.startswith("activated,")]
+    assert len(kept) == len(lines) - 1 and sum(e != line for e, line in zip(edited, kept, strict=True)) == 2
+    csv.write_text("\n".join(edited) + "\n")
+    with connect_warehouse(root, read_only=False) as con:
+        clone_row(con, "core.accounts", {"account_key": "hand-login", "is_internal": False, "hubspot_company_id": -1},
+                  "NOT is_internal")
+        for day in [*range(1, 11), 27, 28]:
+            _day(con, "hand-login", f"2023-11-{day:02d}", logins=1)
+    run_cli(root, "build", "--select", "enr.usage_trigger_rules retl.hubspot__usage_triggers")
+    got = {(a, t, d): v for a, t, d, v, _ in _triggers(root).values() if a == "hand-login"}
+    # no login on the day or the 9 before: Nov 20-26 (Nov 11-20 empty), then from Dec 8 (Nov 29 - Dec 8);
+    # the usage drop of Dec 7 is before the 20 days ending on Dec 31 (from Dec 12): gone
+    assert got == {("hand-login", "no_login_14d", "2023-11-20"): 10.0,
+                   ("hand-login", "no_login_14d", "2023-12-08"): 10.0}
+    assert rows(root, "SELECT COUNT(*) FROM retl.hubspot__usage_triggers WHERE trigger_type = 'activated' "
+                      "OR (trigger_type = 'usage_drop' AND trigger_date <= DATE '2023-12-11')") == [(0,)]
