@@ -39,6 +39,7 @@ class Target:
     datasets: dict[str, str] = field(default_factory=dict)
     api_endpoint: str | None = None  # a BigQuery API emulator, for tests
     threads: int = 4
+    memory_limit: str | None = None  # duckdb: DuckDB's memory_limit (e.g. "8GB"); it spills to disk beyond it
 
     def dataset(self, layer: str) -> str:
         """The schema (DuckDB) or dataset (BigQuery) that holds ``layer``."""
@@ -78,7 +79,7 @@ class ProjectConfig:
 
 
 _TARGET_KEYS = {"type", "path", "project", "location", "dataset_prefix", "datasets", "api_endpoint",
-                "threads"}
+                "threads", "memory_limit"}
 
 
 def _target(name: str, raw: Any, root: Path, where: Location) -> Target:
@@ -115,6 +116,7 @@ def _target(name: str, raw: Any, root: Path, where: Location) -> Target:
         datasets={k: str(v) for k, v in datasets.items()},
         api_endpoint=values.get("api_endpoint") or None,
         threads=int(values.get("threads") or 4),
+        memory_limit=str(values["memory_limit"]) if values.get("memory_limit") else None,
     )
 
 

@@ -74,12 +74,16 @@ class DuckDBEngine(Engine):
                 raise WarehouseUnavailable(f"cannot create the folder of the warehouse {target.path}: "
                                            f"{reason}") from None
             try:
-                self._root = duckdb.connect(str(target.path), read_only=read_only)
+                # memory_limit is fixed at connect: harden() locks the configuration afterwards
+                config = {"memory_limit": target.memory_limit} if target.memory_limit else {}
+                self._root = duckdb.connect(str(target.path), read_only=read_only, config=config)
             except duckdb.IOException as exc:
                 if "lock" in str(exc).lower():
                     raise WarehouseBusy(
                         f"the warehouse {target.path} is in use by another kcrm-gov process "
                         "(DuckDB allows one writer); wait for it to finish and retry") from None
+                raise WarehouseUnavailable(f"cannot open the warehouse {target.path}: {exc}") from None
+            except (duckdb.InvalidInputException, duckdb.ParserException) as exc:  # a memory_limit DuckDB cannot parse
                 raise WarehouseUnavailable(f"cannot open the warehouse {target.path}: {exc}") from None
         self._local.con = self._root
         row = self._root.execute("SELECT current_database()").fetchone()

@@ -45,6 +45,7 @@ after the last loader sync.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -274,7 +275,15 @@ def _draw_sessions(w: World, rng: np.random.Generator) -> Sessions:
                     b_pseudo=b_pseudo, b_mobile=b_mobile)
 
 
-def events(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
+def events(w: World, rng: np.random.Generator, shape: Shape) -> Iterator[pa.Table]:
+    """The GA4 export, in chunks of ``CHUNK_ROWS`` events.
+
+    Every random number is drawn for the whole table first, in one fixed order, as numbers
+    (numpy arrays, indices into vocabularies); only the Arrow columns (strings, the nested
+    ``event_params`` and ``user_properties``, device and geo records), which hold most of the
+    bytes, are built chunk by chunk. So the values do not depend on the chunk size and a table
+    of up to ``CHUNK_ROWS`` events is one chunk, exactly as when it was built whole.
+    """
     s = sessions(w)
     keep = np.flatnonzero(s.ga4)
     n_s = len(keep)
@@ -322,17 +331,12 @@ def events(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
     ev_page = page[ev_pv]
     landing_ev = pos[ev_pv] == 0
     landing_ev &= ev_name <= 2
+    del sess_pv, pv_t, page, pos  # the page-view arrays are not needed past here
     v = variant[ev_sess]
     vs = VARIANTS
     tagged = np.array([x[3] for x in vs])[v] & landing_ev
     sourced = (v != DIRECT) & landing_ev
     cpc = np.array([x[4] for x in vs])[v]
-    src, med, cmp_ = pick([x[0] for x in vs], v), pick([x[1] for x in vs], v), pick([x[2] for x in vs], v)
-    query = concat("?utm_source=", src, "&utm_medium=", med, "&utm_campaign=", cmp_)
-    query = pc.if_else(pa.array(cpc), concat(query, "&gclid=Cj0KCQ", num_str(browser[ev_sess] * 7919 + ev_sess)),
-                       query)
-    location = concat(HOST, pick([p for p, _ in PAGES], ev_page))
-    location = pc.if_else(pa.array(tagged), concat(location, query), location)
     session_id = start // US_PER_SEC
     b = browser[ev_sess]
     t = ev_t
@@ -340,6 +344,98 @@ def events(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
     c0 = np.maximum(contact, 0)
     su_at = s.b_signup[b]
     identified = (su_at >= 0) & (t >= su_at)
+    referrer = np.array([x[5] is not None for x in vs])[v] & landing_ev & (ev_name == 2)
+    # the per-event draws, in the order the whole-table generator has always made them
+    engagement = rng.integers(200, 90_000, n)
+    term = _draw(rng, 3, n)
+    method = _draw(rng, 2, n, [0.7, 0.3])
+
+    # device and geo are per browser (built on the browsers, then taken per event)
+    n_b = len(s.b_contact)
+    b_acc = np.where(s.b_contact >= 0, w.con_account[np.maximum(s.b_contact, 0)], -1)
+    b_mob = s.b_mobile
+    cat = np.where(b_mob, np.where(rng.random(n_b) < 0.85, 1, 2), 0)
+    brand = pc.if_else(pa.array(b_mob), choice(rng, ["Apple", "Samsung", "Google"], n_b, [0.6, 0.3, 0.1]),
+                       choice(rng, ["Microsoft", "Apple", "Google"], n_b, [0.55, 0.4, 0.05]))
+    osys = pc.if_else(pa.array(b_mob), choice(rng, ["iOS", "Android"], n_b, [0.6, 0.4]),
+                      choice(rng, ["Windows", "Macintosh", "Linux"], n_b, [0.55, 0.4, 0.05]))
+    country = np.where(b_acc >= 0, w.acc_country[np.maximum(b_acc, 0)],
+                       rng.choice(len(COUNTRIES), size=n_b, p=[0.5, 0.15, 0.1, 0.07, 0.05, 0.08, 0.05]))
+    cities = [city for c in COUNTRIES for city in c["cities"]]
+    regions = [r for c in COUNTRIES for r in c["regions"]]
+    city_n = np.array([len(c["cities"]) for c in COUNTRIES])
+    city = np.concatenate([[0], np.cumsum(city_n)[:-1]])[country] + rng.integers(0, 100, n_b) % city_n[country]
+    web_info = pa.StructArray.from_arrays(
+        [choice(rng, ["Chrome", "Safari", "Edge", "Firefox"], n_b, [0.6, 0.22, 0.12, 0.06]),
+         concat(num_str(rng.integers(100, 121, n_b)), ".0.", num_str(rng.integers(1000, 6999, n_b))),
+         pick(["www.kcrm.io"], np.zeros(n_b, dtype=np.int64))],
+        names=["browser", "browser_version", "hostname"])
+    b_device = pa.StructArray.from_arrays(
+        [pick(["desktop", "mobile", "tablet"], cat), brand, osys, pick([c["lang"] for c in COUNTRIES], country),
+         web_info], names=["category", "mobile_brand_name", "operating_system", "language", "web_info"])
+    us_metro = pick(["New York NY", "Austin TX", "Chicago IL", "Denver CO", "Seattle-Tacoma WA", "Boston MA",
+                     "Atlanta GA", "San Diego CA"], np.minimum(city, 7))
+    b_geo = pa.StructArray.from_arrays(
+        [pick(cities, city), pick([c["name"] for c in COUNTRIES], country),
+         pick([c["cont"] for c in COUNTRIES], country), pick(regions, city),
+         pick([c["sub"] for c in COUNTRIES], country), pc.if_else(pa.array(country == 0), us_metro, "(not set)")],
+        names=["city", "country", "continent", "region", "sub_continent", "metro"])
+    # traffic_source: the browser's first session (user-scoped); first touch: its start
+    b_first = np.concatenate([[0], np.flatnonzero(np.diff(s.browser)) + 1])
+    fv_var = s.variant[b_first]
+    b_traffic = pa.StructArray.from_arrays(
+        [pick([x[2] for x in vs], fv_var), pick([x[1] for x in vs], fv_var), pick([x[0] for x in vs], fv_var)],
+        names=["name", "medium", "source"])
+    first_touch = s.start[b_first]
+    collected_on = tagged & (t >= COLLECTED_FROM)
+    manual_term = _draw(rng, 3, n)
+    manual_content = _draw(rng, 3, n)
+    late = rng.random(n) < 0.06  # restated shards: up to 3 days after the day ends
+    day = t // US_PER_DAY
+    loaded = ((day + 1) * US_PER_DAY + rng.integers(2 * US_PER_HOUR, 6 * US_PER_HOUR, n)
+              + np.where(late, rng.integers(US_PER_HOUR, 3 * US_PER_DAY - 6 * US_PER_HOUR, n), 0))
+    loaded = np.minimum(loaded, SYNC_END - US_PER_HOUR)
+    bundle = rng.integers(1, 10**9, n)
+    del late
+
+    for lo in range(0, n, CHUNK_ROWS):
+        c = slice(lo, min(n, lo + CHUNK_ROWS))
+        yield _events_chunk(w, s, shape, names, ev_sess[c], ev_name[c], ev_page[c], landing_ev[c], v[c],
+                            tagged[c], sourced[c], cpc[c], referrer[c], browser, session_id, number, form,
+                            b[c], t[c], c0[c], su_at[c], identified[c], engagement[c], term[c], method[c],
+                            b_device, b_geo, b_traffic, first_touch, collected_on[c], manual_term[c],
+                            manual_content[c], day[c], loaded[c], bundle[c])
+
+
+CHUNK_ROWS = 1_000_000
+"""GA4 events built into Arrow at a time (scale 1 has ~126,000: one chunk)."""
+TERMS = ["crm software", "best crm for smb", "hubspot alternative"]
+
+
+def _draw(rng: np.random.Generator, k: int, n: int, p: Sequence[float] | None = None) -> np.ndarray:
+    """The indices :func:`choice` draws (same call on ``rng``), picked from the vocabulary later."""
+    probs = None if p is None else np.asarray(p, dtype=float) / np.sum(p)
+    return rng.choice(k, size=n, p=probs)
+
+
+def _events_chunk(w: World, s: Sessions, shape: Shape, names: list[str], ev_sess: np.ndarray,
+                  ev_name: np.ndarray, ev_page: np.ndarray, landing_ev: np.ndarray, v: np.ndarray,
+                  tagged: np.ndarray, sourced: np.ndarray, cpc: np.ndarray, referrer: np.ndarray,
+                  browser: np.ndarray, session_id: np.ndarray, number: np.ndarray, form: np.ndarray,
+                  b: np.ndarray, t: np.ndarray, c0: np.ndarray, su_at: np.ndarray, identified: np.ndarray,
+                  engagement: np.ndarray, term: np.ndarray, method: np.ndarray, b_device: pa.StructArray,
+                  b_geo: pa.StructArray, b_traffic: pa.StructArray, first_touch: np.ndarray,
+                  collected_on: np.ndarray, manual_term: np.ndarray, manual_content: np.ndarray,
+                  day: np.ndarray, loaded: np.ndarray, bundle: np.ndarray) -> pa.Table:
+    """One chunk of GA4 events as Arrow, from the numbers :func:`events` drew for the whole table."""
+    n = len(ev_sess)
+    vs = VARIANTS
+    src, med, cmp_ = pick([x[0] for x in vs], v), pick([x[1] for x in vs], v), pick([x[2] for x in vs], v)
+    query = concat("?utm_source=", src, "&utm_medium=", med, "&utm_campaign=", cmp_)
+    gclid = num_str(browser[ev_sess] * 7919 + ev_sess)
+    query = pc.if_else(pa.array(cpc), concat(query, "&gclid=Cj0KCQ", gclid), query)
+    location = concat(HOST, pick([p for p, _ in PAGES], ev_page))
+    location = pc.if_else(pa.array(tagged), concat(location, query), location)
 
     # event_params: flattened (owner, rank, key, typed value), sorted by owner then rank
     keys: list[str] = []
@@ -361,18 +457,17 @@ def events(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
     param(ev_name == 2, "page_title", 1, sv=pick([title for _, title in PAGES], ev_page))
     param(every, "ga_session_id", 2, iv=session_id[ev_sess])
     param(every, "ga_session_number", 3, iv=number[ev_sess])
-    param(ev_name == 4, "engagement_time_msec", 4, iv=rng.integers(200, 90_000, n))
+    param(ev_name == 4, "engagement_time_msec", 4, iv=engagement)
     param(ev_name == 3, "percent_scrolled", 5, iv=np.full(n, 90))
-    referrer = np.array([x[5] is not None for x in vs])[v] & landing_ev & (ev_name == 2)
     param(referrer, "page_referrer", 6, sv=pick([x[5] or "" for x in vs], v))
     param(sourced, "source", 7, sv=src)
     param(sourced, "medium", 8, sv=med)
     param(sourced, "campaign", 9, sv=cmp_)
-    param(sourced & cpc, "term", 10, sv=choice(rng, ["crm software", "best crm for smb", "hubspot alternative"], n))
+    param(sourced & cpc, "term", 10, sv=pick(TERMS, term))
     f_idx = np.maximum(form[ev_sess], 0)
     param(ev_name == 5, "form_id", 11, sv=concat("hsForm_", pick([f[2] for f in FORMS], f_idx)))
     param(ev_name == 5, "form_name", 12, sv=pick([f[0] for f in FORMS], f_idx))
-    param(ev_name == 7, "method", 13, sv=choice(rng, ["email", "google"], n, [0.7, 0.3]))
+    param(ev_name == 7, "method", 13, sv=pick(["email", "google"], method))
     # the lead's value, as K CRM configured generate_lead (GA4's recommended value + currency)
     param(ev_name == 6, "value", 14, dv=np.where(form[ev_sess] == 0, 250.0, 150.0))
     param(ev_name == 6, "currency", 15, sv=pick(["USD"], np.zeros(n, dtype=np.int64)))
@@ -408,74 +503,30 @@ def events(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
     user_properties = nested_list(up_offsets, pa.StructArray.from_arrays([up_keys, up_value],
                                                                          names=["key", "value"]))
 
-    # device and geo are per browser (built on the browsers, then taken per event)
-    n_b = len(s.b_contact)
-    b_acc = np.where(s.b_contact >= 0, w.con_account[np.maximum(s.b_contact, 0)], -1)
-    b_mob = s.b_mobile
-    cat = np.where(b_mob, np.where(rng.random(n_b) < 0.85, 1, 2), 0)
-    brand = pc.if_else(pa.array(b_mob), choice(rng, ["Apple", "Samsung", "Google"], n_b, [0.6, 0.3, 0.1]),
-                       choice(rng, ["Microsoft", "Apple", "Google"], n_b, [0.55, 0.4, 0.05]))
-    osys = pc.if_else(pa.array(b_mob), choice(rng, ["iOS", "Android"], n_b, [0.6, 0.4]),
-                      choice(rng, ["Windows", "Macintosh", "Linux"], n_b, [0.55, 0.4, 0.05]))
-    country = np.where(b_acc >= 0, w.acc_country[np.maximum(b_acc, 0)],
-                       rng.choice(len(COUNTRIES), size=n_b, p=[0.5, 0.15, 0.1, 0.07, 0.05, 0.08, 0.05]))
-    cities = [city for c in COUNTRIES for city in c["cities"]]
-    regions = [r for c in COUNTRIES for r in c["regions"]]
-    city_n = np.array([len(c["cities"]) for c in COUNTRIES])
-    city = np.concatenate([[0], np.cumsum(city_n)[:-1]])[country] + rng.integers(0, 100, n_b) % city_n[country]
     take = pa.array(b)
-    web_info = pa.StructArray.from_arrays(
-        [choice(rng, ["Chrome", "Safari", "Edge", "Firefox"], n_b, [0.6, 0.22, 0.12, 0.06]),
-         concat(num_str(rng.integers(100, 121, n_b)), ".0.", num_str(rng.integers(1000, 6999, n_b))),
-         pick(["www.kcrm.io"], np.zeros(n_b, dtype=np.int64))],
-        names=["browser", "browser_version", "hostname"])
-    device = pa.StructArray.from_arrays(
-        [pick(["desktop", "mobile", "tablet"], cat), brand, osys, pick([c["lang"] for c in COUNTRIES], country),
-         web_info], names=["category", "mobile_brand_name", "operating_system", "language", "web_info"]).take(take)
-    us_metro = pick(["New York NY", "Austin TX", "Chicago IL", "Denver CO", "Seattle-Tacoma WA", "Boston MA",
-                     "Atlanta GA", "San Diego CA"], np.minimum(city, 7))
-    geo = pa.StructArray.from_arrays(
-        [pick(cities, city), pick([c["name"] for c in COUNTRIES], country),
-         pick([c["cont"] for c in COUNTRIES], country), pick(regions, city),
-         pick([c["sub"] for c in COUNTRIES], country), pc.if_else(pa.array(country == 0), us_metro, "(not set)")],
-        names=["city", "country", "continent", "region", "sub_continent", "metro"]).take(take)
-    # traffic_source: the browser's first session (user-scoped); first touch: its start
-    b_first = np.concatenate([[0], np.flatnonzero(np.diff(s.browser)) + 1])
-    fv_var = s.variant[b_first]
-    traffic = pa.StructArray.from_arrays(
-        [pick([x[2] for x in vs], fv_var), pick([x[1] for x in vs], fv_var), pick([x[0] for x in vs], fv_var)],
-        names=["name", "medium", "source"]).take(take)
-    collected_on = tagged & (t >= COLLECTED_FROM)
     collected = pa.StructArray.from_arrays(
         [concat("cmp", num_str(v + 100)), cmp_, src, med,
-         pc.if_else(pa.array(cpc), choice(rng, ["crm software", "best crm for smb", "hubspot alternative"], n),
-                    pa.nulls(n, pa.string())),
-         choice(rng, ["ad_a", "ad_b", "hero_link"], n),
-         pc.if_else(pa.array(cpc), concat("Cj0KCQ", num_str(browser[ev_sess] * 7919 + ev_sess)),
-                    pa.nulls(n, pa.string()))],
+         pc.if_else(pa.array(cpc), pick(TERMS, manual_term), pa.nulls(n, pa.string())),
+         pick(["ad_a", "ad_b", "hero_link"], manual_content),
+         pc.if_else(pa.array(cpc), concat("Cj0KCQ", gclid), pa.nulls(n, pa.string()))],
         names=["manual_campaign_id", "manual_campaign_name", "manual_source", "manual_medium", "manual_term",
                "manual_content", "gclid"], mask=pa.array(~collected_on))
-    day = t // US_PER_DAY
     days, day_idx = np.unique(day, return_inverse=True)
     event_date = pick(pc.replace_substring(pa.array(np.datetime_as_string(days.astype("datetime64[D]"))), "-", ""),
                       day_idx)
-    late = rng.random(n) < 0.06  # restated shards: up to 3 days after the day ends
-    loaded = ((day + 1) * US_PER_DAY + rng.integers(2 * US_PER_HOUR, 6 * US_PER_HOUR, n)
-              + np.where(late, rng.integers(US_PER_HOUR, 3 * US_PER_DAY - 6 * US_PER_HOUR, n), 0))
-    loaded = np.minimum(loaded, SYNC_END - US_PER_HOUR)
     return shape({
         "event_date": event_date,
         "event_timestamp": ints(t),
         "event_name": pick(names, ev_name),
         "event_params": event_params,
-        "event_bundle_sequence_id": ints(rng.integers(1, 10**9, n)),
+        "event_bundle_sequence_id": ints(bundle),
         "user_id": user_id,
         "user_pseudo_id": s.b_pseudo.take(take),
-        "user_first_touch_timestamp": ints(s.start[b_first][b]),
+        "user_first_touch_timestamp": ints(first_touch[b]),
         "user_properties": user_properties,
-        "device": device,
-        "geo": geo,
-        "traffic_source": traffic,
+        "device": b_device.take(take),
+        "geo": b_geo.take(take),
+        "traffic_source": b_traffic.take(take),
         "collected_traffic_source": collected,
         "stream_id": pick([STREAM_WWW], np.zeros(n, dtype=np.int64)),
         "platform": pick(["WEB"], np.zeros(n, dtype=np.int64)),

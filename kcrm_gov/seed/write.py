@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -83,27 +86,34 @@ def seed(project: Project, engine: Engine, scale: float = 1.0, seed: int = 42, p
          tables: list[str] | None = None) -> list[SeedResult]:
     """Generate every raw table and write it to ``engine``, table by table.
 
-    Each table is (re)created from its contract and filled; only one table (or one chunk of
-    a big table) is held in memory at a time. Raw contracts without a generator are reported
-    as skipped.
+    Each table is (re)created from its contract and filled in one transaction (a failed seed
+    leaves no half table). Generation runs ahead of writing on a background thread
+    (:class:`_Ahead`): numpy, pyarrow and DuckDB release the GIL, so the next table is drawn
+    while DuckDB compresses and commits the previous one. At most ``_AHEAD`` chunks wait between
+    the two, so memory is bounded by a few chunks, not by the scale. Tables are generated and
+    written in contract order as before, and every table draws from its own random stream, so
+    the data is the same whichever thread draws it. Raw contracts without a generator are
+    reported as skipped.
     """
     _check_args(scale, seed)
     world = build_world(seed, scale)
     known = generators()
     contracts = _contracts(project, tables)
     results = []
-    for i, contract in enumerate(contracts):
-        if progress:
-            progress(contract.qualified_name, i, len(contracts))
-        started = time.perf_counter()
-        if contract.table not in known:
-            results.append(SeedResult(contract.qualified_name, 0, 0.0, skipped="no generator for this table"))
-            continue
-        rows = 0
-        with engine.transaction():  # one table, one transaction: a failed seed leaves no half table
-            for chunk_no, chunk in enumerate(generate(contract, world)):
-                rows += engine.write_arrow(contract, chunk, mode="replace" if chunk_no == 0 else "append")
-        results.append(SeedResult(contract.qualified_name, rows, time.perf_counter() - started))
+    with _Ahead(contracts, world, known) as ahead:
+        for i, contract in enumerate(contracts):
+            if progress:
+                progress(contract.qualified_name, i, len(contracts))
+            started = time.perf_counter()
+            if contract.table not in known:
+                results.append(SeedResult(contract.qualified_name, 0, 0.0, skipped="no generator for this table"))
+                continue
+            rows = 0
+            with engine.transaction():  # one table, one transaction: a failed seed leaves no half table
+                for chunk_no, chunk in enumerate(ahead.chunks(i)):
+                    rows += engine.write_arrow(contract, chunk, mode="replace" if chunk_no == 0 else "append")
+                    del chunk  # let the chunk go before the next one is taken
+            results.append(SeedResult(contract.qualified_name, rows, time.perf_counter() - started))
     if progress:
         progress("", len(contracts), len(contracts))
     if any(r.rows for r in results):
@@ -111,6 +121,74 @@ def seed(project: Project, engine: Engine, scale: float = 1.0, seed: int = 42, p
 
         engine.record_seed_clock(datetime.fromtimestamp(SYNC_END / 1_000_000, UTC))
     return results
+
+
+_AHEAD = 2
+"""Chunks the generator thread may have ready before the writer takes them (bounds memory)."""
+
+
+class _Stopped(Exception):
+    """The writer gave up (an error, or it finished early): the generator thread stops."""
+
+
+class _Ahead:
+    """Generates the contracts' tables on a background thread, in order, one bounded queue ahead.
+
+    ``chunks(i)`` yields contract ``i``'s chunks as they come; an error raised while generating
+    is raised again there, in the writer's thread.
+    """
+
+    _END = object()
+
+    def __init__(self, contracts: list[Contract], world: World, known: dict[str, Callable[..., Any]]) -> None:
+        self._contracts, self._world, self._known = contracts, world, known
+        self._queue: queue.Queue[tuple[int, Any]] = queue.Queue(maxsize=_AHEAD)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="kcrm-gov-seed-generate", daemon=True)
+
+    def __enter__(self) -> _Ahead:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        while self._thread.is_alive():  # unblock a generator waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                self._queue.get(timeout=0.05)
+        self._thread.join()
+
+    def _put(self, item: tuple[int, Any]) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(queue.Full):
+                self._queue.put(item, timeout=0.05)
+                return
+        raise _Stopped
+
+    def _run(self) -> None:
+        try:
+            for i, contract in enumerate(self._contracts):
+                if contract.table not in self._known:
+                    continue
+                for chunk in generate(contract, self._world):
+                    self._put((i, chunk))
+                    del chunk
+                self._put((i, self._END))
+        except _Stopped:
+            return
+        except BaseException as exc:  # handed to the writer, which raises it
+            with contextlib.suppress(_Stopped):
+                self._put((-1, exc))
+
+    def chunks(self, index: int) -> Iterator[pa.Table]:
+        while True:
+            got, item = self._queue.get()
+            if got == -1:
+                raise item
+            if got != index:  # pragma: no cover - the writer and the generator walk the same list
+                raise SeedError(f"seed pipeline out of order: expected table {index}, got {got}")
+            if item is self._END:
+                return
+            yield item
 
 
 def seed_to_files(project: Project, out_dir: Path, fmt: str = "parquet", scale: float = 1.0, seed: int = 42,
