@@ -174,6 +174,32 @@ def test_streamed_seed_equals_in_memory_generation(project: Project, tmp_path: P
     assert got.cast(whole[0].schema).equals(whole[0])
 
 
+def test_a_generator_failing_mid_table_leaves_the_previous_table(project: Project, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The error of the generator thread is raised in the writer, the half-written table is rolled back
+    and the generator thread is gone."""
+    import threading
+
+    from kcrm_gov.seed import hubspot
+
+    engine = DuckDBEngine(project, replace(project.config.target(), path=tmp_path / "warehouse.duckdb"))
+    try:
+        seed(project, engine, scale=0.1, seed=42, tables=["hubspot__owners"])
+        real = hubspot.TABLES["hubspot__owners"]
+
+        def broken(w, rng, shape):  # one good chunk, then the generator fails
+            yield real(w, rng, shape).slice(0, 10)
+            raise SeedError("generator broke mid-table")
+
+        monkeypatch.setitem(hubspot.TABLES, "hubspot__owners", broken)
+        with pytest.raises(SeedError, match="broke mid-table"):
+            seed(project, engine, scale=0.1, seed=42, tables=["hubspot__owners", "hubspot__products"])
+        assert one(engine, "SELECT COUNT(*) FROM raw.hubspot__owners") == 120
+        assert not [t for t in threading.enumerate() if t.name == "kcrm-gov-seed-generate"]
+    finally:
+        engine.close()
+
+
 # --- one company, five systems ----------------------------------------------------------------
 def test_every_paid_quickbooks_customer_maps_to_one_hubspot_company(warehouse) -> None:
     engine, _ = warehouse

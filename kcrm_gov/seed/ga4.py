@@ -397,6 +397,12 @@ def events(w: World, rng: np.random.Generator, shape: Shape) -> Iterator[pa.Tabl
     loaded = np.minimum(loaded, SYNC_END - US_PER_HOUR)
     bundle = rng.integers(1, 10**9, n)
     del late
+    # the per-event numbers live until the last chunk: keep them in the narrowest type that holds
+    # them (the values do not change; every chunk widens what it computes with)
+    ev_sess, b, c0, bundle = (x.astype(np.int32) for x in (ev_sess, b, c0, bundle))
+    ev_name, ev_page, v, term, method, manual_term, manual_content = (
+        x.astype(np.int8) for x in (ev_name, ev_page, v, term, method, manual_term, manual_content))
+    engagement = engagement.astype(np.int32)
 
     for lo in range(0, n, CHUNK_ROWS):
         c = slice(lo, min(n, lo + CHUNK_ROWS))
@@ -407,8 +413,8 @@ def events(w: World, rng: np.random.Generator, shape: Shape) -> Iterator[pa.Tabl
                             manual_content[c], day[c], loaded[c], bundle[c])
 
 
-CHUNK_ROWS = 1_000_000
-"""GA4 events built into Arrow at a time (scale 1 has ~126,000: one chunk)."""
+CHUNK_ROWS = 250_000
+"""GA4 events built into Arrow at a time (~350 MB of Arrow; scale 1 has ~126,000 events: one chunk)."""
 TERMS = ["crm software", "best crm for smb", "hubspot alternative"]
 
 
@@ -505,7 +511,7 @@ def _events_chunk(w: World, s: Sessions, shape: Shape, names: list[str], ev_sess
 
     take = pa.array(b)
     collected = pa.StructArray.from_arrays(
-        [concat("cmp", num_str(v + 100)), cmp_, src, med,
+        [concat("cmp", num_str(v.astype(np.int64) + 100)), cmp_, src, med,
          pc.if_else(pa.array(cpc), pick(TERMS, manual_term), pa.nulls(n, pa.string())),
          pick(["ad_a", "ad_b", "hero_link"], manual_content),
          pc.if_else(pa.array(cpc), concat("Cj0KCQ", gclid), pa.nulls(n, pa.string()))],
