@@ -75,7 +75,8 @@ class DuckDBEngine(Engine):
                                            f"{reason}") from None
             try:
                 # memory_limit is fixed at connect: harden() locks the configuration afterwards
-                config = {"memory_limit": target.memory_limit} if target.memory_limit else {}
+                config: dict[str, str | bool | int | float | list[str]] = (
+                    {"memory_limit": target.memory_limit} if target.memory_limit else {})
                 self._root = duckdb.connect(str(target.path), read_only=read_only, config=config)
             except duckdb.IOException as exc:
                 if "lock" in str(exc).lower():

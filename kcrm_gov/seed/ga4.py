@@ -399,18 +399,19 @@ def events(w: World, rng: np.random.Generator, shape: Shape) -> Iterator[pa.Tabl
     del late
     # the per-event numbers live until the last chunk: keep them in the narrowest type that holds
     # them (the values do not change; every chunk widens what it computes with)
-    ev_sess, b, c0, bundle = (x.astype(np.int32) for x in (ev_sess, b, c0, bundle))
+    ev_sess, b, c0 = (x.astype(np.int32) for x in (ev_sess, b, c0))
     ev_name, ev_page, v, term, method, manual_term, manual_content = (
         x.astype(np.int8) for x in (ev_name, ev_page, v, term, method, manual_term, manual_content))
-    engagement = engagement.astype(np.int32)
+    engagement_32, bundle_32 = engagement.astype(np.int32), bundle.astype(np.int32)
+    del engagement, bundle
 
     for lo in range(0, n, CHUNK_ROWS):
         c = slice(lo, min(n, lo + CHUNK_ROWS))
         yield _events_chunk(w, s, shape, names, ev_sess[c], ev_name[c], ev_page[c], landing_ev[c], v[c],
                             tagged[c], sourced[c], cpc[c], referrer[c], browser, session_id, number, form,
-                            b[c], t[c], c0[c], su_at[c], identified[c], engagement[c], term[c], method[c],
+                            b[c], t[c], c0[c], su_at[c], identified[c], engagement_32[c], term[c], method[c],
                             b_device, b_geo, b_traffic, first_touch, collected_on[c], manual_term[c],
-                            manual_content[c], day[c], loaded[c], bundle[c])
+                            manual_content[c], day[c], loaded[c], bundle_32[c])
 
 
 CHUNK_ROWS = 250_000
