@@ -86,6 +86,8 @@ def main(argv: list[str]) -> int:
           "ratios to scale 1 of this run):")
     for scale, steps in results.items():
         for step in STEPS:
+            if step not in opts.steps.split(","):
+                continue
             if step not in steps or steps[step]["rc"] or step not in base:
                 print(f"  scale {scale:>5g} {step:<5}: not run or failed")
                 continue
