@@ -335,7 +335,8 @@ def _closed_port() -> int:
 
 def test_unreachable_endpoint_fails_fast(project: Project) -> None:
     target = Target(name="dead", type="bigquery", project=GCP_PROJECT,
-                    api_endpoint=f"http://127.0.0.1:{_closed_port()}", dataset_prefix="dead_")
+                    api_endpoint=f"http://127.0.0.1:{_closed_port()}", dataset_prefix="dead_",
+                    api_deadline=10, api_timeout=10)  # the target's bounds (kcrm_gov.yml) are the ones used
     engine = BigQueryEngine(project, target)
     # the metadata API (tables.get) and the jobs API (jobs.insert): each gives up on its own
     for call in (lambda: engine.create_table(project.contract("raw.hubspot__owners")),

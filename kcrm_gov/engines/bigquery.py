@@ -4,7 +4,8 @@ Credentials come from Application Default Credentials. When the target names an
 ``api_endpoint`` (the bqemulator server the tests start) the client talks to it anonymously.
 
 **Bounded time.** The client's defaults retry a failing call for up to 600 s. Here every API
-call carries ``retry=DEFAULT_RETRY.with_deadline(api_deadline)`` and ``timeout=api_timeout``,
+call carries ``retry=DEFAULT_RETRY.with_deadline(api_deadline)`` and ``timeout=api_timeout``
+(target settings in ``kcrm_gov.yml``, defaults 120 s and 60 s),
 query jobs run with ``job_retry=None``, and waiting for a job is bounded by ``job_timeout``
 (long: real models may run for minutes) while each poll keeps the short retry deadline. An
 unreachable endpoint therefore fails within about ``api_deadline`` seconds with
@@ -62,8 +63,10 @@ class BigQueryEngine(Engine):
     kind = "bigquery"
 
     def __init__(self, project: Project, target: Target, *, emulator_compat: bool | None = None,
-                 api_deadline: float = 10.0, api_timeout: float = 10.0, job_timeout: float = 3600.0,
-                 client: bigquery.Client | None = None) -> None:
+                 api_deadline: float | None = None, api_timeout: float | None = None,
+                 job_timeout: float | None = None, client: bigquery.Client | None = None) -> None:
+        """The time bounds default to the target's ``api_deadline``, ``api_timeout`` and
+        ``job_timeout`` (``kcrm_gov.yml``; see :mod:`kcrm_gov.config`)."""
         super().__init__(project, target)
         from google.cloud import bigquery
 
@@ -73,9 +76,10 @@ class BigQueryEngine(Engine):
         self.gcp_project: str = target.project
         self.endpoint = target.api_endpoint or DEFAULT_ENDPOINT
         self.emulator_compat = bool(target.api_endpoint) if emulator_compat is None else emulator_compat
-        self.api_timeout = api_timeout
-        self.job_timeout = job_timeout
-        self.retry = bigquery.DEFAULT_RETRY.with_deadline(api_deadline)
+        self.api_timeout = target.api_timeout if api_timeout is None else api_timeout
+        self.job_timeout = target.job_timeout if job_timeout is None else job_timeout
+        self.api_deadline = target.api_deadline if api_deadline is None else api_deadline
+        self.retry = bigquery.DEFAULT_RETRY.with_deadline(self.api_deadline)
         self.client = client or self._make_client()
         self._datasets: set[str] = set()
         self._taxonomy: Taxonomy | bool | None = False  # False: not loaded yet
@@ -196,8 +200,20 @@ class BigQueryEngine(Engine):
             return rows.to_arrow(create_bqstorage_client=False)
 
     def dry_run(self, sql: str) -> int | None:
+        """The bytes BigQuery says ``sql`` would process (the client's ``total_bytes_processed`` of
+        a dry-run job: validated and priced, nothing run or billed). The emulator always says 0."""
         job, _ = self._query(sql, "dry run", dry_run=True)
         return int(job.total_bytes_processed or 0)
+
+    def table_bytes(self, layer: str, table: str) -> int | None:
+        from google.api_core import exceptions as api_exc
+
+        with self._calling(f"table {self._ref(layer, table)}"):
+            try:
+                found = self.client.get_table(self._ref(layer, table), retry=self.retry, timeout=self.api_timeout)
+            except api_exc.NotFound:
+                return None
+        return None if found.num_bytes is None else int(found.num_bytes)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
