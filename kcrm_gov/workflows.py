@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .build import compile_model
-from .engines.base import Engine
+from .engines.base import Engine, WarehouseUnavailable
 from .errors import KcrmGovError
 from .project import Project
 
@@ -61,17 +62,133 @@ def precompile(project: Project, engine: Engine, tables: list[str], stop: thread
                 compile_model(project, engine, table)
 
 
-def dry_run_models(project: Project, engine: Engine, tables: list[str]) -> list[dict[str, Any]]:
-    """Compile each selected model for the engine and ask it what the model would scan."""
-    report = []
+TIB = 2**40
+NO_COST_MODEL = ("has no cost model: --dry-run only compiles each model (DuckDB runs on this machine and bills "
+                 "nothing); point --target at a BigQuery target for bytes and cost")
+
+
+def on_demand_cost(bytes_processed: int, price_per_tib: float) -> float:
+    """Estimated on-demand cost in USD of scanning ``bytes_processed`` (BigQuery bills per TiB,
+    2^40 bytes). BigQuery's minimum of 10 MiB per table read is not added: the estimate is the
+    dry run's own figure times the price."""
+    return bytes_processed / TIB * price_per_tib
+
+
+@dataclass
+class ModelCost:
+    """What one model would scan and cost, from a dry run."""
+
+    table: str
+    status: str = "ok"  # ok | error
+    bytes: int | None = None  # bytes processed, as the warehouse's dry run reports them
+    cost_usd: float | None = None
+    input_bytes: int | None = None  # the full size of the tables it reads (None: unknown)
+    error: str | None = None
+
+    @property
+    def scanned_fraction(self) -> float | None:
+        """``bytes / input_bytes``: below 1 when the warehouse reads only some of the inputs'
+        columns or partitions (pruning), None when either is unknown."""
+        if self.bytes is None or not self.input_bytes:
+            return None
+        return self.bytes / self.input_bytes
+
+
+@dataclass
+class CostReport:
+    """``build --dry-run``: every selected model's dry run on one target."""
+
+    target: str
+    engine: str
+    price_per_tib: float
+    models: list[ModelCost] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def priced(self) -> bool:
+        """Whether the engine reported bytes (BigQuery) rather than nothing (DuckDB)."""
+        return any(m.bytes is not None for m in self.models)
+
+    @property
+    def total_bytes(self) -> int | None:
+        return sum(m.bytes or 0 for m in self.models) if self.priced else None
+
+    @property
+    def total_cost_usd(self) -> float | None:
+        total = self.total_bytes
+        return None if total is None else on_demand_cost(total, self.price_per_tib)
+
+    @property
+    def ok(self) -> bool:
+        return all(m.status == "ok" for m in self.models)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "engine": self.engine, "price_per_tib_usd": self.price_per_tib,
+                "ok": self.ok, "total_bytes": self.total_bytes, "total_cost_usd": self.total_cost_usd,
+                "models": [{**asdict(m), "scanned_fraction": m.scanned_fraction} for m in self.models],
+                "notes": self.notes}
+
+
+def dry_run_models(project: Project, engine: Engine, tables: list[str]) -> CostReport:
+    """Compile each selected model for the engine and ask it what the model would scan, priced at
+    the target's ``price_per_tib``. Each model's inputs (the tables it reads) are sized too, so a
+    model that scans less than they hold shows its pruning."""
+    price = engine.target.price_per_tib
+    report = CostReport(target=engine.target.name, engine=engine.kind, price_per_tib=price)
+    sizes: dict[str, int | None] = {}
+
+    def size(table: str) -> int | None:
+        if table not in sizes:
+            contract = project.contracts.get(table)
+            sizes[table] = None if contract is None else engine.table_bytes(contract.layer, contract.table)
+        return sizes[table]
+
+    dag = project.dag
     for table in tables:
         if table not in project.models:
             continue
-        row: dict[str, Any] = {"table": table, "status": "ok", "bytes": None}
+        row = ModelCost(table=table)
         try:
             sql = compile_model(project, engine, table)
-            row["bytes"] = engine.dry_run(sql)
+            row.bytes = engine.dry_run(sql)
+            if row.bytes is not None:
+                row.cost_usd = on_demand_cost(row.bytes, price)
+                inputs = [size(u) for u in dag.upstream.get(table, [])]
+                row.input_bytes = None if not inputs or None in inputs else sum(i or 0 for i in inputs)
+        except WarehouseUnavailable:
+            raise  # no model can be priced: the command fails (build) or skips (check) as a whole
         except KcrmGovError as exc:
-            row["status"], row["error"] = "error", str(exc)
-        report.append(row)
+            row.status, row.error = "error", str(exc)
+        report.models.append(row)
+    if not report.priced and report.models:
+        report.notes.append(f"target '{engine.target.name}' ({engine.kind}) {NO_COST_MODEL}")
     return report
+
+
+def budget_problems(report: CostReport, max_per_model: int | None, max_per_build: int | None) -> list[str]:
+    """Each way ``report`` goes over the scan budget, naming the model and the figures."""
+    problems = []
+    for m in report.models:
+        if max_per_model is not None and m.bytes is not None and m.bytes > max_per_model:
+            problems.append(f"{m.table} would scan {format_bytes(m.bytes)} ({m.bytes:,} bytes, "
+                            f"${m.cost_usd or 0:,.4f}), over the per-model budget of {format_bytes(max_per_model)} "
+                            f"({max_per_model:,} bytes; max_bytes_per_model of target '{report.target}')")
+    total = report.total_bytes
+    if max_per_build is not None and total is not None and total > max_per_build:
+        biggest = sorted((m for m in report.models if m.bytes), key=lambda m: -(m.bytes or 0))[:3]
+        top = ", ".join(f"{m.table} {format_bytes(m.bytes or 0)}" for m in biggest)
+        problems.append(f"a build of all {len(report.models)} models would scan {format_bytes(total)} "
+                        f"({total:,} bytes, ${report.total_cost_usd or 0:,.4f}), over the per-build budget of "
+                        f"{format_bytes(max_per_build)} ({max_per_build:,} bytes; max_bytes_per_build of target "
+                        f"'{report.target}'); the largest: {top}")
+    return problems
+
+
+def format_bytes(size: int) -> str:
+    """``size`` in binary units as BigQuery's console shows them (``1.50 GiB``)."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{size:,} B" if unit == "B" else f"{value:,.2f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")

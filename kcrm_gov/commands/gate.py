@@ -58,10 +58,13 @@ def lint(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "github", "junit"]), default="text",
               show_default=True, help="text; json; github (workflow annotations on the pull request); "
                                       "junit (a JUnit XML report).")
+@click.option("--target", "-t", help="The warehouse whose scan budget (max_bytes_per_model, max_bytes_per_build in "
+              "kcrm_gov.yml) the cost step checks with a dry run of every model (default: the default target; "
+              "a DuckDB target, or one without a budget or credentials, skips the step with a note).")
 @json_option(help="Same as --format json.")
 @click.pass_context
 @handle_errors
-def check(ctx: click.Context, base: str | None, fmt: str, as_json: bool) -> None:
+def check(ctx: click.Context, base: str | None, fmt: str, target: str | None, as_json: bool) -> None:
     """The CI gate: run every project check and exit non-zero on any failure.
 
     Steps: lint (contracts are ODCS v3 and meet the governance rules); compile (every model
@@ -69,7 +72,8 @@ def check(ctx: click.Context, base: str | None, fmt: str, as_json: bool) -> None
     contract); checks (checks/ is what the contracts generate); servers (each contract's servers
     block is what kcrm_gov.yml's targets generate); codeowners (.github/CODEOWNERS names the
     contracts' stewards); with --base, versions (each changed contract carries the version bump
-    its changes need); docs (the generated sections of README.md and docs/ are current).
+    its changes need); cost (with a BigQuery --target that sets a scan budget: no model scans more
+    than it, by a dry run); docs (the generated sections of README.md and docs/ are current).
     Contracts and models are untrusted input here: see docs/governance/security.md.
 
     Exit codes: 0 passed, 1 a step failed, 2 unusable input (a contract that is not ODCS, an
@@ -81,7 +85,7 @@ def check(ctx: click.Context, base: str | None, fmt: str, as_json: bool) -> None
     project = project_from(ctx, strict=False)
     from .docs_sections import docs_step
 
-    result = run_gate(project, base=base, final=(docs_step,))
+    result = run_gate(project, base=base, final=(docs_step,), target=target)
     fmt = "json" if as_json else fmt
     text = render(result, fmt)
     if fmt == "text" and not result.ok:

@@ -53,13 +53,49 @@ def print_run(run: Any, console: Any) -> None:
                   f"in {run.seconds:.1f} s", highlight=False)
 
 
+def print_cost(report: Any, console: Any) -> None:
+    """``build --dry-run``: bytes and estimated on-demand cost per model and in total."""
+    from rich.table import Table
+
+    from ..workflows import format_bytes
+
+    if not report.priced:
+        for m in report.models:
+            console.print(f"{m.table:<45} {m.status:<6} {m.error or ''}".rstrip(), highlight=False, markup=False)
+        for note in report.notes:
+            console.print(note, highlight=False, markup=False, soft_wrap=True)
+        return
+    table = Table(title=f"dry run on target '{report.target}' ({report.engine}), on demand at "
+                        f"${report.price_per_tib:g} per TiB", title_justify="left")
+    for name in ("table", "status", "bytes processed", "est. cost (USD)", "inputs' size", "scanned"):
+        table.add_column(name, justify="left" if name in ("table", "status") else "right",
+                         no_wrap=name != "table")
+    for m in report.models:
+        fraction = m.scanned_fraction
+        table.add_row(m.table, m.status, "" if m.bytes is None else f"{m.bytes:,}",
+                      "" if m.cost_usd is None else f"{m.cost_usd:,.4f}",
+                      "" if m.input_bytes is None else f"{m.input_bytes:,}",
+                      "" if fraction is None else f"{fraction:.0%}")
+    total, cost = report.total_bytes or 0, report.total_cost_usd or 0.0
+    table.add_row("total", "", f"{total:,}", f"{cost:,.4f}", "", "", end_section=True)
+    console.print(table)
+    console.print(f"{len(report.models)} models would scan {format_bytes(total)} ({total:,} bytes): about "
+                  f"${cost:,.4f} on demand. "
+                  "\"scanned\" is bytes processed / the full size of the tables the model reads; below 100 % "
+                  "the warehouse prunes columns or partitions.", highlight=False, markup=False, soft_wrap=True)
+    for m in report.models:
+        if m.error:
+            console.print(f"error {m.table}: {m.error}", highlight=False, markup=False, soft_wrap=True)
+
+
 @click.command()
 @select_options
 @target_option()
 @click.option("--fail-fast", is_flag=True, help="Stop scheduling models after the first failure.")
 @click.option("--threads", type=int, help="Models built at once (default: the target's threads).")
 @click.option("--dry-run", is_flag=True, help="Compile every selected model and report the bytes it would "
-              "scan (BigQuery), without building anything.")
+              "scan and its estimated on-demand cost (BigQuery dry run; the target's price_per_tib), per model "
+              "and in total, without building anything. DuckDB has no cost model: it only compiles.")
 @click.option("--no-seed", is_flag=True, help="Do not seed synthetic sources when the raw layer is empty.")
 @click.option("--test", "with_tests", is_flag=True, help="Run each table's quality checks right after it is "
               "built; a table whose checks fail skips its downstream (see `kcrm-gov test`).")
@@ -107,12 +143,10 @@ def build(ctx: click.Context, selectors: tuple[str, ...], excludes: tuple[str, .
         if dry_run:
             report = dry_run_models(project, engine, tables)
             if as_json:
-                click.echo(json.dumps(report, indent=2))
+                click.echo(json.dumps(report.to_dict(), indent=2))
             else:
-                for row in report:
-                    size = "" if row["bytes"] is None else f"{row['bytes']:,} bytes"
-                    click.echo(f"{row['table']:<45} {row['status']:<8} {size} {row.get('error') or ''}".rstrip())
-            sys.exit(1 if any(r["status"] != "ok" for r in report) else 0)
+                print_cost(report, console)
+            sys.exit(0 if report.ok else 1)
         if not no_seed:
             note = ensure_raw_layer(project, engine, console, models=tables)
             if note:

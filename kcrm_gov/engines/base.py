@@ -160,6 +160,11 @@ class Engine(ABC):
         """Bytes ``sql`` would scan, where the engine can tell (BigQuery); None otherwise."""
         return None
 
+    def table_bytes(self, layer: str, table: str) -> int | None:
+        """The stored size of ``layer.table`` as the warehouse bills a full scan of it, where the
+        engine can tell (BigQuery); None otherwise or when the table does not exist."""
+        return None
+
     def row_count(self, contract: Contract) -> int | None:
         """Rows in the contract's table, or None when it does not exist."""
         if not self.table_exists(contract.layer, contract.table):

@@ -70,16 +70,19 @@ FinalStep = Callable[["Project", "GateResult"], "GateStep"]
 """A step that runs after the others and sees their result (the CLI adds its docs step)."""
 
 
-def run_gate(project: Project, base: str | None = None, final: tuple[FinalStep, ...] = ()) -> GateResult:
+def run_gate(project: Project, base: str | None = None, final: tuple[FinalStep, ...] = (),
+             target: str | None = None) -> GateResult:
     """Run every step of the gate on ``project``; the later steps need readable contracts.
 
     With ``base`` (a git ref), the diff's version rules are a step too; ``final`` steps run last, each
-    given the result so far.
+    given the result so far. ``target`` is the warehouse whose scan budget the cost step checks
+    (default: the default target; a DuckDB one skips it).
     """
     result = GateResult(steps=[lint_step(project)])
     if result.steps[0].exit_code == 2:
         return result
     result.steps.extend(step(project) for step in STEPS[1:])
+    result.steps.append(cost_step(project, target))
     if base is not None:
         result.steps.append(versions_step(project, base))
     for step in final:
@@ -92,6 +95,7 @@ from .steps import (  # noqa: E402 - the steps build on the types above
     checks_step,
     codeowners_step,
     compile_step,
+    cost_step,
     lint_step,
     lookml_step,
     servers_step,
@@ -99,4 +103,4 @@ from .steps import (  # noqa: E402 - the steps build on the types above
 )
 
 __all__ = ["STEPS", "Annotation", "GateResult", "GateStep", "checks_step", "codeowners_step", "compile_step",
-           "lint_step", "lookml_step", "run_gate", "servers_step", "versions_step"]
+           "cost_step", "lint_step", "lookml_step", "run_gate", "servers_step", "versions_step"]

@@ -135,6 +135,52 @@ def servers_step(project: Project) -> GateStep:
         [Annotation(item.path.as_posix(), item.line, 1, str(item).split(": ", 1)[1], "servers") for item in stale])
 
 
+def cost_step(project: Project, target: str | None = None) -> GateStep:
+    """No model (and no build of every model) scans more than the target's budget
+    (``max_bytes_per_model`` / ``max_bytes_per_build`` in kcrm_gov.yml), by a dry run of every model
+    on the target. Skipped, with the reason, where no figure can be had: a DuckDB target (no cost
+    model), no budget set, or a BigQuery target that cannot be reached or has no credentials."""
+    from ..engines import WarehouseUnavailable, open_engine
+    from ..workflows import budget_problems, dry_run_models, format_bytes
+
+    chosen = project.config.target(target)
+    if chosen.type != "bigquery":
+        return GateStep(name="cost", ok=True, summary=f"skipped: target '{chosen.name}' ({chosen.type}) has no cost "
+                        "model; `check --target <bigquery target>` dry-runs every model against its budget")
+    limits = {"max_bytes_per_model": chosen.max_bytes_per_model, "max_bytes_per_build": chosen.max_bytes_per_build}
+    if all(v is None for v in limits.values()):
+        return GateStep(name="cost", ok=True, summary=f"skipped: target '{chosen.name}' sets no scan budget "
+                        "(max_bytes_per_model, max_bytes_per_build in kcrm_gov.yml)")
+    tables = [t for t in project.dag.valid().order() if t in project.models]
+    try:
+        with open_engine(project, chosen.name) as engine:
+            report = dry_run_models(project, engine, tables)
+    except WarehouseUnavailable as exc:
+        return GateStep(name="cost", ok=True, summary=f"skipped: target '{chosen.name}' cannot be reached or has "
+                        "no credentials, so the scan budget was not checked", details=[exc.message])
+    problems = budget_problems(report, chosen.max_bytes_per_model, chosen.max_bytes_per_build)
+    unpriced = [m for m in report.models if m.status != "ok"]
+    budget = ", ".join(f"{k} {format_bytes(v)}" for k, v in limits.items() if v is not None)
+    summary = (f"{len(report.models)} models would scan {format_bytes(report.total_bytes or 0)} "
+               f"(${report.total_cost_usd or 0:,.4f}) on target '{chosen.name}' ({budget}): "
+               f"{len(problems)} over budget")
+    if unpriced:
+        summary += f"; {len(unpriced)} not estimated (their dry run failed, see details)"
+    over = {m.table for m in report.models
+            if chosen.max_bytes_per_model is not None and (m.bytes or 0) > chosen.max_bytes_per_model}
+    return GateStep(
+        name="cost",
+        ok=not problems,
+        summary=summary,
+        details=problems + [f"not estimated: {m.table}: {m.error}" for m in unpriced],
+        exit_code=1 if problems else 0,
+        annotations=[Annotation(str(project.models[m.table].path), 1, 1, p, "scan budget")
+                     for m, p in zip([m for m in report.models if m.table in over], problems, strict=False)]
+        + ([Annotation(str(project.root / "kcrm_gov.yml"), 1, 1, problems[-1], "scan budget")]
+           if len(problems) > len(over) else []),
+    )
+
+
 def _stale_files_step(name: str, stale: Sequence[Any], summary: str, generator: str,
                       annotations: list[Annotation]) -> GateStep:
     """A step over generated files: it fails when any is stale, showing each one's diff."""
