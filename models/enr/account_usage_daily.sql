@@ -33,7 +33,9 @@ SELECT
   CAST(COUNTIF(category = 'feature') AS INT64) AS feature_events,
   COUNT(*) AS total_events,
   CAST(COUNTIF(category = 'usage' AND event_name = 'Invite Sent') AS INT64) AS invites_sent,
-  COALESCE(ARRAY_AGG(DISTINCT feature_name IGNORE NULLS ORDER BY feature_name), ARRAY<STRING>[]) AS features_used,
-  COALESCE(ARRAY_AGG(DISTINCT active_user IGNORE NULLS ORDER BY active_user), ARRAY<STRING>[]) AS active_user_ids
+  -- distinct values, sorted; [] when there are none. Written as ARRAY(SELECT DISTINCT … UNNEST(ARRAY_AGG(…)))
+  -- rather than ARRAY_AGG(DISTINCT … IGNORE NULLS), which the BigQuery emulator cannot run (.ci/BQEMULATOR.md)
+  ARRAY(SELECT DISTINCT f FROM UNNEST(ARRAY_AGG(feature_name IGNORE NULLS)) AS f ORDER BY f) AS features_used,
+  ARRAY(SELECT DISTINCT u FROM UNNEST(ARRAY_AGG(active_user IGNORE NULLS)) AS u ORDER BY u) AS active_user_ids
 FROM events
 GROUP BY account_key, event_date

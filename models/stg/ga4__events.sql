@@ -8,7 +8,23 @@ WITH deduplicated AS (
       event_name, '|',
       CAST(event_bundle_sequence_id AS STRING)
     ))) AS event_id,
-    *
+    -- the columns read below, listed: `SELECT expr, *` loses the RECORD columns on the BigQuery
+    -- emulator (.ci/BQEMULATOR.md), and a list reads only what is used
+    event_date,
+    event_timestamp,
+    event_name,
+    event_params,
+    user_id,
+    user_pseudo_id,
+    user_first_touch_timestamp,
+    user_properties,
+    device,
+    geo,
+    traffic_source,
+    collected_traffic_source,
+    stream_id,
+    platform,
+    _loaded_at
   FROM raw.ga4__events
   WHERE TRUE  -- older BigQuery rejects a QUALIFY without WHERE, GROUP BY or HAVING
   -- Google rewrites a day's shard for up to 72 hours; a restated event keeps its raw key, so keep
