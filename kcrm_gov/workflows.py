@@ -144,9 +144,8 @@ def dry_run_models(project: Project, engine: Engine, tables: list[str]) -> CostR
         return sizes[table]
 
     dag = project.dag
-    for table in tables:
-        if table not in project.models:
-            continue
+
+    def price_model(table: str) -> ModelCost:
         row = ModelCost(table=table)
         try:
             sql = compile_model(project, engine, table)
@@ -159,7 +158,14 @@ def dry_run_models(project: Project, engine: Engine, tables: list[str]) -> CostR
             raise  # no model can be priced: the command fails (build) or skips (check) as a whole
         except KcrmGovError as exc:
             row.status, row.error = "error", str(exc)
-        report.models.append(row)
+        return row
+
+    # dry runs are independent (each reads only existing tables): as many at once as a build runs models
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = max(1, engine.target.threads) if engine.concurrent else 1
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        report.models = list(pool.map(price_model, [t for t in tables if t in project.models]))
     if not report.priced and report.models:
         report.notes.append(f"target '{engine.target.name}' ({engine.kind}) {NO_COST_MODEL}")
     return report
