@@ -264,7 +264,17 @@ def keyed_rows(engine: Any, contract: Any) -> dict[tuple, dict[str, Any]]:
     return out
 
 
-@pytest.mark.parametrize("layer, listed", [("enr", ENR_TABLES), ("retl", RETL_TABLES), ("marts", MARTS_TABLES)])
+ROW_BY_ROW_ENR = os.environ.get("KCRM_GOV_PARITY_ROWS") == "1"
+"""The enr row-by-row comparison copies large scale-1 inputs into the single-threaded emulator (minutes on
+2 cores); the whole-DAG test above already compares every enr model by checksum, so CI runs it only when
+asked (KCRM_GOV_PARITY_ROWS=1)."""
+
+
+@pytest.mark.parametrize("layer, listed", [
+    pytest.param("enr", ENR_TABLES, marks=pytest.mark.skipif(
+        not ROW_BY_ROW_ENR, reason="enr row by row runs with KCRM_GOV_PARITY_ROWS=1; every enr model is compared by "
+        "checksum in test_every_model_builds_identically_on_duckdb_and_bigquery")),
+    ("retl", RETL_TABLES), ("marts", MARTS_TABLES)])
 def test_models_build_on_bigquery_with_duckdbs_rows(seeded_warehouse: Path, layer: str, listed: list[str]) -> None:
     project = Project.load(seeded_warehouse)
     dag = build_dag(project)
