@@ -16,12 +16,14 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .dag import Dag
 from .enforce import ContractViolation, Mismatch, compare_schema
 from .engines.base import Engine
 from .errors import KcrmGovError, Location
+from .incremental import fingerprint
 from .project import Project
 
 SUCCESS, ERROR, SKIPPED = "success", "error", "skipped"
@@ -137,14 +139,49 @@ def located(project: Project, table: str, error: KcrmGovError) -> KcrmGovError:
     return error
 
 
-def run_model(project: Project, engine: Engine, table: str) -> ModelResult:
-    """Build one model; never raises for a model failure (it is recorded in the result)."""
+def incremental_sql(project: Project, engine: Engine, table: str, sql: str, *,
+                    full_refresh: bool) -> tuple[str, Any]:
+    """``(sql, cutoff)`` for an incremental model: its window's SQL and cutoff when the table exists
+    and was built from the same contract columns, else the full ``sql`` and None (first build,
+    ``--full-refresh``, a table built before the model was incremental, an empty table).
+
+    A changed contract without ``--full-refresh`` is refused: rows already in the table were made
+    for the old columns, and merging new rows into them would mix two shapes."""
+    from .incremental import render_window
+
+    contract = project.contracts[table]
+    spec = contract.incremental
+    assert spec is not None
+    stored = engine.stored_fingerprint(contract)  # first: it creates the state table outside any transaction
+    if full_refresh or stored is None or not engine.table_exists(contract.layer, contract.table):
+        return sql, None
+    if stored != fingerprint(contract):
+        raise KcrmGovError(
+            f"{table} is incremental and its contract's columns or unique key changed since the table was "
+            f"built: its rows no longer fit the contract, so it must be rebuilt in full; run `kcrm-gov build "
+            f"--full-refresh --select {table}`", Location(contract.path))
+    high = engine.high_water_mark(contract, spec.time_column)
+    if high is None:
+        return sql, None
+    cutoff = spec.cutoff(high)
+    window = render_window(project.models[table], spec, engine.table_sql, cutoff)
+    return engine.prepare(window.sql(dialect="bigquery")), cutoff
+
+
+def run_model(project: Project, engine: Engine, table: str, *, full_refresh: bool = False) -> ModelResult:
+    """Build one model; never raises for a model failure (it is recorded in the result).
+
+    An incremental model (``customProperties.incremental``) merges only its window's rows into the
+    existing table unless ``full_refresh`` (see :mod:`kcrm_gov.incremental`)."""
     result = ModelResult(table=table, status=SUCCESS, started_at=now_iso())
     start = time.perf_counter()
     model = project.models[table]
     contract = project.contracts[table]
     try:
         sql = compile_model(project, engine, table)
+        cutoff = None
+        if contract.incremental is not None:
+            sql, cutoff = incremental_sql(project, engine, table, sql, full_refresh=full_refresh)
         try:
             actual = engine.model_schema(sql)
         except KcrmGovError as exc:
@@ -152,7 +189,14 @@ def run_model(project: Project, engine: Engine, table: str) -> ModelResult:
         mismatches = compare_schema(contract, actual, engine.type_text)
         if mismatches:
             raise ContractViolation(contract, mismatches)
-        stats = engine.replace_table(contract, sql)
+        if contract.incremental is None:
+            stats = engine.replace_table(contract, sql)
+        elif cutoff is None:  # a first or full build: the fingerprint commits with the table
+            with engine.transaction():
+                stats = engine.replace_table(contract, sql)
+                engine.record_fingerprint(contract, fingerprint(contract))
+        else:
+            stats = engine.merge_table(contract, sql, cutoff, fingerprint(contract))
         result.rows_written = stats.rows_written
         result.bytes_processed = stats.bytes_processed
     except ContractViolation as exc:
@@ -166,11 +210,12 @@ def run_model(project: Project, engine: Engine, table: str) -> ModelResult:
 
 def build(project: Project, engine: Engine, dag: Dag, tables: list[str], *, fail_fast: bool = False,
           threads: int = 1, listener: Listener | None = None, command: str = "build",
-          after_build: AfterBuild | None = None) -> RunResult:
+          after_build: AfterBuild | None = None, full_refresh: bool = False) -> RunResult:
     """Build ``tables`` (models only; raw tables are skipped silently) in DAG order.
 
     Independent models run concurrently on ``threads`` workers when the engine allows it.
-    ``after_build`` may fail a model that was built (see :data:`AfterBuild`).
+    ``after_build`` may fail a model that was built (see :data:`AfterBuild`). ``full_refresh``
+    rebuilds incremental models in full.
     """
     run = RunResult(run_id=str(uuid.uuid4()), command=command, target=engine.target.name,
                     engine=engine.kind, started_at=now_iso())
@@ -193,7 +238,7 @@ def build(project: Project, engine: Engine, dag: Dag, tables: list[str], *, fail
     def work(table: str) -> ModelResult:
         if listener:
             listener(table, None)
-        return run_model(project, engine, table)
+        return run_model(project, engine, table, full_refresh=full_refresh)
 
     def test(table: str, result: ModelResult) -> ModelResult:
         problem = after_build(table) if after_build is not None else None

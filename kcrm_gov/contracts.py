@@ -20,6 +20,7 @@ from .errors import ContractError, Location
 from .yamlsource import PathKey, YamlDocument, read_yaml
 
 if TYPE_CHECKING:
+    from .incremental import Incremental
     from .propensity_spec import PropensitySpec
     from .retl.destination import Destination
 
@@ -269,6 +270,15 @@ class Contract:
         from .retl.destination import parse_destination
 
         return parse_destination(self)
+
+    @cached_property
+    def incremental(self) -> Incremental | None:
+        """How the table is built incrementally (``customProperties.incremental``), parsed once for the
+        build and the lint; None when it is rebuilt in full. Raises :class:`ContractError` at its line
+        when it is malformed."""
+        from .incremental import parse_incremental
+
+        return parse_incremental(self)
 
     @property
     def highest_classification(self) -> str | None:

@@ -100,12 +100,14 @@ def print_cost(report: Any, console: Any) -> None:
 @click.option("--test", "with_tests", is_flag=True, help="Run each table's quality checks right after it is "
               "built; a table whose checks fail skips its downstream (see `kcrm-gov test`).")
 @click.option("--nominal-time", help="The scheduled time of this run (ISO 8601), for the lineage events.")
+@click.option("--full-refresh", is_flag=True, help="Rebuild incremental models in full instead of merging their "
+              "newest rows (needed after a change to an incremental model's contract columns).")
 @json_option("the run results")
 @click.pass_context
 @handle_errors
 def build(ctx: click.Context, selectors: tuple[str, ...], excludes: tuple[str, ...], target: str | None,
           fail_fast: bool, threads: int | None, dry_run: bool, no_seed: bool, with_tests: bool,
-          nominal_time: str | None, as_json: bool) -> None:
+          nominal_time: str | None, full_refresh: bool, as_json: bool) -> None:
     """Build the warehouse: run the selected models in DAG order, contracts enforced.
 
     Each model is compiled from BigQuery SQL for the target's engine, its output compared
@@ -159,7 +161,7 @@ def build(ctx: click.Context, selectors: tuple[str, ...], excludes: tuple[str, .
         with build_lineage(project, engine, nominal_time=nominal_time) as lineage, \
                 ModelProgress(console, len([t for t in tables if t in project.models]), as_json) as listener:
             run = run_build(project, engine, dag, tables, fail_fast=fail_fast, threads=threads or engine.target.threads,
-                            listener=lineage.listener(listener), after_build=gate)
+                            listener=lineage.listener(listener), after_build=gate, full_refresh=full_refresh)
             lineage.finish(run)
     unwritten: list[KcrmGovError] = []  # reported after the summary: a run that happened is never lost
     if gate is not None:

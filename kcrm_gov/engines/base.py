@@ -144,6 +144,28 @@ class Engine(ABC):
         """Build ``sql`` into a temporary relation created from the contract's DDL, then replace the
         live table atomically. On any error the live table is left as it was."""
 
+    # --- incremental models (see kcrm_gov.incremental) ------------------------------------------
+    def high_water_mark(self, contract: Contract, column: str) -> Any:
+        """The newest ``column`` value in the contract's table (a date or datetime), None when empty."""
+        from sqlglot import exp
+
+        name = exp.to_identifier(column, quoted=True).sql(dialect=self.kind)
+        data = self.query_arrow(f"SELECT MAX({name}) AS m FROM {self.relation(contract.layer, contract.table)}")
+        return data.column(0)[0].as_py()
+
+    def stored_fingerprint(self, contract: Contract) -> str | None:
+        """The contract fingerprint the incremental table was last built from (None: not recorded)."""
+        return None
+
+    def record_fingerprint(self, contract: Contract, fingerprint: str) -> None:  # noqa: B027
+        """Remember the contract fingerprint the table was just built from."""
+
+    def merge_table(self, contract: Contract, sql: str, cutoff: Any, fingerprint: str) -> BuildStats:
+        """Fold the rows of ``sql`` (an incremental model's window from ``cutoff`` on) into the live
+        table by key, all or nothing, and record ``fingerprint``."""
+        raise EngineError(f"the {self.kind} engine cannot build {contract.qualified_name} incrementally; "
+                          "run with --full-refresh")
+
     # --- the seeded sources' clock ------------------------------------------------------------------
     def seed_clock(self) -> datetime | None:
         """When the synthetic sources seeded into this warehouse were last synced, or None (a

@@ -20,7 +20,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
@@ -273,6 +273,71 @@ class DuckDBEngine(Engine):
             row = self._insert(contract, f"INSERT INTO {ddl.relation(schema, temp)} ({columns}) ", sql)
             self.execute(f"DROP TABLE IF EXISTS {self.relation(contract.layer, contract.table)}")
             self.execute(f"ALTER TABLE {ddl.relation(schema, temp)} RENAME TO {ddl.quote(contract.table)}")
+        return BuildStats(rows_written=int(row[0]) if row else None)
+
+    STATE_SCHEMA, STATE_TABLE = "_kcrm", "incremental_state"
+    """Outside the six layers: one row per incremental table, the contract fingerprint it was built from."""
+
+    def _state(self) -> str:
+        """The state table's name, created on first use (outside any transaction: see ensure_schema)."""
+        relation = ddl.relation(self.STATE_SCHEMA, self.STATE_TABLE)
+        with self._schema_lock:
+            if relation not in self._schemas:
+                cursor = self._root.cursor()
+                try:
+                    cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {ddl.quote(self.STATE_SCHEMA)}")
+                    cursor.execute(f"CREATE TABLE IF NOT EXISTS {relation} (table_name VARCHAR NOT NULL, "
+                                   "fingerprint VARCHAR NOT NULL, built_at TIMESTAMPTZ NOT NULL)")
+                finally:
+                    cursor.close()
+                self._schemas.add(relation)
+        return relation
+
+    def stored_fingerprint(self, contract: Contract) -> str | None:
+        name = ddl.sql_string(contract.qualified_name)
+        row = self.con.execute(f"SELECT max(fingerprint) FROM {self._state()} WHERE table_name = {name}").fetchone()
+        return str(row[0]) if row and row[0] is not None else None
+
+    def record_fingerprint(self, contract: Contract, fingerprint: str) -> None:
+        state, name = self._state(), ddl.sql_string(contract.qualified_name)
+        with self.transaction():
+            self.execute(f"DELETE FROM {state} WHERE table_name = {name}")
+            self.execute(f"INSERT INTO {state} VALUES ({name}, {ddl.sql_string(fingerprint)}, now())")
+
+    def merge_table(self, contract: Contract, sql: str, cutoff: Any, fingerprint: str) -> BuildStats:
+        """Insert the window's rows into a temporary table made from the contract's DDL, delete from the
+        live table every row the window recomputes (see :mod:`kcrm_gov.incremental`), insert the new rows
+        (the live table's primary key and NOT NULLs hold for the merged result) and record the
+        fingerprint: one transaction, so a failure anywhere leaves the previous table."""
+        spec = contract.incremental
+        assert spec is not None
+        schema = self.schema(contract.layer)
+        temp = ddl.relation(schema, f"__kcrm_build__{contract.table}")
+        live = self.relation(contract.layer, contract.table)
+        columns = ", ".join(ddl.quote(c.name) for c in contract.columns)
+        kind = "DATE" if isinstance(cutoff, date) and not isinstance(cutoff, datetime) else "TIMESTAMPTZ"
+        since = f"CAST({ddl.sql_string(cutoff.isoformat())} AS {kind})"
+
+        def same_key(alias: str, names: tuple[str, ...]) -> str:
+            return " AND ".join(f"{alias}.{ddl.quote(n)} = {live}.{ddl.quote(k)}"
+                                for n, k in zip(names, spec.unique_key, strict=True))
+
+        recomputed = [f"{live}.{ddl.quote(spec.time_column)} >= {since}",
+                      f"EXISTS (SELECT 1 FROM {temp} AS n WHERE {same_key('n', spec.unique_key)})"]
+        for source in spec.sources:
+            if source.key:  # rows changed or deleted upstream: their old version goes
+                layer, table = source.table.split(".", 1)
+                recomputed.append(f"EXISTS (SELECT 1 FROM {self.relation(layer, table)} AS s WHERE "
+                                  f"s.{ddl.quote(source.time_column)} >= {since} AND {same_key('s', source.key)})")
+        self._state()
+        with self.transaction():
+            for statement in ddl.create_table(contract, schema, f"__kcrm_build__{contract.table}", replace=True):
+                self.execute(statement)
+            row = self._insert(contract, f"INSERT INTO {temp} ({columns}) ", sql)
+            self.execute(f"DELETE FROM {live} WHERE {' OR '.join(recomputed)}")
+            self._insert(contract, f"INSERT INTO {live} ({columns}) ", f"SELECT {columns} FROM {temp}")
+            self.execute(f"DROP TABLE {temp}")
+            self.record_fingerprint(contract, fingerprint)
         return BuildStats(rows_written=int(row[0]) if row else None)
 
     def _insert(self, contract: Contract, insert: str, select: str) -> tuple | None:
