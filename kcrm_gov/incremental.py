@@ -158,11 +158,11 @@ def parse_incremental(contract: Contract) -> Incremental | None:
         if len(parts) != 2 or parts[0] not in LAYERS or identifier_problem(parts[1]):
             raise ContractError(f"{SPEC_PROPERTY}.sources[{i}].table must name a table as layer.table, got "
                                 f"{table!r}", at("sources", i))
-        key = names(raw["key"], "key", "sources", i, "key") if raw.get("key") is not None else ()
-        if key and len(key) != len(unique_key):
-            raise ContractError(f"{SPEC_PROPERTY}.sources[{i}].key names {len(key)} column(s); uniqueKey has "
+        source_key = names(raw["key"], "key", "sources", i, "key") if raw.get("key") is not None else ()
+        if source_key and len(source_key) != len(unique_key):
+            raise ContractError(f"{SPEC_PROPERTY}.sources[{i}].key names {len(source_key)} column(s); uniqueKey has "
                                 f"{len(unique_key)} (one source column for each, in order)", at("sources", i, "key"))
-        sources.append(IncrementalSource(table=str(table), key=key, location=at("sources", i),
+        sources.append(IncrementalSource(table=str(table), key=source_key, location=at("sources", i),
                                          time_column=name(raw.get("timeColumn"), "timeColumn", "sources", i)))
     if len({s.table for s in sources}) != len(sources):
         raise ContractError(f"{SPEC_PROPERTY}.sources names a table twice", at("sources"))
@@ -183,8 +183,8 @@ def fingerprint(contract: Contract) -> str:
 def cutoff_literal(value: Any) -> exp.Expr:
     """The cutoff as a typed BigQuery literal (a value from the data, never contract text)."""
     if isinstance(value, datetime):
-        return exp.cast(exp.Literal.string(value.isoformat()), exp.DataType.build("TIMESTAMP"))
-    return exp.cast(exp.Literal.string(value.isoformat()), exp.DataType.build("DATE"))
+        return exp.cast(exp.Literal.string(value.isoformat()), exp.DataType.build("TIMESTAMP", dialect="bigquery"))
+    return exp.cast(exp.Literal.string(value.isoformat()), exp.DataType.build("DATE", dialect="bigquery"))
 
 
 def render_window(model: Model, spec: Incremental, table_for: Any, cutoff: Any) -> exp.Query:
@@ -202,8 +202,8 @@ def render_window(model: Model, spec: Incremental, table_for: Any, cutoff: Any) 
             if source is None:
                 replacement.set("alias", alias)
                 return replacement
-            window = (exp.select("*").from_(replacement)
-                      .where(exp.GTE(this=exp.column(source.time_column, quoted=True), expression=cutoff_literal(cutoff))))
+            since = exp.GTE(this=exp.column(source.time_column, quoted=True), expression=cutoff_literal(cutoff))
+            window = exp.select("*").from_(replacement).where(since)
             return exp.Subquery(this=window, alias=alias)
         return node
 
@@ -240,11 +240,11 @@ def merge_statement(contract: Contract, target: exp.Table, new_rows: exp.Table,
     key_rows: exp.Query = exp.select(*[exp.column(k, quoted=True) for k in keys]).from_(new_rows.copy())
     for source in spec.sources:
         if source.key and source.table in sources:
-            key_rows = exp.union(key_rows, exp.select(
-                *[exp.alias_(exp.column(s, quoted=True), k, quoted=True) for s, k in zip(source.key, keys, strict=True)])
-                .from_(sources[source.table].copy())
-                .where(exp.GTE(this=exp.column(source.time_column, quoted=True), expression=cutoff_literal(cutoff))),
-                distinct=True)
+            named = [exp.alias_(exp.column(s, quoted=True), k, quoted=True)
+                     for s, k in zip(source.key, keys, strict=True)]
+            since = exp.GTE(this=exp.column(source.time_column, quoted=True), expression=cutoff_literal(cutoff))
+            key_rows = exp.union(key_rows, exp.select(*named).from_(sources[source.table].copy()).where(since),
+                                 distinct=True)
     new_alias = new_rows.copy()
     new_alias.set("alias", exp.TableAlias(this=exp.to_identifier("n")))
     using = (exp.select(*[_col("k", k) for k in keys],
@@ -269,5 +269,5 @@ def merge_statement(contract: Contract, target: exp.Table, new_rows: exp.Table,
                  condition=exp.GTE(this=_col("t", spec.time_column), expression=cutoff_literal(cutoff)),
                  then=exp.var("DELETE")),
     ]
-    return exp.Merge(this=target_aliased, using=exp.Subquery(this=using, alias=exp.TableAlias(this=exp.to_identifier("s"))),
-                     on=on, whens=exp.Whens(expressions=whens))
+    source_rows = exp.Subquery(this=using, alias=exp.TableAlias(this=exp.to_identifier("s")))
+    return exp.Merge(this=target_aliased, using=source_rows, on=on, whens=exp.Whens(expressions=whens))

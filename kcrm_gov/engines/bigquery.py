@@ -57,6 +57,8 @@ if TYPE_CHECKING:
 DEFAULT_ENDPOINT = "https://bigquery.googleapis.com"
 BUILD_PREFIX = "__kcrm_build__"
 TOOL_LABEL = {"kcrm_tool": "kcrm-gov"}
+FINGERPRINT_LABEL = "kcrm_contract_fingerprint"
+"""Label of an incremental table: the contract fingerprint it was built from (kcrm_gov.incremental)."""
 
 
 class BigQueryEngine(Engine):
@@ -341,6 +343,66 @@ class BigQueryEngine(Engine):
         processed = sum(int(j.total_bytes_processed or 0) for j in (first, second))
         return BuildStats(rows_written=table.num_rows if table is not None else None,
                           bytes_processed=processed)
+
+    # --- incremental models (see kcrm_gov.incremental) ------------------------------------------
+    def stored_fingerprint(self, contract: Contract) -> str | None:
+        """The fingerprint label of the live table (set by :meth:`record_fingerprint`)."""
+        from google.api_core import exceptions as api_exc
+
+        ref = self._ref(contract.layer, contract.table)
+        with self._calling(f"table {ref}"):
+            try:
+                table = self.client.get_table(ref, retry=self.retry, timeout=self.api_timeout)
+            except api_exc.NotFound:
+                return None
+        value = (table.labels or {}).get(FINGERPRINT_LABEL)
+        return str(value) if value else None
+
+    def record_fingerprint(self, contract: Contract, fingerprint: str) -> None:
+        """Keep the contract fingerprint as a table label: it travels with the table, outside the data."""
+        ref = self._ref(contract.layer, contract.table)
+        with self._calling(f"update {ref}"):
+            table = self.client.get_table(ref, retry=self.retry, timeout=self.api_timeout)
+            table.labels = {**(table.labels or {}), FINGERPRINT_LABEL: fingerprint}
+            self.client.update_table(table, ["labels"], retry=self.retry, timeout=self.api_timeout)
+
+    def merge_statement(self, contract: Contract, cutoff: Any) -> str:
+        """The ``MERGE`` that folds ``__kcrm_build__<table>`` (the window, already built) into the live
+        table (:func:`kcrm_gov.incremental.merge_statement`)."""
+        from ..incremental import merge_statement
+
+        spec = contract.incremental
+        assert spec is not None
+        sources = {s.table: self.table_sql(*s.table.split(".", 1)) for s in spec.sources}
+        merge = merge_statement(contract, self.table_sql(contract.layer, contract.table),
+                                self.table_sql(contract.layer, f"{BUILD_PREFIX}{contract.table}"), sources, cutoff)
+        return merge.sql(dialect="bigquery")
+
+    def merge_table(self, contract: Contract, sql: str, cutoff: Any, fingerprint: str) -> BuildStats:
+        """CTAS the window into ``__kcrm_build__<table>``, then one ``MERGE`` (atomic in BigQuery: the
+        live table is the old one until it commits), then the fingerprint label. The live table keeps
+        its REQUIRED columns, so the merged result holds the contract's NOT NULLs."""
+        layer = contract.layer
+        self.ensure_dataset(layer)
+        build = f"{BUILD_PREFIX}{contract.table}"
+        build_rel = self.relation(layer, build)
+        labels = self._labels(contract)
+        first, _ = self._query(
+            f"CREATE OR REPLACE TABLE {build_rel}\n"
+            "OPTIONS(expiration_timestamp=TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 1 DAY))\n"
+            f"AS\n{sql}", f"build {contract.qualified_name}", labels=labels)
+        try:
+            if self.emulator_compat:
+                self._check_required(contract, build_rel, labels)
+            merge = self.merge_statement(contract, cutoff)
+            second, _ = self._query(merge, f"merge {contract.qualified_name}", labels=labels)
+        finally:
+            with suppress(EngineError):
+                self._query(f"DROP TABLE IF EXISTS {build_rel}", f"drop {build}", labels=labels)
+        self.record_fingerprint(contract, fingerprint)
+        processed = sum(int(j.total_bytes_processed or 0) for j in (first, second))
+        written = getattr(second, "num_dml_affected_rows", None)
+        return BuildStats(rows_written=int(written) if written is not None else None, bytes_processed=processed)
 
     def _check_required(self, contract: Contract, relation: str, labels: dict[str, str]) -> None:
         """Emulator only: real BigQuery refuses NULL in a NOT NULL column of a CTAS, the emulator

@@ -743,3 +743,51 @@ def destination_classifications(contract: Contract, project: Project) -> Iterato
     for name in sorted(approved - pii):
         yield Finding.at(_destination_at(contract, "approvedPii"), "KG025",
                          f"approvedPii names '{name}', which is not a PII column of {contract.qualified_name}")
+
+
+# --- KG026 incremental models ----------------------------------------------------------------------
+@rule("KG026", "An incremental model's declaration names its own columns and the sources it reads")
+def incremental_declared(contract: Contract, project: Project) -> Iterator[Finding]:
+    """A table built incrementally (`customProperties: [{property: incremental, value: {timeColumn, lookback,
+    uniqueKey, sources: [{table, timeColumn, key}]}}]`) merges only the rows of a recent window into the existing
+    table, so the declaration must be exact: it must be well-formed (reported at its line); the table must be a
+    model's (raw tables are loaded, not built); `uniqueKey` (default: the primary key) must be required columns,
+    since rows are replaced by key; every source must be a table the model reads, whose `timeColumn` is a column
+    of that table of the same type (TIMESTAMP or DATE) as the table's own `timeColumn`, the one clock the
+    high-water mark and the window share; a source's `key` must name columns of that table. Without it a build
+    would filter a table the model never reads, compare a load time with an event time, or merge rows into the
+    wrong ones."""
+    try:
+        spec = contract.incremental
+    except ContractError as exc:
+        yield Finding.at(exc.location or contract.location("customProperties"), "KG026", exc.message)
+        return
+    if spec is None:
+        return
+    model = project.models.get(contract.qualified_name)
+    if model is None:
+        yield Finding.at(spec.location, "KG026", f"{contract.qualified_name} has no model: only a built table can "
+                         "be incremental")
+        return
+    for name in spec.unique_key:
+        column = contract.column(name)
+        if column is not None and not column.required:
+            yield Finding.at(spec.location, "KG026", f"uniqueKey column '{name}' is not required: rows are merged "
+                             "by key, and a NULL key matches nothing")
+    own = contract.column(spec.time_column)
+    own_type = typemap.logical_type_of(own.data_type) if own is not None else None
+    reads = set(model.refs)
+    for source in spec.sources:
+        upstream = project.contracts.get(source.table)
+        if source.table not in reads or upstream is None:
+            yield Finding.at(source.location, "KG026", f"source {source.table} is not a table the model "
+                             f"{contract.qualified_name} reads")
+            continue
+        column = upstream.column(source.time_column)
+        kind = typemap.logical_type_of(column.data_type) if column is not None else None
+        if kind != own_type:
+            yield Finding.at(source.location, "KG026", f"source timeColumn {source.table}.{source.time_column} must "
+                             f"be a {own_type} column of {source.table}, like timeColumn '{spec.time_column}'")
+        for name in source.key:
+            if upstream.column(name) is None:
+                yield Finding.at(source.location, "KG026", f"source key '{name}' is not a column of {source.table}")
