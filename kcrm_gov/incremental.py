@@ -187,10 +187,18 @@ def cutoff_literal(value: Any) -> exp.Expr:
     return exp.cast(exp.Literal.string(value.isoformat()), exp.DataType.build("DATE", dialect="bigquery"))
 
 
+CUTOFF_SENTINEL = "__kcrm_incremental_cutoff__"
+"""Stands for the cutoff in a window's SQL while it is transpiled and cached (see
+:func:`kcrm_gov.build.incremental_sql`); replaced by the cutoff's own ISO text afterwards."""
+
+
 def render_window(model: Model, spec: Incremental, table_for: Any, cutoff: Any) -> exp.Query:
     """The model's AST with its references pointing at the engine's tables (as
-    :meth:`kcrm_gov.models.Model.render`), each incremental source read only from ``cutoff`` on."""
+    :meth:`kcrm_gov.models.Model.render`), each incremental source read only from ``cutoff`` on
+    (a date or datetime, or an ``exp.Expr`` standing for it)."""
     from . import LAYERS
+
+    since_value = cutoff if isinstance(cutoff, exp.Expr) else cutoff_literal(cutoff)
 
     sources = {s.table: s for s in spec.sources}
 
@@ -202,7 +210,7 @@ def render_window(model: Model, spec: Incremental, table_for: Any, cutoff: Any) 
             if source is None:
                 replacement.set("alias", alias)
                 return replacement
-            since = exp.GTE(this=exp.column(source.time_column, quoted=True), expression=cutoff_literal(cutoff))
+            since = exp.GTE(this=exp.column(source.time_column, quoted=True), expression=since_value.copy())
             window = exp.select("*").from_(replacement).where(since)
             return exp.Subquery(this=window, alias=alias)
         return node

@@ -1,0 +1,108 @@
+"""An incremental rebuild of the event models after one new day of events, against a full build.
+
+Usage: python benchmarks/incremental.py [--scale 1] [--seed 42]
+
+Seeds the raw layer, builds everything the incremental event models read, then appends one new
+day of Mixpanel and GA4 events (the last day's rows again, one day later in event and load time,
+with new ids), and builds the incremental models twice on identical copies: incrementally (only
+rows loaded since the high-water mark minus the lookback) and with ``--full-refresh``. Prints each
+model's seconds and rows written, the ratio (goal: incremental <= 10 % of the full build) and
+whether the two results are the same row for row. A printed figure, never a timed test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+EVENT_MODELS = ["stg.mixpanel__events", "stg.ga4__events", "core.usage_events", "core.login_events"]
+
+NEW_DAY = [
+    # Mixpanel: the last day's events again a day later, new row ids, synced a day later
+    """INSERT INTO raw.mixpanel__events BY NAME
+    SELECT * REPLACE (_fivetran_id || '~next' AS _fivetran_id, insert_id || '~next' AS insert_id,
+                      time + INTERVAL 1 DAY AS time, _fivetran_synced + INTERVAL 1 DAY AS _fivetran_synced)
+    FROM raw.mixpanel__events
+    WHERE time >= (SELECT max(time) FROM raw.mixpanel__events) - INTERVAL 1 DAY""",
+    # GA4: the last day's shard again a day later (a new event_timestamp is a new event)
+    """INSERT INTO raw.ga4__events BY NAME
+    SELECT * REPLACE (strftime(strptime(event_date, '%Y%m%d') + INTERVAL 1 DAY, '%Y%m%d') AS event_date,
+                      event_timestamp + 86400000000 AS event_timestamp,
+                      _loaded_at + INTERVAL 1 DAY AS _loaded_at)
+    FROM raw.ga4__events
+    WHERE event_timestamp >= (SELECT max(event_timestamp) FROM raw.ga4__events) - 86400000000""",
+]
+
+
+def checksum(path: Path, table: str) -> tuple[int, str]:
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as con:
+        row = con.execute(f"SELECT count(*), md5(string_agg(CAST(t AS VARCHAR), '|' ORDER BY CAST(t AS VARCHAR))) "
+                          f"FROM {table} AS t").fetchone()
+    assert row is not None
+    return int(row[0]), str(row[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+
+    import duckdb
+
+    from kcrm_gov.build import build
+    from kcrm_gov.config import Target
+    from kcrm_gov.dag import build_dag, select
+    from kcrm_gov.engines.duckdb import DuckDBEngine
+    from kcrm_gov.project import Project
+    from kcrm_gov.seed import seed
+
+    project = Project.load(REPO)
+    dag = build_dag(project)
+    upstream = [t for t in select(project, dag, [f"+{t}" for t in EVENT_MODELS]) if t in project.models]
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp) / "incremental.duckdb"
+        with DuckDBEngine(project, Target(name="bench", type="duckdb", path=base)) as engine:
+            t0 = time.perf_counter()
+            seed(project, engine, scale=args.scale, seed=args.seed)
+            print(f"seeded scale {args.scale:g} in {time.perf_counter() - t0:.1f} s")
+            run = build(project, engine, dag, upstream, threads=engine.target.threads)
+            assert run.ok, [m.error for m in run.models if m.error]
+            print(f"built the {len(upstream)} models the event models need in {run.seconds:.1f} s")
+        with duckdb.connect(str(base)) as con:
+            for statement in NEW_DAY:
+                con.execute(statement)
+            counts = con.execute("SELECT (SELECT count(*) FROM raw.mixpanel__events), "
+                                 "(SELECT count(*) FROM raw.ga4__events)").fetchone()
+            print(f"appended one day of events: now {counts} raw Mixpanel and GA4 rows")
+        full_file = Path(tmp) / "full.duckdb"
+        shutil.copy(base, full_file)
+
+        results = {}
+        for label, path, full_refresh in (("incremental", base, False), ("full", full_file, True)):
+            with DuckDBEngine(project, Target(name="bench", type="duckdb", path=path)) as engine:
+                run = build(project, engine, dag, EVENT_MODELS, threads=1, full_refresh=full_refresh)
+            assert run.ok, [m.error for m in run.models if m.error]
+            results[label] = run
+        print(f"\n{'model':<24}{'full s':>9}{'rows':>10}{'incr s':>9}{'rows':>8}{'ratio':>8}  same rows")
+        for full, incr in zip(results["full"].models, results["incremental"].models, strict=True):
+            same = checksum(base, full.table) == checksum(full_file, full.table)
+            print(f"{full.table:<24}{full.seconds:>9.2f}{full.rows_written or 0:>10,}{incr.seconds:>9.2f}"
+                  f"{incr.rows_written or 0:>8,}{incr.seconds / full.seconds:>8.1%}  {'yes' if same else 'NO'}")
+        total_full = sum(m.seconds for m in results["full"].models)
+        total_incr = sum(m.seconds for m in results["incremental"].models)
+        print(f"{'all four':<24}{total_full:>9.2f}{'':>10}{total_incr:>9.2f}{'':>8}{total_incr / total_full:>8.1%}"
+              "  (goal <= 10 %)")
+
+
+if __name__ == "__main__":
+    main()
