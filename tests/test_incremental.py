@@ -307,3 +307,40 @@ def test_incremental_merge_on_the_bigquery_emulator(tmp_path: Path) -> None:
             if dataset.dataset_id.startswith(prefix):
                 engine.client.delete_dataset(dataset, delete_contents=True, not_found_ok=True)
         engine.close()
+
+
+def test_the_mixpanel_event_models_on_the_seeded_warehouse(seeded_warehouse: Path, tmp_path: Path) -> None:
+    """The real event models: a new day, a week-late event, and an event re-exported under another name
+    (from usage to login: it must leave core.usage_events). Incremental equals --full-refresh row for row."""
+    from conftest import connect_warehouse, copy_warehouse
+
+    root = copy_warehouse(seeded_warehouse, tmp_path / "p")
+    with connect_warehouse(root, read_only=False) as con:
+        con.execute("""INSERT INTO raw.mixpanel__events BY NAME
+            SELECT * REPLACE (_fivetran_id || '~next' AS _fivetran_id, insert_id || '~next' AS insert_id,
+                              time + INTERVAL 1 DAY AS time, _fivetran_synced + INTERVAL 1 DAY AS _fivetran_synced)
+            FROM raw.mixpanel__events
+            WHERE time >= (SELECT max(time) FROM raw.mixpanel__events) - INTERVAL 1 DAY""")
+        synced = "(SELECT max(_fivetran_synced) + INTERVAL 1 DAY FROM raw.mixpanel__events)"
+        late = con.execute(f"""INSERT INTO raw.mixpanel__events BY NAME
+            SELECT * REPLACE (_fivetran_id || '~late' AS _fivetran_id, insert_id || '~late' AS insert_id,
+                              {synced} AS _fivetran_synced)
+            FROM raw.mixpanel__events WHERE name = 'Report Viewed' ORDER BY time LIMIT 3 RETURNING _fivetran_id"""
+                           ).fetchall()
+        moved = con.execute(f"""INSERT INTO raw.mixpanel__events BY NAME
+            SELECT * REPLACE ('Session Start' AS name, {synced} AS _fivetran_synced)
+            FROM raw.mixpanel__events WHERE name = 'Report Viewed' ORDER BY time DESC LIMIT 2 OFFSET 5000
+            RETURNING _fivetran_id""").fetchall()
+    models = ["stg.mixpanel__events", "core.usage_events", "core.login_events"]
+    run_cli(root, "build", *[arg for m in models for arg in ("-s", m)])
+    assert incremental_rows(root, "stg.mixpanel__events") < 10_000  # the window, not the 300,000 rows
+    full = tmp_path / "full"
+    full.mkdir()
+    shutil.copytree(root, full / "p")
+    run_cli(full / "p", "build", "--full-refresh", *[arg for m in models for arg in ("-s", m)])
+    for table in models:
+        assert checksum(root, table) == checksum(full / "p", table), table
+    usage = {r[0] for r in query_rows(root, "SELECT event_id FROM core.usage_events")}
+    logins = {r[0] for r in query_rows(root, "SELECT event_id FROM core.login_events")}
+    assert {i for (i,) in late} <= usage
+    assert {i for (i,) in moved} <= logins and not {i for (i,) in moved} & usage
