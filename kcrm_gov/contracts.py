@@ -209,7 +209,8 @@ class Contract:
         value = self.properties.get("source")
         if value:
             return str(value)
-        return self.table.split("__", 1)[0] if "__" in self.table else None
+        # only raw and stg name their source; a retl table's prefix is its destination (retl.hubspot__contacts)
+        return self.table.split("__", 1)[0] if "__" in self.table and self.layer in ("raw", "stg") else None
 
     @property
     def materialization(self) -> str:

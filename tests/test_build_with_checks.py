@@ -86,9 +86,9 @@ def test_checks_run_only_after_every_table_they_read_is_built(raw_only: Path, tm
 
     from kcrm_gov.build import SUCCESS, run_model
 
-    def recording_run_model(project: Project, engine: object, table: str):
+    def recording_run_model(project: Project, engine: object, table: str, **options: object):
         # the real build of the model, plus a note of the moment it is built (instrumentation only)
-        result = run_model(project, engine, table)  # type: ignore[arg-type]
+        result = run_model(project, engine, table, **options)  # type: ignore[arg-type]
         if result.status == SUCCESS:
             with lock:
                 built.add(table)

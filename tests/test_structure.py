@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "kcrm_gov"
 LAYERS: list[tuple[str, set[str]]] = [
     ("foundation", {"errors", "yamlsource", "identifiers", "escape", "redact", "typemap", "cache", "__init__"}),
     ("project", {"config", "contracts", "models", "reference", "project", "dag", "policy_tags", "propensity_spec",
-                 "metrics", "retl"}),
+                 "metrics", "retl", "incremental"}),
     ("library", {"bi", "ddl", "engines", "sql", "checks", "lint", "lineage", "catalog", "governance", "seed", "load",
                  "build", "compile", "enforce", "artifacts", "workflows", "gate", "clock", "resources", "sync",
                  "propensity"}),

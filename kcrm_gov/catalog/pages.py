@@ -27,10 +27,10 @@ from .. import LAYERS
 from ..contracts import SENSITIVE_CLASSIFICATIONS, Column, Contract
 from ..errors import ContractError, ProjectError
 from ..lineage.columns import DIRECT, Source
+from ..lineage.reach import DestinationField, destination_fields, reached_fields
 from ..metrics import METRICS_FILE, bound_columns, metrics_by_column
 from ..project import Project
 from ..propensity_spec import propensity_models
-from ..retl.reach import DestinationField, destination_fields, reached_fields
 from ..yamlsource import read_yaml
 from .artifacts import BUILD, ERROR, FAIL, FRESHNESS, PASS, QUALITY, WARN, Artifacts, CheckInfo, load_artifacts
 from .charts import ChartSet, Rendered, chart_id, figure_html

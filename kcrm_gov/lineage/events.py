@@ -385,7 +385,7 @@ class EventFactory:
     # -- reverse-ETL syncs --------------------------------------------------------------------------
     def destination(self, table: str) -> Destination | None:
         """The destination of a retl table (None: it has none, or it does not parse; lint says why)."""
-        from ..retl.reach import destination_of
+        from .reach import destination_of
 
         return destination_of(self.project, table)
 

@@ -25,8 +25,8 @@ from typing import Any
 
 from ...contracts import Contract
 from ...errors import ContractError, Location
+from ...lineage.reach import field_uri
 from ...retl.destination import SPEC_PROPERTY, Destination, FieldMapping
-from ...retl.reach import field_uri
 from .model import ADDITIVE, BREAKING, DESTINATION_CHANGE, Change
 
 

@@ -124,7 +124,7 @@ def downstream_columns(project: Project, table: str, columns: list[str], tables:
 def reached_destinations(projects: list[Project], columns: list[str]) -> list[str]:
     """The destination fields (``hubspot://portal/object.field``) that ``columns`` (``layer.table.column``) fill,
     by the retl mappings of the first of ``projects`` that maps each (the working tree's, then the base's)."""
-    from ...retl.reach import destination_fields
+    from ...lineage.reach import destination_fields
 
     out: list[str] = []
     for column in columns:

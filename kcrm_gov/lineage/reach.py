@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import ContractError
-from .destination import Destination
+from ..retl.destination import Destination
 
 if TYPE_CHECKING:
-    from ..lineage.graph import ColumnGraph
     from ..project import Project
+    from .graph import ColumnGraph
 
 
 @dataclass(frozen=True)
