@@ -26,6 +26,20 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(key)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _module_scratch_cleanup(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[None]:
+    """Remove the scratch folders a test file made once its tests have all passed. Most hold a copy
+    of the seeded warehouse (~300 MB): a whole run keeping them all filled a CI disk."""
+    base = tmp_path_factory.getbasetemp()
+    before, failed = set(base.iterdir()), request.session.testsfailed
+    yield
+    if request.session.testsfailed > failed:
+        return  # keep them to look at
+    for path in set(base.iterdir()) - before:
+        if not path.name.startswith("seeded-warehouse"):  # the run's shared warehouse (master mode)
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def copy_project(dest: Path) -> Path:
     """Copy the project files (not build outputs) into ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)
