@@ -337,6 +337,21 @@ class Contract:
         """Where ``keys`` (a path into the YAML document) is in the file."""
         return self.document.location(*keys)
 
+    def custom_mapping(self, name: str) -> tuple[dict[str, Any], tuple[str | int, ...]] | None:
+        """The top-level customProperty ``name`` as a mapping with its YAML path (for
+        :meth:`location`), or None when the contract has none; raises :class:`ContractError` at its
+        line when its value is not a mapping. The one reader of the structured blocks
+        (``incremental``, ``destination``, ``propensityModel``)."""
+        items = list(self.model.customProperties or [])
+        index = next((i for i, item in enumerate(items) if getattr(item, "property", None) == name), None)
+        if index is None:
+            return None
+        path: tuple[str | int, ...] = ("customProperties", index, "value")
+        value = items[index].value
+        if not isinstance(value, dict):
+            raise ContractError(f"{name} must be a mapping", self.location(*path))
+        return value, path
+
 
 def custom_properties(items: Any) -> dict[str, Any]:
     """ODCS ``customProperties`` (a list of ``{property, value}``, typed or as parsed YAML) as a dict."""

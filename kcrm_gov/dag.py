@@ -127,7 +127,7 @@ def compute_dag(project: Project) -> Dag:
         dag.checks_read[name] = [t for t in contract.checks_read if t in project.contracts]
     for name, model in project.models.items():
         try:
-            refs = _refs(project, model)
+            refs = cached_refs(project, model)
         except KcrmGovError as exc:
             problems.append(exc)
             continue
@@ -158,7 +158,7 @@ REFS_KEEP = 2_000
 """Models' read lists kept in ``.kcrm/cache/refs/``: one entry per model version."""
 
 
-def _refs(project: Project, model: Model) -> list[str]:
+def cached_refs(project: Project, model: Model) -> list[str]:
     """``model.refs``, remembered in ``.kcrm/cache`` by the model's text.
 
     Every command that needs the DAG (build, the catalog, check...) parsed every model to find

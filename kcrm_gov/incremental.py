@@ -92,15 +92,11 @@ def parse_incremental(contract: Contract) -> Incremental | None:
     from . import LAYERS, typemap
     from .contracts import SLA_UNITS
 
-    items = list(contract.model.customProperties or [])
-    index = next((i for i, item in enumerate(items) if getattr(item, "property", None) == SPEC_PROPERTY), None)
-    if index is None:
+    block = contract.custom_mapping(SPEC_PROPERTY)
+    if block is None:
         return None
-    base = ("customProperties", index, "value")
+    value, base = block
     where = contract.location(*base)
-    value = items[index].value
-    if not isinstance(value, dict):
-        raise ContractError(f"{SPEC_PROPERTY} must be a mapping", where)
 
     def at(*keys: str | int) -> Location:
         return contract.location(*base, *keys)

@@ -40,14 +40,11 @@ class PropensitySpec:
 
 def parse_propensity_model(contract: Contract) -> PropensitySpec | None:
     """The contract's propensity model, or None; a malformed one raises :class:`ContractError` at its line."""
-    items = list(contract.model.customProperties or [])
-    index = next((i for i, item in enumerate(items) if getattr(item, "property", None) == SPEC_PROPERTY), None)
-    if index is None:
+    block = contract.custom_mapping(SPEC_PROPERTY)
+    if block is None:
         return None
-    where = contract.location("customProperties", index, "value")
-    value = items[index].value
-    if not isinstance(value, dict):
-        raise ContractError(f"{SPEC_PROPERTY} must be a mapping", where)
+    value, base = block
+    where = contract.location(*base)
 
     def text(key: str, *, table: bool = False, optional: bool = False) -> str | None:
         raw = value.get(key)

@@ -36,7 +36,7 @@ def _module_scratch_cleanup(tmp_path_factory: pytest.TempPathFactory, request: p
     if request.session.testsfailed > failed:
         return  # keep them to look at
     for path in set(base.iterdir()) - before:
-        if not path.name.startswith("seeded-warehouse"):  # the run's shared warehouse (master mode)
+        if not path.name.startswith(("seeded-warehouse", "session-")):  # the run's own (session fixtures)
             shutil.rmtree(path, ignore_errors=True)
 
 
@@ -52,10 +52,33 @@ def copy_project(dest: Path) -> Path:
     return dest
 
 
+@pytest.fixture(scope="session")
+def warm_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The state dir a first ``kcrm-gov check`` of the project (README included) leaves: the models'
+    read lists, column lineage, generated checks and the README's rendered examples, all cached by
+    content. A ``project_dir`` starts from it, as a developer's checkout does, instead of parsing and
+    rendering everything again (seconds per test); whatever a test changes misses the cache."""
+    from click.testing import CliRunner
+
+    from kcrm_gov.cli import cli
+
+    root = copy_project(tmp_path_factory.mktemp("session-warm-state") / "project")
+    shutil.copy2(REPO / "README.md", root / "README.md")
+    result = CliRunner().invoke(cli, ["--project-dir", str(root), "check"])
+    assert result.exit_code == 0, result.output
+    return root / ".kcrm"
+
+
+def with_warm_state(root: Path, state: Path) -> Path:
+    """``root`` (a project copy) given a copy of :func:`warm_state`'s caches."""
+    shutil.copytree(state, root / ".kcrm", dirs_exist_ok=True)
+    return root
+
+
 @pytest.fixture
-def project_dir(tmp_path: Path) -> Iterator[Path]:
+def project_dir(tmp_path: Path, warm_state: Path) -> Iterator[Path]:
     """A private copy of the project that a test may change freely."""
-    yield copy_project(tmp_path / "project")
+    yield with_warm_state(copy_project(tmp_path / "project"), warm_state)
 
 
 SEED_NOW = "2024-01-02T06:00:00Z"  # the seeded sources' last loader sync

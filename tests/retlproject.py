@@ -61,7 +61,11 @@ MODEL = """SELECT
   item_name AS company_name,
   amount_usd,
   CASE WHEN amount_usd >= 10 THEN 'A' ELSE 'B' END AS size_tier,
-  TO_HEX(MD5(TO_JSON_STRING(STRUCT(item_name, amount_usd)))) AS row_hash
+  TO_HEX(MD5(TO_JSON_STRING(STRUCT(
+    item_name AS company_name,
+    amount_usd AS amount_usd,
+    CASE WHEN amount_usd >= 10 THEN 'A' ELSE 'B' END AS size_tier
+  )))) AS row_hash
 FROM core.items
 """
 

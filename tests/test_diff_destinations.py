@@ -6,13 +6,12 @@ reaches through retl (the one column-lineage graph)."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import retlproject
 from click.testing import CliRunner
+from gitrepo import commit_on_main, private_copy
 from retlproject import RETL, edit
 
 from kcrm_gov.cli import cli
@@ -22,29 +21,18 @@ TABLE = "retl.hubspot__companies"
 STEWARD = "maria.chen"
 
 
-def _git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, text=True).stdout
-
 
 @pytest.fixture(scope="module")
 def base_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The retl mini project committed on ``main``, a ``feature`` branch checked out."""
     root = retlproject.make(tmp_path_factory.mktemp("retl-repo") / "kcrm")
     (root / ".gitignore").write_text(".kcrm/\n")
-    _git(root, "init", "-q", "-b", "main")
-    _git(root, "config", "user.email", "ci@kcrm.io")
-    _git(root, "config", "user.name", "CI")
-    _git(root, "add", "-A")
-    _git(root, "commit", "-q", "-m", "the project")
-    _git(root, "checkout", "-q", "-b", "feature")
-    return root
+    return commit_on_main(root)
 
 
 @pytest.fixture
 def repo(base_repo: Path, tmp_path: Path) -> Path:
-    dest = tmp_path / "kcrm"
-    shutil.copytree(base_repo, dest, symlinks=True)
-    return dest
+    return private_copy(base_repo, tmp_path)
 
 
 def changes(report) -> dict[str, tuple[str, str]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import REPO, copy_project
+from conftest import REPO, copy_project, with_warm_state
 
 from kcrm_gov.checks.sodacl import CHECK_TABLE
 from kcrm_gov.cli import cli
@@ -26,8 +26,8 @@ def invoke(root: Path, *args: str) -> tuple[int, str]:
 
 
 @pytest.fixture
-def project_dir(tmp_path: Path) -> Path:
-    root = copy_project(tmp_path / "project")
+def project_dir(tmp_path: Path, warm_state: Path) -> Path:
+    root = with_warm_state(copy_project(tmp_path / "project"), warm_state)
     (root / "README.md").write_text((REPO / "README.md").read_text())
     return root
 

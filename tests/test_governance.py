@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import REPO
+from gitrepo import commit_on_main, git, private_copy
 from miniproject import contract_yaml, unbind_metrics
 
 from kcrm_gov.cli import cli
@@ -33,7 +33,8 @@ CORE_COLUMNS = [("company_id", "INT64", True), ("company_name", "STRING", False)
 CORE_SQL = """SELECT company_id, company_name, city, employee_count, is_internal
 FROM stg.hubspot__companies
 """
-RETL_SQL = "SELECT company_id, city AS hs_city FROM core.companies\n"
+RETL_SQL = ("SELECT company_id, city AS hs_city, TO_HEX(MD5(TO_JSON_STRING(STRUCT(city AS hs_city)))) AS row_hash\n"
+            "FROM core.companies\n")
 RETL_DESTINATION = """  - property: destination
     value:
       system: hubspot
@@ -52,9 +53,6 @@ properties:
 """
 MARTS_SQL = "SELECT COALESCE(city, 'unknown') AS city, COUNT(*) AS companies FROM core.companies GROUP BY 1\n"
 
-
-def _git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, text=True).stdout
 
 
 def _write(root: Path, rel: str, text: str) -> None:
@@ -88,7 +86,8 @@ def base_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _write(root, "models/core/companies.sql", CORE_SQL)
     _write(root, "contracts/retl/hubspot__company_properties.odcs.yaml", _owned_by(
         contract_yaml("retl", "hubspot__company_properties", [("company_id", "INT64", True),
-                                                              ("hs_city", "STRING", False)], ["company_id"],
+                                                              ("hs_city", "STRING", False),
+                                                              ("row_hash", "STRING", True)], ["company_id"],
                       source="hubspot"), "customer-success", "david.kim") + RETL_DESTINATION)
     _write(root, "catalog/destinations/hubspot/companies.yml", RETL_PROPERTIES)
     _write(root, "models/retl/hubspot__company_properties.sql", RETL_SQL)
@@ -106,21 +105,13 @@ def base_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     project = Project.load(root)
     write_lookml(project, generate_lookml(project))  # the marts table's Looker view, as `generate lookml` writes it
-    _git(root, "init", "-q", "-b", "main")
-    _git(root, "config", "user.email", "ci@kcrm.io")
-    _git(root, "config", "user.name", "CI")
-    _git(root, "add", "-A")
-    _git(root, "commit", "-q", "-m", "the project")
-    _git(root, "checkout", "-q", "-b", "feature")
-    return root
+    return commit_on_main(root)
 
 
 @pytest.fixture
 def repo(base_repo: Path, tmp_path: Path) -> Path:
     """A private clone of the base repository (working tree and history) for one change."""
-    dest = tmp_path / "kcrm"
-    shutil.copytree(base_repo, dest, symlinks=True)
-    return dest
+    return private_copy(base_repo, tmp_path)
 
 
 def edit(root: Path, rel: str, old: str, new: str, count: int = 1) -> None:
@@ -168,7 +159,7 @@ def test_column_removed_is_breaking_with_column_level_impact(repo: Path) -> None
     assert imp is not None
     assert imp.tables == ["core.companies", "retl.hubspot__company_properties", "marts.companies_by_city"]
     assert imp.columns == ["core.companies.city", "retl.hubspot__company_properties.hs_city",
-                           "marts.companies_by_city.city"]
+                           "retl.hubspot__company_properties.row_hash", "marts.companies_by_city.city"]
     assert imp.retl == ["retl.hubspot__company_properties"] and imp.marts == ["marts.companies_by_city"]
     assert imp.destinations == ["hubspot://kcrm-portal/companies.city"]  # through retl, to HubSpot
     approvers = {a.username: a.mention for a in imp.approvers}
@@ -289,8 +280,8 @@ def test_sla_loosened_on_a_table_nothing_reads_is_additive(repo: Path) -> None:
     (repo / rel).write_text(text.replace("customProperties:\n", "slaProperties:\n  - property: freshness\n"
                                          "    value: 24\n    unit: h\n    element: companies.company_id\n"
                                          "customProperties:\n", 1))
-    _git(repo, "commit", "-qam", "core has an SLA")
-    _git(repo, "branch", "-f", "main", "HEAD")
+    git(repo, "commit", "-qam", "core has an SLA")
+    git(repo, "branch", "-f", "main", "HEAD")
     edit(repo, rel, "    value: 24\n    unit: h\n    element: companies.company_id", "    value: 48\n    unit: h\n"
          "    element: companies.company_id")
     report = diff(repo, "main")
@@ -347,7 +338,7 @@ def test_model_change_is_implementation_only(repo: Path) -> None:
 
 def test_default_base_is_merge_base_with_main(repo: Path) -> None:
     edit(repo, STG, "description: HubSpot industry picklist", "description: The HubSpot industry picklist")
-    _git(repo, "commit", "-qam", "doc change on the branch")
+    git(repo, "commit", "-qam", "doc change on the branch")
     report = diff(repo)  # no --base: merge base of HEAD and main
     assert "merge base of HEAD and main" in report.base
     assert kinds(report, "stg.hubspot__companies") == {"description_changed": DOCUMENTATION}

@@ -1,4 +1,4 @@
-"""Lint of reverse-ETL destinations (KG022-KG025) on the retl mini project: each bad input is reported
+"""Lint of reverse-ETL destinations (KG022-KG027) on the retl mini project: each bad input is reported
 with its file, line and the field or column at fault; a good project lints clean."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from kcrm_gov.cli import cli
 from kcrm_gov.project import Project
 
 CORE = Path("contracts/core/items.odcs.yaml")
+MODEL = Path("models/retl/hubspot__companies.sql")
 
 
 def lint(root: Path) -> tuple[int, list[dict], str]:
@@ -80,6 +81,15 @@ CASES = {
     "approvedPii naming a column that is not PII": ([(RETL, "approvedPii: []", "approvedPii: [company_name]")],
                                                     "KG025", (RETL, "approvedPii: [company_name]"),
                                                     ["company_name", "not a PII column"]),
+    "row_hash missing a written field": ([(MODEL, "    amount_usd AS amount_usd,\n", "")], "KG027",
+                                         (MODEL, "TO_HEX(MD5("), ["(company_name, size_tier)",
+                                                                  "(company_name, amount_usd, size_tier)"]),
+    "row_hash with a field that is not written": (
+        [(MODEL, "    amount_usd AS amount_usd,\n", "    amount_usd AS amount_usd,\n    item_id AS company_id,\n")],
+        "KG027", (MODEL, "TO_HEX(MD5("), ["company_id", "mapping order"]),
+    "row_hash of another value than the written one": (
+        [(MODEL, "    item_name AS company_name,", "    UPPER(item_name) AS company_name,")], "KG027",
+        (MODEL, "TO_HEX(MD5("), ["UPPER(item_name)", "selects item_name AS company_name"]),
 }
 
 
@@ -92,7 +102,7 @@ def test_each_bad_destination_names_file_line_and_field(retl: Path, case: str) -
     ours = [f for f in found if f["rule"] == rule]
     assert code == 1 and len(ours) == 1, out
     assert [f for f in found if f["rule"] != rule] == [], out  # the one fault is reported once, by one rule
-    assert ours[0]["path"] == where.as_posix() if where != PROPERTIES else RETL.as_posix()
+    assert ours[0]["path"] == (where if where != PROPERTIES else RETL).as_posix()
     assert ours[0]["line"] == line_of(retl, where, text), ours[0]
     for word in words:
         assert word in ours[0]["message"], ours[0]["message"]
@@ -128,6 +138,8 @@ def test_pii_column_added_without_approval_fails_until_approved(retl: Path) -> N
     # mapped too: still refused, and the mapping does not hide it
     edit(retl, RETL, "        - {column: size_tier", "        - {column: owner_email, field: kcrm_owner_email}\n"
          "        - {column: size_tier")
+    edit(retl, MODEL, "  TO_HEX(", "  CAST(NULL AS STRING) AS owner_email,\n  TO_HEX(")
+    edit(retl, MODEL, "    CASE WHEN", "    CAST(NULL AS STRING) AS owner_email,\n    CASE WHEN")
     assert [f["rule"] for f in lint(retl)[1]] == ["KG025"]
     # a steward approves it: clean (PII is confidential, and the approval is the allowance for it)
     edit(retl, RETL, "approvedPii: []", "approvedPii: [owner_email]")
@@ -146,3 +158,11 @@ def test_malformed_property_list_names_file_and_line(retl: Path) -> None:
     edit(retl, PROPERTIES, "object: companies", "object: company")
     result = CliRunner().invoke(cli, ["--project-dir", str(retl), "lint"], catch_exceptions=False)
     assert result.exit_code == 2 and f"{PROPERTIES.as_posix()}:2:" in result.output, result.output
+
+
+def test_retl_table_without_row_hash(retl: Path) -> None:
+    (retl / RETL).write_text(retlproject.retl_contract(columns=[c for c in retlproject.COLUMNS if c[0] != "row_hash"]))
+    code, found, out = lint(retl)
+    assert code == 1 and [f["rule"] for f in found] == ["KG027"], out
+    assert found[0]["line"] == line_of(retl, RETL, "    value:\n      system: hubspot")
+    assert "no row_hash column" in found[0]["message"]

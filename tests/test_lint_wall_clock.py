@@ -49,3 +49,26 @@ def test_stg_may_read_the_clock_and_data_dates_are_fine(mini: Path) -> None:
 def test_the_shipped_models_read_no_wall_clock() -> None:
     _, findings = lint(miniproject.REPO)
     assert findings == []
+
+
+def test_every_name_the_bigquery_parser_reads_as_the_clock_is_looked_for() -> None:
+    """KG018 parses only the models whose text names a clock function: every function name that
+    sqlglot's BigQuery parser turns into a wall-clock node must be one it looks for."""
+    import sqlglot
+    from sqlglot.dialects.bigquery import BigQuery
+
+    from kcrm_gov.lint.rules import _WALL_CLOCK_NAMES, _WALL_CLOCK_NODES
+
+    names = {n for n in {*BigQuery.Parser.FUNCTIONS, *BigQuery.Parser.NO_PAREN_FUNCTIONS} if isinstance(n, str)}
+    names |= {t.name for t in BigQuery.Parser.NO_PAREN_FUNCTIONS}
+    clock = set()
+    for name in names:
+        for sql in (f"SELECT {name}()", f"SELECT {name}"):
+            try:
+                tree = sqlglot.parse_one(sql, read="bigquery")
+            except Exception:  # some builders fail without their arguments: not a clock
+                continue
+            if any(isinstance(node, _WALL_CLOCK_NODES) for node in tree.walk()):
+                clock.add(name.upper())
+    assert {"CURRENT_DATE", "CURRENT_TIMESTAMP"} <= clock
+    assert clock <= _WALL_CLOCK_NAMES

@@ -163,7 +163,7 @@ def test_routing_known_answers_and_stability(warehouse: Path, tmp_path: Path) ->
         for k, (account, mql) in LEADS.items():
             _add_lead(con, k, account)
             clone_row(con, "enr.lead_scores", {"contact_id": -k, "account_key": account, "is_mql": mql})
-    run_cli(root, "build", "--select", "retl.hubspot__lead_routing")
+    run_cli(root, "build", "--select", "enr.account_profile retl.hubspot__lead_routing")
     first = _routing(root)
     got = {k: tuple(first[k][:5]) for k in LEADS}
     assert got == EXPECTED

@@ -260,15 +260,22 @@ SECTIONS: tuple[Section, ...] = (
 
 
 def _inputs(project: Project) -> list[str]:
-    """What a CLI example depends on: every file the copy of the project holds."""
+    """What a CLI example depends on: every file the copy of the project holds, the files with
+    generated sections without their bodies (no example reads another's output: a hand-edited or
+    stale section must not make every example run again)."""
     import hashlib
 
+    holders = {s.file for s in SECTIONS}
     parts = []
     for name in PROJECT_FILES:
         path = project.root / name
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path] if path.is_file() else []
         for file in files:
-            parts.append(f"{file.relative_to(project.root).as_posix()}:{hashlib.sha256(file.read_bytes()).hexdigest()}")
+            rel = file.relative_to(project.root).as_posix()
+            data = file.read_bytes()
+            if rel in holders:
+                data = _SECTION.sub(lambda m: m.group(1) + m.group(4), data.decode(errors="replace")).encode()
+            parts.append(f"{rel}:{hashlib.sha256(data).hexdigest()}")
     return parts
 
 
@@ -302,17 +309,18 @@ def generated(project: Project, *, gate: GateResult | None = None, only: set[str
     missing from its file is added nowhere (the file's author places the markers).
     """
     by_name = {s.name: s for s in SECTIONS}
+    texts = {file: (project.root / file).read_text() for file in sorted({s.file for s in SECTIONS})
+             if (project.root / file).is_file()}
+    for file, text in texts.items():  # every marker is checked before any example runs (seconds each)
+        unknown = [m.group("name") for m in _SECTION.finditer(text) if m.group("name") not in by_name]
+        if unknown:
+            raise ValueError(f"{file}: unknown generated section '{unknown[0]}'")
     out: dict[Path, str] = {}
-    for file in sorted({s.file for s in SECTIONS}):
+    for file, text in texts.items():
         path = project.root / file
-        if not path.is_file():
-            continue
-        text = path.read_text()
 
-        def fill(match: re.Match[str], file: str = file) -> str:
+        def fill(match: re.Match[str]) -> str:
             name = match.group("name")
-            if name not in by_name:
-                raise ValueError(f"{file}: unknown generated section '{name}'")
             body = match.group("body") if only is not None and name not in only else \
                 _render(project, by_name[name], gate)
             return match.group(1) + body + match.group(4)

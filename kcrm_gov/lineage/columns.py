@@ -167,11 +167,13 @@ def project_lineage(project: Project, tables: Iterable[str] | None = None) -> di
 
 def cache_key(project: Project, table: str) -> str:
     """sha256 of the model's SQL and the id, version and schema of each contract it reads."""
+    from ..dag import cached_refs
+
     model = project.models[table]
     digest = hashlib.sha256()
     digest.update(f"kcrm-gov column lineage v{ALGORITHM_VERSION}\n".encode())
     digest.update(model.sql.encode())
-    for ref in sorted(model.refs):
+    for ref in sorted(cached_refs(project, model)):  # a fresh hit parses no SQL
         contract = project.contracts.get(ref)
         if contract is None:
             digest.update(f"\n{ref}: no contract".encode())

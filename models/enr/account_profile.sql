@@ -25,7 +25,9 @@ revenue AS (
 ),
 
 active AS (
-  -- Distinct identified users with a product action in the usage window ending on the as-of date.
+  -- Distinct identified users with a product action in the usage window ending on the as-of date:
+  -- enr.account_health's rule, counted here for every account (trials and churned ones too), where
+  -- account_health holds only the paying ones.
   SELECT d.account_key, COUNT(DISTINCT user_id) AS active_users
   FROM enr.account_usage_daily AS d
   CROSS JOIN params AS x

@@ -4,21 +4,7 @@
 -- sales development reps in a stable round robin. Only active users (core.users.is_active) are ever
 -- assigned: a rule whose owner is deactivated does not apply, and the lead falls through to the next.
 -- Priority and response SLA come from the ordered rules of enr.lead_routing_priorities.
-WITH latest_month AS (
-  -- The data's last month of MRR: an account paying then is a customer.
-  SELECT MAX(month_start) AS month_start
-  FROM enr.account_mrr_monthly
-),
-
-customers AS (
-  SELECT m.account_key
-  FROM enr.account_mrr_monthly AS m
-  JOIN latest_month AS l
-    ON l.month_start = m.month_start
-  WHERE m.closing_mrr_usd > 0
-),
-
-sdrs AS (
+WITH sdrs AS (
   -- The round robin's seats: active SDRs numbered 0..n-1 by user id (a stable order that a new hire
   -- joins at its place).
   SELECT
@@ -47,7 +33,7 @@ open_leads AS (
     l.account_key,
     l.created_at,
     s.lead_sequence,
-    c.account_key IS NOT NULL AS is_customer,
+    COALESCE(c.lifecycle = 'customer', FALSE) AS is_customer,
     a.owner_user_id AS account_owner_user_id,
     o.is_active AS owner_is_active,
     o.department AS owner_department,
@@ -59,7 +45,7 @@ open_leads AS (
     ON s.lead_id = l.lead_id
   LEFT JOIN core.accounts AS a
     ON a.account_key = l.account_key
-  LEFT JOIN customers AS c
+  LEFT JOIN enr.account_profile AS c  -- the one lifecycle rule: customer = paying in the latest month
     ON c.account_key = l.account_key
   LEFT JOIN core.users AS o
     ON o.user_id = a.owner_user_id
