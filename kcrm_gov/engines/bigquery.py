@@ -28,8 +28,9 @@ fails loudly after the swap rather than leaving it silent.
 cannot parse ``PRIMARY KEY/FOREIGN KEY … NOT ENFORCED`` nor ``NOT NULL`` on nested fields, so
 those are left out of the DDL it gets; it silently drops labels and column descriptions from DDL,
 so they are set again through the API; its CTAS does not enforce ``NOT NULL``, so required
-columns are checked with a query before the swap. Real BigQuery gets the full DDL and none of
-the extra calls. ``.ci/BQEMULATOR.md`` lists every gap.
+columns are checked with a query before the swap; its dry run executes a SELECT in full, so a
+model's output schema comes from a ``LIMIT 0`` query instead. Real BigQuery gets the full DDL, the
+dry run and none of the extra calls. ``.ci/BQEMULATOR.md`` lists every gap.
 """
 
 from __future__ import annotations
@@ -303,9 +304,13 @@ class BigQueryEngine(Engine):
 
     def model_schema(self, sql: str) -> list[ActualColumn]:
         """The output columns of ``sql`` from a dry run (no bytes scanned, nothing written). When
-        the dry run carries no schema, a ``LIMIT 0`` query's result schema is used instead."""
-        job, _ = self._query(sql, "dry run", dry_run=True)
-        fields = list(job.schema or [])
+        the dry run carries no schema, a ``LIMIT 0`` query's result schema is used instead. The
+        emulator runs a dry run's SELECT in full (a second execution of every model), so there the
+        ``LIMIT 0`` query, which its engine plans without reading the inputs, is asked first."""
+        fields: list[Any] = []
+        if not self.emulator_compat:
+            job, _ = self._query(sql, "dry run", dry_run=True)
+            fields = list(job.schema or [])
         if not fields:
             _, rows = self._query(f"SELECT * FROM (\n{sql}\n) LIMIT 0", "query")
             fields = list(rows.schema)
