@@ -213,7 +213,7 @@ def run_model(project: Project, engine: Engine, table: str, *, full_refresh: boo
         if contract.incremental is not None:
             sql, cutoff = incremental_sql(project, engine, table, sql, full_refresh=full_refresh)
         try:
-            actual = engine.model_schema(sql)
+            actual = engine.model_schema(sql, stage_for=contract)
         except KcrmGovError as exc:
             raise located(project, table, exc) from None
         mismatches = compare_schema(contract, actual, engine.type_text)

@@ -132,8 +132,10 @@ class Engine(ABC):
         """A model's BigQuery SQL (refs already rewritten) in this engine's dialect."""
 
     @abstractmethod
-    def model_schema(self, sql: str) -> list[ActualColumn]:
-        """The output columns of ``sql`` (engine dialect) without replacing anything."""
+    def model_schema(self, sql: str, *, stage_for: Contract | None = None) -> list[ActualColumn]:
+        """The output columns of ``sql`` (engine dialect) without replacing anything. ``stage_for``:
+        the contract whose :meth:`replace_table` or :meth:`merge_table` comes next with this ``sql``
+        (an engine may build the model's rows now and reuse them there)."""
 
     @abstractmethod
     def type_text(self, data_type: exp.DataType) -> str:

@@ -28,14 +28,16 @@ fails loudly after the swap rather than leaving it silent.
 cannot parse ``PRIMARY KEY/FOREIGN KEY … NOT ENFORCED`` nor ``NOT NULL`` on nested fields, so
 those are left out of the DDL it gets; it silently drops labels and column descriptions from DDL,
 so they are set again through the API; its CTAS does not enforce ``NOT NULL``, so required
-columns are checked with a query before the swap; its dry run executes a SELECT in full, so a
-model's output schema comes from a ``LIMIT 0`` query instead. Real BigQuery gets the full DDL, the
+columns are checked with a query before the swap; its dry run (and a ``LIMIT 0`` query) runs a
+SELECT in full, so a model is built into its build table first and its output schema read from that
+table, before the contract check and the swap. Real BigQuery gets the full DDL, the
 dry run and none of the extra calls. ``.ci/BQEMULATOR.md`` lists every gap.
 """
 
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
@@ -85,6 +87,8 @@ class BigQueryEngine(Engine):
         self.retry = bigquery.DEFAULT_RETRY.with_deadline(self.api_deadline)
         self.client = client or self._make_client()
         self._datasets: set[str] = set()
+        self._staged: dict[str, tuple[str, Any]] = {}  # emulator: table -> (sql, job) built by model_schema
+        self._lock = threading.Lock()
         self._taxonomy: Taxonomy | bool | None = False  # False: not loaded yet
 
     def _make_client(self) -> bigquery.Client:
@@ -302,13 +306,16 @@ class BigQueryEngine(Engine):
     def type_text(self, data_type: exp.DataType) -> str:
         return typemap.to_bigquery(data_type)
 
-    def model_schema(self, sql: str) -> list[ActualColumn]:
+    def model_schema(self, sql: str, *, stage_for: Contract | None = None) -> list[ActualColumn]:
         """The output columns of ``sql`` from a dry run (no bytes scanned, nothing written). When
         the dry run carries no schema, a ``LIMIT 0`` query's result schema is used instead. The
-        emulator runs a dry run's SELECT in full (a second execution of every model), so there the
-        ``LIMIT 0`` query, which its engine plans without reading the inputs, is asked first."""
+        emulator runs a dry run's (and a ``LIMIT 0`` query's) SELECT in full, a second execution of
+        every model: there, with ``stage_for``, the model is built into its build table at once and
+        the schema read from that table; the replace or merge that follows uses those rows."""
         fields: list[Any] = []
-        if not self.emulator_compat:
+        if self.emulator_compat and stage_for is not None:
+            fields = self._stage(stage_for, sql)
+        elif not self.emulator_compat:
             job, _ = self._query(sql, "dry run", dry_run=True)
             fields = list(job.schema or [])
         if not fields:
@@ -316,6 +323,33 @@ class BigQueryEngine(Engine):
             fields = list(rows.schema)
         return [ActualColumn(f.name, typemap.parse_bigquery_type(schema_field_type(f)), f.mode != "REQUIRED")
                 for f in fields]
+
+    def _build_table(self, contract: Contract, sql: str) -> Any:
+        """CTAS ``sql`` into the contract's ``__kcrm_build__`` table (expiring in a day); its job.
+        Rows staged by :meth:`model_schema` for this very ``sql`` are used instead, once."""
+        with self._lock:
+            staged = self._staged.pop(contract.qualified_name, None)
+        if staged is not None and staged[0] == sql:
+            return staged[1]
+        build_rel = self.relation(contract.layer, f"{BUILD_PREFIX}{contract.table}")
+        first, _ = self._query(
+            f"CREATE OR REPLACE TABLE {build_rel}\n"
+            "OPTIONS(expiration_timestamp=TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 1 DAY))\n"
+            f"AS\n{sql}", f"build {contract.qualified_name}", labels=self._labels(contract))
+        return first
+
+    def _stage(self, contract: Contract, sql: str) -> list[Any]:
+        """Emulator only: build ``sql`` into the build table now and return that table's schema."""
+        self.ensure_dataset(contract.layer)
+        with self._lock:
+            self._staged.pop(contract.qualified_name, None)
+        job = self._build_table(contract, sql)
+        ref = self._ref(contract.layer, f"{BUILD_PREFIX}{contract.table}")
+        with self._calling(f"table {ref}"):
+            table = self.client.get_table(ref, retry=self.retry, timeout=self.api_timeout)
+        with self._lock:
+            self._staged[contract.qualified_name] = (sql, job)
+        return list(table.schema or [])
 
     def replace_table(self, contract: Contract, sql: str) -> BuildStats:
         """CTAS ``sql`` into ``__kcrm_build__<table>``, then ``CREATE OR REPLACE TABLE`` the live
@@ -332,10 +366,7 @@ class BigQueryEngine(Engine):
             swap = self.ddl(contract, replace=True, as_select=f"SELECT {columns} FROM {build_rel}")
         except ddl.DdlError as exc:
             raise EngineError(str(exc)) from None
-        first, _ = self._query(
-            f"CREATE OR REPLACE TABLE {build_rel}\n"
-            "OPTIONS(expiration_timestamp=TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 1 DAY))\n"
-            f"AS\n{sql}", f"build {contract.qualified_name}", labels=labels)
+        first = self._build_table(contract, sql)
         try:
             if self.emulator_compat:
                 self._check_required(contract, build_rel, labels)
@@ -392,10 +423,7 @@ class BigQueryEngine(Engine):
         build = f"{BUILD_PREFIX}{contract.table}"
         build_rel = self.relation(layer, build)
         labels = self._labels(contract)
-        first, _ = self._query(
-            f"CREATE OR REPLACE TABLE {build_rel}\n"
-            "OPTIONS(expiration_timestamp=TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 1 DAY))\n"
-            f"AS\n{sql}", f"build {contract.qualified_name}", labels=labels)
+        first = self._build_table(contract, sql)
         try:
             if self.emulator_compat:
                 self._check_required(contract, build_rel, labels)

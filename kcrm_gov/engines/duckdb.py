@@ -247,7 +247,7 @@ class DuckDBEngine(Engine):
 
         return to_duckdb(bigquery_sql)
 
-    def model_schema(self, sql: str) -> list[ActualColumn]:
+    def model_schema(self, sql: str, *, stage_for: Contract | None = None) -> list[ActualColumn]:
         import duckdb
 
         try:
