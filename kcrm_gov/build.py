@@ -141,6 +141,10 @@ def located(project: Project, table: str, error: KcrmGovError) -> KcrmGovError:
     return error
 
 
+class FullRefreshNeeded(KcrmGovError):
+    """An incremental model's contract changed since its table was built: merging is refused."""
+
+
 def incremental_sql(project: Project, engine: Engine, table: str, sql: str, *,
                     full_refresh: bool) -> tuple[str, Any]:
     """``(sql, cutoff)`` for an incremental model: its window's SQL and cutoff when the table exists
@@ -156,7 +160,7 @@ def incremental_sql(project: Project, engine: Engine, table: str, sql: str, *,
     if full_refresh or stored is None or not engine.table_exists(contract.layer, contract.table):
         return sql, None
     if stored != fingerprint(contract):
-        raise KcrmGovError(
+        raise FullRefreshNeeded(
             f"{table} is incremental and its contract's columns or unique key changed since the table was "
             f"built: its rows no longer fit the contract, so it must be rebuilt in full; run `kcrm-gov build "
             f"--full-refresh --select {table}`", Location(contract.path))

@@ -7,7 +7,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .build import compile_model
+from .build import FullRefreshNeeded, compile_model, incremental_sql
 from .engines.base import Engine, WarehouseUnavailable
 from .errors import KcrmGovError
 from .project import Project
@@ -84,6 +84,8 @@ class ModelCost:
     cost_usd: float | None = None
     input_bytes: int | None = None  # the full size of the tables it reads (None: unknown)
     error: str | None = None
+    window_from: str | None = None  # an incremental model's cutoff: the dry run priced only rows from it on
+    note: str | None = None  # how an incremental model was priced when not by its window
 
     @property
     def scanned_fraction(self) -> float | None:
@@ -129,10 +131,13 @@ class CostReport:
                 "notes": self.notes}
 
 
-def dry_run_models(project: Project, engine: Engine, tables: list[str]) -> CostReport:
+def dry_run_models(project: Project, engine: Engine, tables: list[str], *, full_refresh: bool = False) -> CostReport:
     """Compile each selected model for the engine and ask it what the model would scan, priced at
     the target's ``price_per_tib``. Each model's inputs (the tables it reads) are sized too, so a
-    model that scans less than they hold shows its pruning."""
+    model that scans less than they hold shows its pruning.
+
+    An incremental model is priced as the next build would run it (see :func:`priced_sql`): its
+    window, each source read from the cutoff on, unless ``full_refresh``."""
     price = engine.target.price_per_tib
     report = CostReport(target=engine.target.name, engine=engine.kind, price_per_tib=price)
     sizes: dict[str, int | None] = {}
@@ -148,7 +153,7 @@ def dry_run_models(project: Project, engine: Engine, tables: list[str]) -> CostR
     def price_model(table: str) -> ModelCost:
         row = ModelCost(table=table)
         try:
-            sql = compile_model(project, engine, table)
+            sql, row.window_from, row.note = priced_sql(project, engine, table, full_refresh=full_refresh)
             row.bytes = engine.dry_run(sql)
             if row.bytes is not None:
                 row.cost_usd = on_demand_cost(row.bytes, price)
@@ -169,6 +174,30 @@ def dry_run_models(project: Project, engine: Engine, tables: list[str]) -> CostR
     if not report.priced and report.models:
         report.notes.append(f"target '{engine.target.name}' ({engine.kind}) {NO_COST_MODEL}")
     return report
+
+
+def priced_sql(project: Project, engine: Engine, table: str, *,
+               full_refresh: bool) -> tuple[str, str | None, str | None]:
+    """``(sql, window_from, note)``: the SQL a dry run prices for ``table``, as the next build runs it.
+
+    A model is priced by its compiled SQL. An incremental model whose table exists, built from the
+    same contract, is priced by its window (the engine's high-water mark minus the lookback, a
+    literal in the SQL, so the warehouse prunes the sources' partitions before it runs): the bytes
+    show what an incremental build reads, and ``window_from`` says from when. The window is worked
+    out only on an engine that prices queries (its first read creates DuckDB's state table)."""
+    sql = compile_model(project, engine, table)
+    if project.contracts[table].incremental is None or not engine.prices_queries:
+        return sql, None, None
+    if full_refresh:
+        return sql, None, "priced in full (--full-refresh)"
+    try:
+        window, cutoff = incremental_sql(project, engine, table, sql, full_refresh=False)
+    except FullRefreshNeeded:
+        return sql, None, ("priced in full: its contract's columns changed since the table was built, so "
+                           "the next build must be --full-refresh")
+    if cutoff is None:
+        return sql, None, "priced in full: the table is not built yet (its first build reads every row)"
+    return window, cutoff.isoformat(), None
 
 
 def budget_problems(report: CostReport, max_per_model: int | None, max_per_build: int | None) -> list[str]:

@@ -274,3 +274,80 @@ def test_check_fails_a_build_over_the_scan_budget_and_passes_within_it(
     monkeypatch.setenv("KCRM_GOV_PROD__MAX_BYTES_PER_BUILD", str(total))  # exactly the budget: within it
     step = cost_step(Project.load(root), "prod")
     assert step.ok and step.exit_code == 0 and "0 over budget" in step.summary, step
+
+
+@needs_emulator
+@pytest.mark.bigquery
+def test_dry_run_prices_an_incremental_model_by_the_window_its_next_build_reads(tmp_path: Path) -> None:
+    """Before its first build an incremental model is priced in full; once built, by its window (each
+    source read from the high-water mark minus the lookback, a literal the warehouse prunes on); with
+    --full-refresh in full again. What the client was told for exactly that SQL is what is reported."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import test_incremental as inc
+
+    from kcrm_gov.build import compile_model, window_sql
+    from kcrm_gov.config import Target
+    from kcrm_gov.engines import open_engine
+    from kcrm_gov.engines.bigquery import BigQueryEngine
+    from kcrm_gov.typemap import to_arrow
+
+    root = inc.make(tmp_path / "p")
+    table = "stg.src__events"
+    prefix = f"kw{uuid.uuid4().hex[:8]}_"
+    with BytesReportingProxy(ENDPOINT or "") as proxy:
+        with_target(root, f"    project: {GCP_PROJECT}\n    api_endpoint: {proxy.url}\n    dataset_prefix: {prefix}\n"
+                          "    price_per_tib: 5\n    threads: 1\n    api_timeout: 120\n")
+        project = Project.load(root)
+        raw = project.contract("raw.src__events")
+        schema = pa.schema([pa.field(c.name, to_arrow(c.data_type)) for c in raw.columns])
+
+        def rows(data: list[tuple[int, str | None, str, bool, str]]) -> pa.Table:
+            def at(text: str) -> dt.datetime:
+                return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
+
+            return pa.Table.from_pylist([{"id": i, "name": n, "event_at": at(e), "_fivetran_deleted": d,
+                                          "_fivetran_synced": at(s)} for i, n, e, d, s in data], schema=schema)
+
+        def dry_run(*extra: str) -> dict[str, object]:
+            result = run_cli(root, "build", "--dry-run", "--target", "prod", "--json", "--select", table, *extra)
+            assert result.exit_code == 0, result.output
+            [model] = json.loads(result.stdout)["models"]
+            return model
+
+        remote = BigQueryEngine(project, Target(name="emulator", type="bigquery", project=GCP_PROJECT,
+                                                api_endpoint=ENDPOINT, dataset_prefix=prefix))
+        try:
+            remote.write_arrow(raw, rows(inc.history()))
+            with open_engine(project, "prod") as engine:
+                full_sql = compile_model(project, engine, table)
+
+            first = dry_run()  # not built yet: its first build reads every row
+            assert first["window_from"] is None and "not built yet" in str(first["note"])
+            assert first["bytes"] == proxy.reported[full_sql]
+
+            assert run_cli(root, "build", "--target", "prod", "--no-seed", "--select", table).exit_code == 0
+            remote.write_arrow(raw, rows(inc.APPENDED), mode="append")
+            proxy.reported.clear()
+            windowed = dry_run()
+            # the last load in the history is 2023-01-08 22:00 UTC; the lookback is 3 days
+            cutoff = dt.datetime(2023, 1, 5, 22, tzinfo=dt.UTC)
+            assert windowed["window_from"] == cutoff.isoformat() and windowed["note"] is None
+            with open_engine(project, "prod") as engine:
+                window = window_sql(project, engine, table, cutoff)
+            assert "2023-01-05T22:00:00+00:00" in window and window != full_sql
+            assert list(proxy.reported) == [window]  # the window was priced, not the full model
+            assert windowed["bytes"] == proxy.reported[window]
+
+            text = run_cli(root, "build", "--dry-run", "--target", "prod", "--select", table)
+            assert text.exit_code == 0 and "priced by its window: each source read from 2023-01-05T22:00:00+00:00" in text.output
+
+            refresh = dry_run("--full-refresh")
+            assert refresh["window_from"] is None and "--full-refresh" in str(refresh["note"])
+            assert refresh["bytes"] == proxy.reported[full_sql]
+        finally:
+            for dataset in list(remote.client.list_datasets()):
+                if dataset.dataset_id.startswith(prefix):
+                    remote.client.delete_dataset(dataset.reference, delete_contents=True, not_found_ok=True)
+            remote.close()

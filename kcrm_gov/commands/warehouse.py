@@ -67,22 +67,31 @@ def print_cost(report: Any, console: Any) -> None:
         return
     table = Table(title=f"dry run on target '{report.target}' ({report.engine}), on demand at "
                         f"${report.price_per_tib:g} per TiB", title_justify="left")
-    for name in ("table", "status", "bytes processed", "est. cost (USD)", "inputs' size", "scanned"):
-        table.add_column(name, justify="left" if name in ("table", "status") else "right",
+    for name in ("table", "status", "bytes processed", "est. cost (USD)", "inputs' size", "scanned", "window"):
+        table.add_column(name, justify="left" if name in ("table", "status", "window") else "right",
                          no_wrap=name != "table")
     for m in report.models:
         fraction = m.scanned_fraction
+        window = "window" if m.window_from else ("full" if m.note else "")
         table.add_row(m.table, m.status, "" if m.bytes is None else f"{m.bytes:,}",
                       "" if m.cost_usd is None else f"{m.cost_usd:,.4f}",
                       "" if m.input_bytes is None else f"{m.input_bytes:,}",
-                      "" if fraction is None else f"{fraction:.0%}")
+                      "" if fraction is None else f"{fraction:.0%}", window)
     total, cost = report.total_bytes or 0, report.total_cost_usd or 0.0
-    table.add_row("total", "", f"{total:,}", f"{cost:,.4f}", "", "", end_section=True)
+    table.add_row("total", "", f"{total:,}", f"{cost:,.4f}", "", "", "", end_section=True)
     console.print(table)
     console.print(f"{len(report.models)} models would scan {format_bytes(total)} ({total:,} bytes): about "
                   f"${cost:,.4f} on demand. "
                   "\"scanned\" is bytes processed / the full size of the tables the model reads; below 100 % "
-                  "the warehouse prunes columns or partitions.", highlight=False, markup=False, soft_wrap=True)
+                  "the warehouse prunes columns or partitions. An incremental model is priced as the next build "
+                  "runs it (\"window\": each source read from its cutoff on).", highlight=False,
+                  markup=False, soft_wrap=True)
+    for m in report.models:
+        if m.window_from:
+            console.print(f"{m.table}: incremental, priced by its window: each source read from {m.window_from} on",
+                          highlight=False, markup=False, soft_wrap=True)
+        elif m.note:
+            console.print(f"{m.table}: incremental, {m.note}", highlight=False, markup=False, soft_wrap=True)
     for m in report.models:
         if m.error:
             console.print(f"error {m.table}: {m.error}", highlight=False, markup=False, soft_wrap=True)
@@ -95,7 +104,8 @@ def print_cost(report: Any, console: Any) -> None:
 @click.option("--threads", type=int, help="Models built at once (default: the target's threads).")
 @click.option("--dry-run", is_flag=True, help="Compile every selected model and report the bytes it would "
               "scan and its estimated on-demand cost (BigQuery dry run; the target's price_per_tib), per model "
-              "and in total, without building anything. DuckDB has no cost model: it only compiles.")
+              "and in total, without building anything; an incremental model is priced by the window the next "
+              "build reads (all of it with --full-refresh). DuckDB has no cost model: it only compiles.")
 @click.option("--no-seed", is_flag=True, help="Do not seed synthetic sources when the raw layer is empty.")
 @click.option("--test", "with_tests", is_flag=True, help="Run each table's quality checks right after it is "
               "built; a table whose checks fail skips its downstream (see `kcrm-gov test`).")
@@ -143,7 +153,7 @@ def build(ctx: click.Context, selectors: tuple[str, ...], excludes: tuple[str, .
     tables = select(project, dag, selectors, excludes)
     with open_engine(project, target, building=not dry_run) as engine:
         if dry_run:
-            report = dry_run_models(project, engine, tables)
+            report = dry_run_models(project, engine, tables, full_refresh=full_refresh)
             if as_json:
                 click.echo(json.dumps(report.to_dict(), indent=2))
             else:

@@ -62,6 +62,7 @@ class Engine(ABC):
 
     kind: str = ""
     concurrent: bool = True  # whether independent models may run on several threads
+    prices_queries: bool = False  # whether dry_run() reports bytes (BigQuery), so a build can be priced
 
     def __init__(self, project: Project, target: Target) -> None:
         self.project = project

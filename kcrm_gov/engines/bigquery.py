@@ -66,6 +66,7 @@ FINGERPRINT_LABEL = "kcrm_contract_fingerprint"
 
 class BigQueryEngine(Engine):
     kind = "bigquery"
+    prices_queries = True
 
     def __init__(self, project: Project, target: Target, *, emulator_compat: bool | None = None,
                  api_deadline: float | None = None, api_timeout: float | None = None,
