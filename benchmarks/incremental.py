@@ -22,7 +22,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-EVENT_MODELS = ["stg.mixpanel__events", "stg.ga4__events", "core.usage_events", "core.login_events"]
+EVENT_MODELS = ["stg.mixpanel__events", "stg.ga4__events", "core.usage_events", "core.login_events",
+                "core.feature_adoption_events", "enr.account_usage_daily"]
 
 NEW_DAY = [
     # Mixpanel: the last day's events again a day later, new row ids, synced a day later
@@ -93,14 +94,14 @@ def main() -> None:
                 run = build(project, engine, dag, EVENT_MODELS, threads=1, full_refresh=full_refresh)
             assert run.ok, [m.error for m in run.models if m.error]
             results[label] = run
-        print(f"\n{'model':<24}{'full s':>9}{'rows':>10}{'incr s':>9}{'rows':>8}{'ratio':>8}  same rows")
+        print(f"\n{'model':<30}{'full s':>9}{'rows':>10}{'incr s':>9}{'rows':>8}{'ratio':>8}  same rows")
         for full, incr in zip(results["full"].models, results["incremental"].models, strict=True):
             same = checksum(base, full.table) == checksum(full_file, full.table)
-            print(f"{full.table:<24}{full.seconds:>9.2f}{full.rows_written or 0:>10,}{incr.seconds:>9.2f}"
+            print(f"{full.table:<30}{full.seconds:>9.2f}{full.rows_written or 0:>10,}{incr.seconds:>9.2f}"
                   f"{incr.rows_written or 0:>8,}{incr.seconds / full.seconds:>8.1%}  {'yes' if same else 'NO'}")
         total_full = sum(m.seconds for m in results["full"].models)
         total_incr = sum(m.seconds for m in results["incremental"].models)
-        print(f"{'all four':<24}{total_full:>9.2f}{'':>10}{total_incr:>9.2f}{'':>8}{total_incr / total_full:>8.1%}"
+        print(f"{'all ' + str(len(EVENT_MODELS)):<30}{total_full:>9.2f}{'':>10}{total_incr:>9.2f}{'':>8}{total_incr / total_full:>8.1%}"
               "  (goal <= 10 %)")
 
 

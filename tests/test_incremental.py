@@ -310,8 +310,10 @@ def test_incremental_merge_on_the_bigquery_emulator(tmp_path: Path) -> None:
 
 
 def test_the_mixpanel_event_models_on_the_seeded_warehouse(seeded_warehouse: Path, tmp_path: Path) -> None:
-    """The real event models: a new day, a week-late event, and an event re-exported under another name
-    (from usage to login: it must leave core.usage_events). Incremental equals --full-refresh row for row."""
+    """The real event models: a new day, years-late events, and events re-exported under another name
+    (from usage to login: they must leave core.usage_events). Every model on the loader's clock equals
+    --full-refresh row for row. enr.account_usage_daily, on event time with a 7-day lookback, equals it
+    on every day of its window and differs only on the old days of the late and moved events."""
     from conftest import connect_warehouse, copy_warehouse
 
     root = copy_warehouse(seeded_warehouse, tmp_path / "p")
@@ -325,21 +327,39 @@ def test_the_mixpanel_event_models_on_the_seeded_warehouse(seeded_warehouse: Pat
         late = con.execute(f"""INSERT INTO raw.mixpanel__events BY NAME
             SELECT * REPLACE (_fivetran_id || '~late' AS _fivetran_id, insert_id || '~late' AS insert_id,
                               {synced} AS _fivetran_synced)
-            FROM raw.mixpanel__events WHERE name = 'Report Viewed' ORDER BY time LIMIT 3 RETURNING _fivetran_id"""
+            FROM raw.mixpanel__events WHERE name = 'Report Created' ORDER BY time LIMIT 3 RETURNING _fivetran_id"""
                            ).fetchall()
         moved = con.execute(f"""INSERT INTO raw.mixpanel__events BY NAME
             SELECT * REPLACE ('Session Start' AS name, {synced} AS _fivetran_synced)
-            FROM raw.mixpanel__events WHERE name = 'Report Viewed' ORDER BY time DESC LIMIT 2 OFFSET 5000
+            FROM raw.mixpanel__events WHERE name = 'Report Created' ORDER BY time DESC LIMIT 2 OFFSET 5000
             RETURNING _fivetran_id""").fetchall()
-    models = ["stg.mixpanel__events", "core.usage_events", "core.login_events"]
+    assert len(late) == 3 and len(moved) == 2
+    models = ["stg.mixpanel__events", "core.usage_events", "core.login_events", "core.feature_adoption_events",
+              "enr.account_usage_daily"]
+    daily = "SELECT * FROM enr.account_usage_daily ORDER BY account_key, activity_date"
+    before = max(r[1] for r in query_rows(root, daily))
     run_cli(root, "build", *[arg for m in models for arg in ("-s", m)])
     assert incremental_rows(root, "stg.mixpanel__events") < 10_000  # the window, not the 300,000 rows
     full = tmp_path / "full"
     full.mkdir()
     shutil.copytree(root, full / "p")
     run_cli(full / "p", "build", "--full-refresh", *[arg for m in models for arg in ("-s", m)])
-    for table in models:
+    for table in models[:-1]:
         assert checksum(root, table) == checksum(full / "p", table), table
+    def days(at: Path) -> set[tuple[Any, ...]]:  # the arrays as tuples, so that rows can be compared as a set
+        return {tuple(tuple(v) if isinstance(v, list) else v for v in row) for row in query_rows(at, daily)}
+
+    incremental_days, full_days = days(root), days(full / "p")
+    assert max(r[1] for r in incremental_days) == before + dt.timedelta(days=1)  # the new day is in
+    cutoff = before - dt.timedelta(days=7)
+    assert {r for r in incremental_days if r[1] >= cutoff} == {r for r in full_days if r[1] >= cutoff}
+    ids = ", ".join(f"'{i}'" for (i,) in late + moved)
+    touched = set(query_rows(root, f"""SELECT account_key, event_date FROM core.usage_events
+        WHERE event_id IN ({ids}) AND account_key IS NOT NULL AND NOT is_internal
+        UNION SELECT account_key, event_date FROM core.login_events
+        WHERE event_id IN ({ids}) AND account_key IS NOT NULL AND NOT is_internal"""))
+    differing = {(r[0], r[1]) for r in incremental_days ^ full_days}
+    assert differing and differing <= touched and all(day < cutoff for _, day in differing)
     usage = {r[0] for r in query_rows(root, "SELECT event_id FROM core.usage_events")}
     logins = {r[0] for r in query_rows(root, "SELECT event_id FROM core.login_events")}
     assert {i for (i,) in late} <= usage

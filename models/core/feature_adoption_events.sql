@@ -1,5 +1,6 @@
 -- core.feature_adoption_events: one row per "Feature Used" event in the K CRM app, tied to the
--- person and the cross-source account key, with the account's first use of each feature flagged.
+-- person and the cross-source account key. Row by row (no ranking over the history), so the table is
+-- built incrementally: an account's first use of a feature is MIN(event_at) per account_key and feature.
 SELECT
   k.event_id,
   k.event_name,
@@ -16,12 +17,6 @@ SELECT
   k.account_id AS workspace_id,
   k.plan,
   k.feature_name,
-  -- The first time anyone at the account used the feature (null when the account is unknown).
-  IF(
-    k.domain IS NULL OR k.feature_name IS NULL,
-    NULL,
-    ROW_NUMBER() OVER (PARTITION BY k.domain, k.feature_name ORDER BY k.event_at, k.event_id) = 1
-  ) AS is_first_account_use,
   k.browser,
   k.os,
   k.country_code,
