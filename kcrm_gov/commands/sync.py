@@ -140,7 +140,7 @@ def push_command(ctx: click.Context, selectors: tuple[str, ...], target: str | N
 
     Exit codes: 0 everything acknowledged, 1 some records failed or a destination gave up, 2 unusable input.
     """
-    from ..lineage.events import emit_sync_run
+    from ..lineage.events import emit_sync_run, open_emitter
     from ..sync.plan import SyncState
     from ..sync.push import dry_run as preview_push
     from ..sync.push import push
@@ -159,14 +159,19 @@ def push_command(ctx: click.Context, selectors: tuple[str, ...], target: str | N
         return
     chosen = project.config.target(target)
 
-    def lineage(table: str, records: int, error: str | None) -> None:  # one OpenLineage run per table sent
-        emit_sync_run(project, chosen, table, records=records, error=error)
+    emitter = open_emitter(project, chosen, command="sync")  # one for the push: its runs share the lineage graph
 
-    plans, engine = _plans(project, selectors, target, read_only=False)
+    def lineage(table: str, records: int, error: str | None) -> None:  # one OpenLineage run per table sent
+        emit_sync_run(project, chosen, table, records=records, error=error, emitter=emitter)
+
     try:
-        run = push(plans, SyncState(engine), after_table=lineage)  # type: ignore[arg-type]
+        plans, engine = _plans(project, selectors, target, read_only=False)
+        try:
+            run = push(plans, SyncState(engine), after_table=lineage)  # type: ignore[arg-type]
+        finally:
+            engine.close()  # type: ignore[attr-defined]
     finally:
-        engine.close()  # type: ignore[attr-defined]
+        emitter.sink.close()
     if as_json:
         click.echo(json.dumps(run.to_dict(), indent=2))
     else:

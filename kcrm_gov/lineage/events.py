@@ -698,11 +698,17 @@ def emit_test_runs(project: Project, target: Target, results: dict[str, TableQua
 
 
 def emit_sync_run(project: Project, target: Target, table: str, *, records: int | None = None,
-                  error: str | None = None, nominal_time: str | None = None) -> LineageEmitter | None:
+                  error: str | None = None, nominal_time: str | None = None,
+                  emitter: LineageEmitter | None = None) -> LineageEmitter | None:
     """Emit one sync of a retl table (for ``kcrm-gov sync push``): a run of job ``sync.<layer.table>``, START
     then COMPLETE (with ``outputStatistics.rowCount`` = ``records`` sent) or FAIL (``error``), its input the retl
-    table and its output the destination object. None when ``table`` declares no (well-formed) destination."""
-    emitter = open_emitter(project, target, command="sync", nominal_time=nominal_time)
+    table and its output the destination object. None when ``table`` declares no (well-formed) destination.
+
+    ``emitter``: the push's one emitter (opened with ``command="sync"``), shared by all its tables and closed
+    by the caller; without it one is opened and closed for this run alone."""
+    own = emitter is None
+    if emitter is None:
+        emitter = open_emitter(project, target, command="sync", nominal_time=nominal_time)
     factory = emitter.factory
     output = factory.destination_output(table)
     if output is None or not emitter.enabled:
@@ -720,5 +726,6 @@ def emit_sync_run(project: Project, target: Target, table: str, *, records: int 
         done = OutputDataset(namespace=output.namespace, name=output.name, facets=output.facets, outputFacets={
             "outputStatistics": output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(rowCount=records)})
     emitter._guard(lambda: emitter._emit(event(RunState.FAIL if error else RunState.COMPLETE, done, error)))
-    emitter.sink.close()
+    if own:
+        emitter.sink.close()
     return emitter

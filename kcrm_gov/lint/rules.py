@@ -595,11 +595,13 @@ def _destination(contract: Contract) -> Destination | None:
 
 def _destination_at(contract: Contract, *keys: str | int) -> Location:
     """Where ``keys`` of the contract's destination value are written."""
-    items = contract.document.data.get("customProperties") or []
-    index = next((i for i, p in enumerate(items) if isinstance(p, dict) and p.get("property") == "destination"), None)
-    if index is None:
+    try:
+        block = contract.custom_mapping("destination")
+    except ContractError as exc:  # not a mapping: KG022 reports it; point at the block itself
+        return exc.location or contract.location("customProperties")
+    if block is None:
         return contract.location("customProperties")
-    return contract.location("customProperties", index, "value", *keys)
+    return contract.location(*block[1], *keys)
 
 
 @rule("KG022", "A retl table declares its destination, keyed by its primary key; no other table does")
