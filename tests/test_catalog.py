@@ -114,12 +114,19 @@ def _seed_and_scan(project_dir: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The real project (copied, no git) after the small run, and its catalog built strictly."""
+    """The real project (copied, no git) after the small run, and its catalog built strictly by
+    ``kcrm-gov catalog build`` (one mkdocs build for every test of the site: each costs ~20 s)."""
+    from click.testing import CliRunner
+
+    from kcrm_gov.cli import cli
+
     project_dir = copy_project(tmp_path_factory.mktemp("catalog") / "project")
     run = _seed_and_scan(project_dir)
     site = project_dir / "site-out"
-    result = build_site(project_dir, site_dir=site, strict=True)  # raises on any mkdocs warning
-    return {"dir": project_dir, "site": site, "result": result, "project": Project.load(project_dir), **run}
+    result = CliRunner().invoke(cli, ["--project-dir", str(project_dir), "catalog", "build", "-q",
+                                      "--site-dir", str(site)], obj={})
+    assert result.exit_code == 0, result.output
+    return {"dir": project_dir, "site": site, "cli": result, "project": Project.load(project_dir), **run}
 
 
 # --- the build itself ---------------------------------------------------------------------------
@@ -133,17 +140,11 @@ def test_strict_build_has_a_page_per_table(built: dict[str, Any]) -> None:
     assert not (REPO / "docs" / "tables").exists(), "generated pages must not be written into docs/"
 
 
-def test_cli_build_is_strict_and_reports(built: dict[str, Any], tmp_path: Path) -> None:
-    from click.testing import CliRunner
-
-    from kcrm_gov.cli import cli
-
-    out = tmp_path / "cli-site"
-    result = CliRunner().invoke(cli, ["--project-dir", str(built["dir"]), "catalog", "build", "-q",
-                                      "--site-dir", str(out)], obj={})
+def test_cli_build_is_strict_and_reports(built: dict[str, Any]) -> None:
+    result = built["cli"]  # strict: any mkdocs warning would have failed it (see the broken-link test)
     assert result.exit_code == 0, result.output
     assert "catalog built" in result.output
-    assert _page_path(out, STG).is_file()
+    assert _page_path(built["site"], STG).is_file()
 
 
 def test_strict_build_fails_on_a_broken_link(built: dict[str, Any], tmp_path: Path) -> None:
