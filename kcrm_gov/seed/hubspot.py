@@ -120,7 +120,8 @@ def company_plan(w: World) -> dict[str, Any]:
     steady = real & w.acc_is_customer & (w.acc_churn < 0)  # billed throughout, never churned
     r = rng.random(n)
     old = concat(choice(rng, ["get", "try", "use", "join"], n), w.acc_domain)
-    taken = np.isin(np.asarray(old.to_pylist(), dtype=object), np.asarray(w.acc_domain.to_pylist(), dtype=object))
+    # a hash lookup (numpy's isin compares object arrays pair by pair: quadratic in the scale)
+    taken = pc.is_in(old, value_set=w.acc_domain).to_numpy(zero_copy_only=False)
     rebrand = np.flatnonzero(real & w.acc_is_customer & (r < 0.01) & ~taken)
     subsidiary = np.flatnonzero(steady & (r >= 0.5) & (r < 0.5 + 0.005 * n / max(1, int(steady.sum()))))
     parents = np.setdiff1d(np.flatnonzero(steady), np.concatenate([subsidiary, rebrand]))
