@@ -21,13 +21,15 @@ GOALS = {1.0: 5.0, 10.0: 40.0}
 
 
 def run_one(scale: float) -> dict[str, float]:
-    from kcrm_gov.engines.duckdb import DuckDBEngine
+    from kcrm_gov.engines.duckdb import BUILD_THREADS, DuckDBEngine
     from kcrm_gov.project import Project
     from kcrm_gov.seed import seed
 
     project = Project.load(Path(__file__).resolve().parent.parent)
     with tempfile.TemporaryDirectory() as tmp:
-        engine = DuckDBEngine(project, replace(project.config.target(), path=Path(tmp) / "warehouse.duckdb"))
+        # opened as `kcrm-gov seed` opens it (open_engine(..., building=True)): one DuckDB thread per statement
+        engine = DuckDBEngine(project, replace(project.config.target(), path=Path(tmp) / "warehouse.duckdb"),
+                              statement_threads=BUILD_THREADS)
         started = time.perf_counter()
         results = seed(project, engine, scale=scale, seed=42)
         seconds = time.perf_counter() - started
