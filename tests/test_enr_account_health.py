@@ -256,7 +256,8 @@ def test_hand_made_accounts_get_hand_computed_health_signals_and_usage(warehouse
     root = copy_warehouse(warehouse, tmp_path / "project")
     with connect_warehouse(root, read_only=False) as con:
         ids = _hand_made(Core(con))
-    run_cli(root, "build", "--select",
+    # --full-refresh: the hand-made events are on old days, before the incremental daily table's window
+    run_cli(root, "build", "--full-refresh", "--select",
             "enr.account_mrr_monthly enr.account_usage_daily enr.account_health enr.expansion_signals")
 
     # usage by day: sparse, users are identified users, internal events out
