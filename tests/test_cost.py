@@ -284,14 +284,12 @@ def test_dry_run_prices_an_incremental_model_by_the_window_its_next_build_reads(
     --full-refresh in full again. What the client was told for exactly that SQL is what is reported."""
     import datetime as dt
 
-    import pyarrow as pa
     import test_incremental as inc
 
     from kcrm_gov.build import compile_model, window_sql
     from kcrm_gov.config import Target
     from kcrm_gov.engines import open_engine
     from kcrm_gov.engines.bigquery import BigQueryEngine
-    from kcrm_gov.typemap import to_arrow
 
     root = inc.make(tmp_path / "p")
     table = "stg.src__events"
@@ -301,15 +299,6 @@ def test_dry_run_prices_an_incremental_model_by_the_window_its_next_build_reads(
                           "    price_per_tib: 5\n    threads: 1\n    api_timeout: 120\n")
         project = Project.load(root)
         raw = project.contract("raw.src__events")
-        schema = pa.schema([pa.field(c.name, to_arrow(c.data_type)) for c in raw.columns])
-
-        def rows(data: list[tuple[int, str | None, str, bool, str]]) -> pa.Table:
-            def at(text: str) -> dt.datetime:
-                return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
-
-            return pa.Table.from_pylist([{"id": i, "name": n, "event_at": at(e), "_fivetran_deleted": d,
-                                          "_fivetran_synced": at(s)} for i, n, e, d, s in data], schema=schema)
-
         def dry_run(*extra: str) -> dict[str, object]:
             result = run_cli(root, "build", "--dry-run", "--target", "prod", "--json", "--select", table, *extra)
             assert result.exit_code == 0, result.output
@@ -319,7 +308,7 @@ def test_dry_run_prices_an_incremental_model_by_the_window_its_next_build_reads(
         remote = BigQueryEngine(project, Target(name="emulator", type="bigquery", project=GCP_PROJECT,
                                                 api_endpoint=ENDPOINT, dataset_prefix=prefix))
         try:
-            remote.write_arrow(raw, rows(inc.history()))
+            remote.write_arrow(raw, inc.raw_rows(raw, inc.history()))
             with open_engine(project, "prod") as engine:
                 full_sql = compile_model(project, engine, table)
 
@@ -328,7 +317,7 @@ def test_dry_run_prices_an_incremental_model_by_the_window_its_next_build_reads(
             assert first["bytes"] == proxy.reported[full_sql]
 
             assert run_cli(root, "build", "--target", "prod", "--no-seed", "--select", table).exit_code == 0
-            remote.write_arrow(raw, rows(inc.APPENDED), mode="append")
+            remote.write_arrow(raw, inc.raw_rows(raw, inc.APPENDED), mode="append")
             proxy.reported.clear()
             windowed = dry_run()
             # the last load in the history is 2023-01-08 22:00 UTC; the lookback is 3 days

@@ -75,25 +75,30 @@ def make(root: Path) -> Path:
     return root
 
 
-def load(root: Path, rows: list[tuple[int, str | None, str, bool, str]]) -> None:
-    """Append rows ``(id, name, event_at, deleted, synced_at)`` (ISO times, UTC) to raw.src__events."""
+def raw_rows(contract: Any, rows: list[tuple[int, str | None, str, bool, str]]) -> Any:
+    """Rows ``(id, name, event_at, deleted, synced_at)`` (ISO times, UTC) as an Arrow table of raw.src__events."""
     import pyarrow as pa
 
-    from kcrm_gov.engines import open_engine
-    from kcrm_gov.project import Project
     from kcrm_gov.typemap import to_arrow
 
-    project = Project.load(root)
-    contract = project.contract("raw.src__events")
     schema = pa.schema([pa.field(c.name, to_arrow(c.data_type)) for c in contract.columns])
 
     def at(text: str) -> dt.datetime:
         return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
 
-    data = pa.Table.from_pylist([{"id": i, "name": n, "event_at": at(e), "_fivetran_deleted": d,
+    return pa.Table.from_pylist([{"id": i, "name": n, "event_at": at(e), "_fivetran_deleted": d,
                                   "_fivetran_synced": at(s)} for i, n, e, d, s in rows], schema=schema)
+
+
+def load(root: Path, rows: list[tuple[int, str | None, str, bool, str]]) -> None:
+    """Append rows ``(id, name, event_at, deleted, synced_at)`` (ISO times, UTC) to raw.src__events."""
+    from kcrm_gov.engines import open_engine
+    from kcrm_gov.project import Project
+
+    project = Project.load(root)
+    contract = project.contract("raw.src__events")
     with open_engine(project) as engine:
-        engine.write_arrow(contract, data, mode="append")
+        engine.write_arrow(contract, raw_rows(contract, rows), mode="append")
 
 
 def history() -> list[tuple[int, str | None, str, bool, str]]:
@@ -262,13 +267,10 @@ def test_incremental_merge_on_the_bigquery_emulator(tmp_path: Path) -> None:
     """The same appends, late rows and deletions through a real MERGE on the emulator: equal to a full build."""
     import uuid
 
-    import pyarrow as pa
-
     from kcrm_gov.build import build
     from kcrm_gov.config import Target
     from kcrm_gov.engines.bigquery import BigQueryEngine
     from kcrm_gov.project import Project
-    from kcrm_gov.typemap import to_arrow
 
     proj = Project.load(make(tmp_path / "p"))
     prefix = f"ki{uuid.uuid4().hex[:8]}_"
@@ -276,15 +278,9 @@ def test_incremental_merge_on_the_bigquery_emulator(tmp_path: Path) -> None:
                                          project=os.environ.get("KCRM_GOV_BQ_PROJECT", "kcrm-test"),
                                          api_endpoint=os.environ["KCRM_GOV_BQ_ENDPOINT"]))
     raw = proj.contracts["raw.src__events"]
-    schema = pa.schema([pa.field(c.name, to_arrow(c.data_type)) for c in raw.columns])
 
     def load_bq(rows: list[tuple[int, str | None, str, bool, str]], mode: str) -> None:
-        def at(text: str) -> dt.datetime:
-            return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
-
-        engine.write_arrow(raw, pa.Table.from_pylist([{"id": i, "name": n, "event_at": at(e), "_fivetran_deleted": d,
-                                                       "_fivetran_synced": at(s)} for i, n, e, d, s in rows],
-                                                     schema=schema), mode=mode)
+        engine.write_arrow(raw, raw_rows(raw, rows), mode=mode)
 
     def rows() -> list[tuple[Any, ...]]:
         data = engine.query_arrow(f"SELECT * FROM {engine.relation('stg', 'src__events')}").to_pylist()
