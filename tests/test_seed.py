@@ -176,8 +176,8 @@ def test_streamed_seed_equals_in_memory_generation(project: Project, tmp_path: P
 
 def test_a_generator_failing_mid_table_leaves_the_previous_table(project: Project, tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """The error of the generator thread is raised in the writer, the half-written table is rolled back
-    and the generator thread is gone."""
+    """The error of the generator thread is raised in the writer, the half-written table is dropped (the
+    live one is untouched) and the generator thread is gone."""
     import threading
 
     from kcrm_gov.seed import hubspot
@@ -195,6 +195,9 @@ def test_a_generator_failing_mid_table_leaves_the_previous_table(project: Projec
         with pytest.raises(SeedError, match="broke mid-table"):
             seed(project, engine, scale=0.1, seed=42, tables=["hubspot__owners", "hubspot__products"])
         assert one(engine, "SELECT COUNT(*) FROM raw.hubspot__owners") == 120
+        # the chunk that was written went to a staging table, which is gone
+        assert one(engine, "SELECT COUNT(*) FROM information_schema.tables "
+                           "WHERE starts_with(table_name, '__kcrm_seed__')") == 0
         assert not [t for t in threading.enumerate() if t.name == "kcrm-gov-seed-generate"]
     finally:
         engine.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -106,6 +106,20 @@ class Engine(ABC):
 
         ``mode='replace'`` recreates the table from the contract first; ``'append'`` adds rows.
         """
+
+    def replace_with_chunks(self, contract: Contract, chunks: Iterable[pa.Table]) -> int:
+        """Replace the contract's table with the rows of ``chunks`` (Arrow tables, columns in contract
+        order), all or nothing: if a chunk fails to come or to be written, the table is as it was.
+
+        Return the rows written. This default writes every chunk in one transaction; an engine whose
+        transactions hold their rows in memory writes them otherwise (see ``DuckDBEngine``).
+        """
+        rows = 0
+        with self.transaction():
+            for number, chunk in enumerate(chunks):
+                rows += self.write_arrow(contract, chunk, mode="replace" if number == 0 else "append")
+                del chunk  # let the chunk go before the next one is taken
+        return rows
 
     @abstractmethod
     def transaction(self) -> AbstractContextManager[None]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -226,6 +226,46 @@ class DuckDBEngine(Engine):
         finally:
             self.con.unregister(view)
         return data.num_rows
+
+    def replace_with_chunks(self, contract: Contract, chunks: Iterable[pa.Table]) -> int:
+        """Write the chunks into a staging table, one transaction each, then swap it in for the live
+        table in one last transaction; on any failure drop the staging table.
+
+        All or nothing, as in one transaction, but with memory bounded by a chunk: DuckDB keeps a
+        transaction's appended rows in memory until it commits (beyond ``memory_limit``: 6.4 GB for
+        9 M Mixpanel rows at scale 30 in one transaction, 2.0 GB committed chunk by chunk), and the
+        total time is the same since each commit writes what the one commit would have.
+        """
+        import duckdb
+
+        schema = self.schema(contract.layer)
+        staging = f"__kcrm_seed__{contract.table}"
+        columns = ", ".join(ddl.quote(c.name) for c in contract.columns)
+        self.ensure_schema(contract.layer)
+        rows = 0
+        try:
+            with self.transaction():
+                for statement in ddl.create_table(contract, schema, staging, replace=True):
+                    self.execute(statement)
+            for chunk in chunks:
+                view = f"_kcrm_arrow_{uuid.uuid4().hex[:12]}"
+                self.con.register(view, chunk)
+                try:
+                    with self.transaction():
+                        self.execute(f"INSERT INTO {ddl.relation(schema, staging)} ({columns}) "
+                                     f"SELECT {columns} FROM {view}")
+                finally:
+                    self.con.unregister(view)
+                rows += chunk.num_rows
+                del chunk  # let the chunk go before the next one is taken
+            with self.transaction():
+                self.execute(f"DROP TABLE IF EXISTS {self.relation(contract.layer, contract.table)}")
+                self.execute(f"ALTER TABLE {ddl.relation(schema, staging)} RENAME TO {ddl.quote(contract.table)}")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):  # the original error is the one to report
+                self.con.execute(f"DROP TABLE IF EXISTS {ddl.relation(schema, staging)}")
+            raise
+        return rows
 
     def table_exists(self, layer: str, table: str) -> bool:
         # literals, not parameters: DuckDB imports pandas (a third of a second) to inspect parameters

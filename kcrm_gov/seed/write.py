@@ -86,8 +86,9 @@ def seed(project: Project, engine: Engine, scale: float = 1.0, seed: int = 42, p
          tables: list[str] | None = None) -> list[SeedResult]:
     """Generate every raw table and write it to ``engine``, table by table.
 
-    Each table is (re)created from its contract and filled in one transaction (a failed seed
-    leaves no half table). Generation runs ahead of writing on a background thread
+    Each table is (re)created from its contract and filled all or nothing
+    (:meth:`Engine.replace_with_chunks`: a failed seed leaves the table as it was, never half a
+    table). Generation runs ahead of writing on a background thread
     (:class:`_Ahead`): numpy, pyarrow and DuckDB release the GIL, so the next table is drawn
     while DuckDB compresses and commits the previous one. At most ``_AHEAD`` chunks wait between
     the two, so memory is bounded by a few chunks, not by the scale. Tables are generated and
@@ -108,11 +109,7 @@ def seed(project: Project, engine: Engine, scale: float = 1.0, seed: int = 42, p
             if contract.table not in known:
                 results.append(SeedResult(contract.qualified_name, 0, 0.0, skipped="no generator for this table"))
                 continue
-            rows = 0
-            with engine.transaction():  # one table, one transaction: a failed seed leaves no half table
-                for chunk_no, chunk in enumerate(ahead.chunks(i)):
-                    rows += engine.write_arrow(contract, chunk, mode="replace" if chunk_no == 0 else "append")
-                    del chunk  # let the chunk go before the next one is taken
+            rows = engine.replace_with_chunks(contract, ahead.chunks(i))  # a failed seed leaves no half table
             results.append(SeedResult(contract.qualified_name, rows, time.perf_counter() - started))
     if progress:
         progress("", len(contracts), len(contracts))
