@@ -151,23 +151,27 @@ def test_seeded_warehouse_matches_in_memory_generation(project: Project, warehou
     assert got.cast(expected.schema).equals(expected)
 
 
-def test_streamed_seed_equals_in_memory_generation(project: Project, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """GA4 events written in many small chunks (as a big scale streams them) hold the same values, in
+@pytest.mark.parametrize(("table", "module", "knob", "size"), [
+    ("ga4__events", "ga4", "CHUNK_ROWS", 997),
+    ("zendesk__ticket_field_history", "zendesk", "HISTORY_TICKETS", 97),
+])
+def test_streamed_seed_equals_in_memory_generation(project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   table: str, module: str, knob: str, size: int) -> None:
+    """A big table written in many small chunks (as a big scale streams it) holds the same values, in
     the same order, as the table generated whole in memory: the chunk size changes no value."""
-    from kcrm_gov.seed import ga4
+    import importlib
 
-    contract = project.contract("raw.ga4__events")
+    contract = project.contract(f"raw.{table}")
     whole = list(generate(contract, build_world(42, 0.1)))
     assert len(whole) == 1
-    monkeypatch.setattr(ga4, "CHUNK_ROWS", 997)
+    monkeypatch.setattr(importlib.import_module(f"kcrm_gov.seed.{module}"), knob, size)
     streamed = list(generate(contract, build_world(42, 0.1)))
     assert len(streamed) > 10
     assert pa.concat_tables(streamed).equals(whole[0])
     engine = DuckDBEngine(project, replace(project.config.target(), path=tmp_path / "warehouse.duckdb"))
     try:
-        [result] = seed(project, engine, scale=0.1, seed=42, tables=["ga4__events"])
-        got = engine.con.execute("SELECT * FROM raw.ga4__events").to_arrow_table()
+        [result] = seed(project, engine, scale=0.1, seed=42, tables=[table])
+        got = engine.con.execute(f"SELECT * FROM raw.{table}").to_arrow_table()
     finally:
         engine.close()
     assert result.rows == whole[0].num_rows
@@ -417,3 +421,19 @@ def test_cli_seed(project_dir: Path) -> None:
     result = runner.invoke(cli, ["--project-dir", str(project_dir), "seed", "--scale", "-1"])
     assert result.exit_code == 2
     assert "scale" in result.stderr
+
+
+@pytest.mark.parametrize(("own", "expected"), [(None, "953.6 MiB"), ("2GB", "1.8 GiB")])
+def test_the_seed_caps_duckdbs_memory_unless_the_target_sets_it(project: Project, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch, own: str | None,
+                                                                 expected: str) -> None:
+    """`kcrm-gov seed` opens the warehouse with SEED_MEMORY_LIMIT (it only appends: a bigger buffer pool
+    would only cache written blocks), and a memory_limit the target sets wins."""
+    from kcrm_gov.engines import open_engine
+    from kcrm_gov.seed import SEED_MEMORY_LIMIT
+
+    monkeypatch.setenv("KCRM_GOV_LOCAL__PATH", str(tmp_path / "warehouse.duckdb"))
+    if own:
+        monkeypatch.setenv("KCRM_GOV_LOCAL__MEMORY_LIMIT", own)
+    with open_engine(Project.load(project.root), "local", building=True, memory_limit=SEED_MEMORY_LIMIT) as engine:
+        assert one(engine, "SELECT current_setting('memory_limit')") == expected

@@ -242,8 +242,9 @@ def seed(ctx: click.Context, scale: float, seed_value: int, target: str | None, 
                                     tables=list(tables) or None)
         else:
             from ..engines import open_engine
+            from ..seed import SEED_MEMORY_LIMIT
 
-            with open_engine(project, target, building=True) as engine:
+            with open_engine(project, target, building=True, memory_limit=SEED_MEMORY_LIMIT) as engine:
                 results = run_seed(project, engine, scale=scale, seed=seed_value, progress=progress,
                                    tables=list(tables) or None)
     if as_json:

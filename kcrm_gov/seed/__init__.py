@@ -135,7 +135,7 @@ from __future__ import annotations
 
 from .common import SeedError
 from .world import World, build_world
-from .write import FORMATS, SeedResult, generate, generators, seed, seed_to_files
+from .write import FORMATS, SEED_MEMORY_LIMIT, SeedResult, generate, generators, seed, seed_to_files
 
-__all__ = ["FORMATS", "SeedError", "SeedResult", "World", "build_world", "generate", "generators", "seed",
-           "seed_to_files"]
+__all__ = ["FORMATS", "SEED_MEMORY_LIMIT", "SeedError", "SeedResult", "World", "build_world", "generate",
+           "generators", "seed", "seed_to_files"]

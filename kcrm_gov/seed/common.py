@@ -268,5 +268,14 @@ def nested_list(offsets: np.ndarray, struct: pa.StructArray) -> pa.ListArray:
 def synced_after(rng: np.random.Generator, changed: np.ndarray, lo_hours: float = 0.2,
                  hi_hours: float = 30.0) -> np.ndarray:
     """A first sync shortly after ``changed`` (never after the last sync)."""
-    delay = rng.integers(int(lo_hours * US_PER_HOUR), int(hi_hours * US_PER_HOUR), size=len(changed))
+    return synced_at(changed, sync_delays(rng, len(changed), lo_hours, hi_hours))
+
+
+def sync_delays(rng: np.random.Generator, n: int, lo_hours: float = 0.2, hi_hours: float = 30.0) -> np.ndarray:
+    """The delays :func:`synced_after` draws for ``n`` rows, for a table built in chunks after them."""
+    return rng.integers(int(lo_hours * US_PER_HOUR), int(hi_hours * US_PER_HOUR), size=n)
+
+
+def synced_at(changed: np.ndarray, delay: np.ndarray) -> np.ndarray:
+    """The first sync ``delay`` after ``changed``, never after the last sync."""
     return np.minimum(changed + delay, SYNC_END - 2 * US_PER_HOUR)

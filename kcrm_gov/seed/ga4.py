@@ -276,81 +276,53 @@ def _draw_sessions(w: World, rng: np.random.Generator) -> Sessions:
 
 
 def events(w: World, rng: np.random.Generator, shape: Shape) -> Iterator[pa.Table]:
-    """The GA4 export, in chunks of ``CHUNK_ROWS`` events.
+    """The GA4 export, block by block of ``BLOCK_SESSIONS`` sessions, in chunks of ``CHUNK_ROWS`` events.
 
-    Every random number is drawn for the whole table first, in one fixed order, as numbers
-    (numpy arrays, indices into vocabularies); only the Arrow columns (strings, the nested
-    ``event_params`` and ``user_properties``, device and geo records), which hold most of the
-    bytes, are built chunk by chunk. So the values do not depend on the chunk size and a table
-    of up to ``CHUNK_ROWS`` events is one chunk, exactly as when it was built whole.
+    The sessions (shared with the HubSpot forms) and each browser's device, geo and traffic source
+    are drawn whole, from ``rng``; the events of each block of sessions from the block's own random
+    stream (``table_rng(seed, "ga4__events", block)``), so memory is bounded by a block, whatever
+    the scale, and a block's values do not depend on the others. Within a block every random
+    number is drawn first, as numbers (numpy arrays, indices into vocabularies); only the Arrow
+    columns (strings, the nested ``event_params`` and ``user_properties``, device and geo
+    records), which hold most of the bytes, are built chunk by chunk. So the values do not depend
+    on the chunk size: a block of up to ``CHUNK_ROWS`` events is one chunk, exactly as built whole.
     """
     s = sessions(w)
     keep = np.flatnonzero(s.ga4)
-    n_s = len(keep)
-    browser, start, kind, form, variant, number, end = (x[keep] for x in (s.browser, s.start, s.kind, s.form,
-                                                                          s.variant, s.number, s.submit_at))
-    # page views: 1 + Geometric; conversion sessions end on their form / sign-up page
-    n_pv = rng.geometric(0.6, n_s) + (kind > 0)
-    sess_pv = np.repeat(np.arange(n_s), n_pv)
-    pv_first = np.concatenate([[0], np.cumsum(n_pv)[:-1]])
-    pos = np.arange(len(sess_pv)) - pv_first[sess_pv]
-    # page views spread over the session, the last one 20+ s before its end (the conversion)
-    span = (end - start - 20 * US_PER_SEC)[sess_pv]
-    jitter = np.where(pos == 0, 0, rng.integers(0, US_PER_SEC, len(sess_pv)))
-    pv_t = start[sess_pv] + span * pos // n_pv[sess_pv] + jitter
-    is_last = pos == n_pv[sess_pv] - 1
-    landing = np.array([v[6] for v in VARIANTS])[variant]
-    page = BROWSE_PAGES[rng.integers(0, len(BROWSE_PAGES), len(sess_pv))]
-    page = np.where(pos == 0, landing[sess_pv], page)
-    form_page = np.array([f[1] for f in FORMS])[np.maximum(form, 0)]
-    conv_page = np.where(kind == 2, SIGNUP_PAGE, form_page)
-    page = np.where(is_last & (kind[sess_pv] > 0), conv_page[sess_pv], page)
+    ga4 = {k: getattr(s, k)[keep] for k in ("browser", "start", "kind", "form", "variant", "number", "submit_at")}
+    browsers = _browsers(w, s, rng)
+    for block, lo in enumerate(range(0, len(keep), BLOCK_SESSIONS)):
+        part = slice(lo, min(len(keep), lo + BLOCK_SESSIONS))
+        ev = _block_events(w, s, {k: v[part] for k, v in ga4.items()}, table_rng(w.seed, "ga4__events", block + 1))
+        ev["sess"] += lo  # the block's sessions, numbered in the whole table
+        n = len(ev["sess"])
+        for c in range(0, n, CHUNK_ROWS):
+            rows = slice(c, min(n, c + CHUNK_ROWS))
+            yield _events_chunk(w, s, shape, ga4, browsers, {k: v[rows] for k, v in ev.items()})
+        del ev
 
-    # the events: (session, time, name, page, page-view position)
-    names = ["session_start", "first_visit", "page_view", "scroll", "user_engagement", "form_submit",
-             "generate_lead", "sign_up"]
-    ss = np.arange(n_s)
-    fv = np.flatnonzero(number == 1)
-    sc = np.flatnonzero(rng.random(len(sess_pv)) < 0.2)
-    ue = np.flatnonzero(rng.random(len(sess_pv)) < 0.25)
-    last_pv = pv_first + n_pv - 1
-    fs = np.flatnonzero(kind == 1)
-    gl = fs[np.array([f[4] for f in FORMS])[form[fs]]]
-    su = np.flatnonzero(kind == 2)
-    conv_t = end
-    ev_sess = np.concatenate([ss, fv, sess_pv, sess_pv[sc], sess_pv[ue], fs, gl, su])
-    ev_pv = np.concatenate([pv_first, pv_first[fv], np.arange(len(sess_pv)), sc, ue, last_pv[fs], last_pv[gl],
-                            last_pv[su]])
-    ev_t = np.concatenate([start, start[fv], pv_t, pv_t[sc] + rng.integers(3, 40, len(sc)) * US_PER_SEC,
-                           pv_t[ue] + rng.integers(10, 140, len(ue)) * US_PER_SEC, conv_t[fs], conv_t[gl],
-                           conv_t[su]])
-    ev_name = np.concatenate([np.zeros(n_s, int), np.ones(len(fv), int), np.full(len(sess_pv), 2),
-                              np.full(len(sc), 3), np.full(len(ue), 4), np.full(len(fs), 5), np.full(len(gl), 6),
-                              np.full(len(su), 7)])
-    n = len(ev_sess)
-    ev_page = page[ev_pv]
-    landing_ev = pos[ev_pv] == 0
-    landing_ev &= ev_name <= 2
-    del sess_pv, pv_t, page, pos  # the page-view arrays are not needed past here
-    v = variant[ev_sess]
-    vs = VARIANTS
-    tagged = np.array([x[3] for x in vs])[v] & landing_ev
-    sourced = (v != DIRECT) & landing_ev
-    cpc = np.array([x[4] for x in vs])[v]
-    session_id = start // US_PER_SEC
-    b = browser[ev_sess]
-    t = ev_t
-    contact = s.b_contact[b]
-    c0 = np.maximum(contact, 0)
-    su_at = s.b_signup[b]
-    identified = (su_at >= 0) & (t >= su_at)
-    referrer = np.array([x[5] is not None for x in vs])[v] & landing_ev & (ev_name == 2)
-    # the per-event draws, in the order the whole-table generator has always made them
-    engagement = rng.integers(200, 90_000, n)
-    term = _draw(rng, 3, n)
-    method = _draw(rng, 2, n, [0.7, 0.3])
 
-    # device and geo are per browser (built on the browsers, then taken per event)
+BLOCK_SESSIONS = 50_000
+"""Sessions whose events are drawn together (scale 1 has ~28,000 GA4 sessions: one block; scale 100 60)."""
+CHUNK_ROWS = 250_000
+"""GA4 events built into Arrow at a time (~350 MB of Arrow; a block has ~210,000 events: one chunk)."""
+TERMS = ["crm software", "best crm for smb", "hubspot alternative"]
+NAMES = ["session_start", "first_visit", "page_view", "scroll", "user_engagement", "form_submit", "generate_lead",
+         "sign_up"]
+
+
+@dataclass
+class Browsers:
+    """Per browser: the user-scoped records every event of the browser carries."""
+
+    device: pa.StructArray
+    geo: pa.StructArray
+    traffic: pa.StructArray
+    first_touch: np.ndarray
+
+
+def _browsers(w: World, s: Sessions, rng: np.random.Generator) -> Browsers:
+    """Device and geo of every browser, its first session's traffic source and its first touch."""
     n_b = len(s.b_contact)
     b_acc = np.where(s.b_contact >= 0, w.con_account[np.maximum(s.b_contact, 0)], -1)
     b_mob = s.b_mobile
@@ -370,12 +342,12 @@ def events(w: World, rng: np.random.Generator, shape: Shape) -> Iterator[pa.Tabl
          concat(num_str(rng.integers(100, 121, n_b)), ".0.", num_str(rng.integers(1000, 6999, n_b))),
          pick(["www.kcrm.io"], np.zeros(n_b, dtype=np.int64))],
         names=["browser", "browser_version", "hostname"])
-    b_device = pa.StructArray.from_arrays(
+    device = pa.StructArray.from_arrays(
         [pick(["desktop", "mobile", "tablet"], cat), brand, osys, pick([c["lang"] for c in COUNTRIES], country),
          web_info], names=["category", "mobile_brand_name", "operating_system", "language", "web_info"])
     us_metro = pick(["New York NY", "Austin TX", "Chicago IL", "Denver CO", "Seattle-Tacoma WA", "Boston MA",
                      "Atlanta GA", "San Diego CA"], np.minimum(city, 7))
-    b_geo = pa.StructArray.from_arrays(
+    geo = pa.StructArray.from_arrays(
         [pick(cities, city), pick([c["name"] for c in COUNTRIES], country),
          pick([c["cont"] for c in COUNTRIES], country), pick(regions, city),
          pick([c["sub"] for c in COUNTRIES], country), pc.if_else(pa.array(country == 0), us_metro, "(not set)")],
@@ -383,40 +355,75 @@ def events(w: World, rng: np.random.Generator, shape: Shape) -> Iterator[pa.Tabl
     # traffic_source: the browser's first session (user-scoped); first touch: its start
     b_first = np.concatenate([[0], np.flatnonzero(np.diff(s.browser)) + 1])
     fv_var = s.variant[b_first]
-    b_traffic = pa.StructArray.from_arrays(
+    vs = VARIANTS
+    traffic = pa.StructArray.from_arrays(
         [pick([x[2] for x in vs], fv_var), pick([x[1] for x in vs], fv_var), pick([x[0] for x in vs], fv_var)],
         names=["name", "medium", "source"])
-    first_touch = s.start[b_first]
-    collected_on = tagged & (t >= COLLECTED_FROM)
-    manual_term = _draw(rng, 3, n)
-    manual_content = _draw(rng, 3, n)
+    return Browsers(device=device, geo=geo, traffic=traffic, first_touch=s.start[b_first])
+
+
+def _block_events(w: World, s: Sessions, ss: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The events of one block of GA4 sessions (``ss``: per-session arrays) as numbers, one array per
+    event attribute; ``sess`` numbers the sessions inside the block."""
+    browser, start, kind, form, variant, number, end = (ss[k] for k in ("browser", "start", "kind", "form", "variant",
+                                                                        "number", "submit_at"))
+    n_s = len(start)
+    # page views: 1 + Geometric; conversion sessions end on their form / sign-up page
+    n_pv = rng.geometric(0.6, n_s) + (kind > 0)
+    sess_pv = np.repeat(np.arange(n_s), n_pv)
+    pv_first = np.concatenate([[0], np.cumsum(n_pv)[:-1]])
+    pos = np.arange(len(sess_pv)) - pv_first[sess_pv]
+    # page views spread over the session, the last one 20+ s before its end (the conversion)
+    span = (end - start - 20 * US_PER_SEC)[sess_pv]
+    jitter = np.where(pos == 0, 0, rng.integers(0, US_PER_SEC, len(sess_pv)))
+    pv_t = start[sess_pv] + span * pos // n_pv[sess_pv] + jitter
+    is_last = pos == n_pv[sess_pv] - 1
+    landing = np.array([v[6] for v in VARIANTS])[variant]
+    page = BROWSE_PAGES[rng.integers(0, len(BROWSE_PAGES), len(sess_pv))]
+    page = np.where(pos == 0, landing[sess_pv], page)
+    form_page = np.array([f[1] for f in FORMS])[np.maximum(form, 0)]
+    conv_page = np.where(kind == 2, SIGNUP_PAGE, form_page)
+    page = np.where(is_last & (kind[sess_pv] > 0), conv_page[sess_pv], page)
+
+    # the events: (session, time, name, page, page-view position), by name (NAMES)
+    ss_ = np.arange(n_s)
+    fv = np.flatnonzero(number == 1)
+    sc = np.flatnonzero(rng.random(len(sess_pv)) < 0.2)
+    ue = np.flatnonzero(rng.random(len(sess_pv)) < 0.25)
+    last_pv = pv_first + n_pv - 1
+    fs = np.flatnonzero(kind == 1)
+    gl = fs[np.array([f[4] for f in FORMS])[form[fs]]]
+    su = np.flatnonzero(kind == 2)
+    ev_sess = np.concatenate([ss_, fv, sess_pv, sess_pv[sc], sess_pv[ue], fs, gl, su])
+    ev_pv = np.concatenate([pv_first, pv_first[fv], np.arange(len(sess_pv)), sc, ue, last_pv[fs], last_pv[gl],
+                            last_pv[su]])
+    t = np.concatenate([start, start[fv], pv_t, pv_t[sc] + rng.integers(3, 40, len(sc)) * US_PER_SEC,
+                        pv_t[ue] + rng.integers(10, 140, len(ue)) * US_PER_SEC, end[fs], end[gl], end[su]])
+    ev_name = np.concatenate([np.zeros(n_s, int), np.ones(len(fv), int), np.full(len(sess_pv), 2),
+                              np.full(len(sc), 3), np.full(len(ue), 4), np.full(len(fs), 5), np.full(len(gl), 6),
+                              np.full(len(su), 7)])
+    n = len(ev_sess)
+    landing_ev = (pos[ev_pv] == 0) & (ev_name <= 2)
+    v = variant[ev_sess]
+    vs = VARIANTS
+    tagged = np.array([x[3] for x in vs])[v] & landing_ev
+    b = browser[ev_sess]
+    su_at = s.b_signup[b]
     late = rng.random(n) < 0.06  # restated shards: up to 3 days after the day ends
     day = t // US_PER_DAY
     loaded = ((day + 1) * US_PER_DAY + rng.integers(2 * US_PER_HOUR, 6 * US_PER_HOUR, n)
               + np.where(late, rng.integers(US_PER_HOUR, 3 * US_PER_DAY - 6 * US_PER_HOUR, n), 0))
-    loaded = np.minimum(loaded, SYNC_END - US_PER_HOUR)
-    bundle = rng.integers(1, 10**9, n)
-    del late
-    # the per-event numbers live until the last chunk: keep them in the narrowest type that holds
-    # them (the values do not change; every chunk widens what it computes with)
-    ev_sess, b, c0 = (x.astype(np.int32) for x in (ev_sess, b, c0))
-    ev_name, ev_page, v, term, method, manual_term, manual_content = (
-        x.astype(np.int8) for x in (ev_name, ev_page, v, term, method, manual_term, manual_content))
-    engagement_32, bundle_32 = engagement.astype(np.int32), bundle.astype(np.int32)
-    del engagement, bundle
-
-    for lo in range(0, n, CHUNK_ROWS):
-        c = slice(lo, min(n, lo + CHUNK_ROWS))
-        yield _events_chunk(w, s, shape, names, ev_sess[c], ev_name[c], ev_page[c], landing_ev[c], v[c],
-                            tagged[c], sourced[c], cpc[c], referrer[c], browser, session_id, number, form,
-                            b[c], t[c], c0[c], su_at[c], identified[c], engagement_32[c], term[c], method[c],
-                            b_device, b_geo, b_traffic, first_touch, collected_on[c], manual_term[c],
-                            manual_content[c], day[c], loaded[c], bundle_32[c])
-
-
-CHUNK_ROWS = 250_000
-"""GA4 events built into Arrow at a time (~350 MB of Arrow; scale 1 has ~126,000 events: one chunk)."""
-TERMS = ["crm software", "best crm for smb", "hubspot alternative"]
+    return {
+        "sess": ev_sess, "name": ev_name, "page": page[ev_pv], "landing": landing_ev, "variant": v, "tagged": tagged,
+        "sourced": (v != DIRECT) & landing_ev, "cpc": np.array([x[4] for x in vs])[v],
+        "referrer": np.array([x[5] is not None for x in vs])[v] & landing_ev & (ev_name == 2),
+        "browser": b, "time": t, "contact": np.maximum(s.b_contact[b], 0), "signed_up": su_at,
+        "identified": (su_at >= 0) & (t >= su_at), "engagement": rng.integers(200, 90_000, n),
+        "term": _draw(rng, 3, n), "method": _draw(rng, 2, n, [0.7, 0.3]),
+        "collected_on": tagged & (t >= COLLECTED_FROM), "manual_term": _draw(rng, 3, n),
+        "manual_content": _draw(rng, 3, n), "day": day, "loaded": np.minimum(loaded, SYNC_END - US_PER_HOUR),
+        "bundle": rng.integers(1, 10**9, n),
+    }
 
 
 def _draw(rng: np.random.Generator, k: int, n: int, p: Sequence[float] | None = None) -> np.ndarray:
@@ -425,16 +432,15 @@ def _draw(rng: np.random.Generator, k: int, n: int, p: Sequence[float] | None = 
     return rng.choice(k, size=n, p=probs)
 
 
-def _events_chunk(w: World, s: Sessions, shape: Shape, names: list[str], ev_sess: np.ndarray,
-                  ev_name: np.ndarray, ev_page: np.ndarray, landing_ev: np.ndarray, v: np.ndarray,
-                  tagged: np.ndarray, sourced: np.ndarray, cpc: np.ndarray, referrer: np.ndarray,
-                  browser: np.ndarray, session_id: np.ndarray, number: np.ndarray, form: np.ndarray,
-                  b: np.ndarray, t: np.ndarray, c0: np.ndarray, su_at: np.ndarray, identified: np.ndarray,
-                  engagement: np.ndarray, term: np.ndarray, method: np.ndarray, b_device: pa.StructArray,
-                  b_geo: pa.StructArray, b_traffic: pa.StructArray, first_touch: np.ndarray,
-                  collected_on: np.ndarray, manual_term: np.ndarray, manual_content: np.ndarray,
-                  day: np.ndarray, loaded: np.ndarray, bundle: np.ndarray) -> pa.Table:
-    """One chunk of GA4 events as Arrow, from the numbers :func:`events` drew for the whole table."""
+def _events_chunk(w: World, s: Sessions, shape: Shape, ga4: dict[str, np.ndarray], browsers: Browsers,
+                  ev: dict[str, np.ndarray]) -> pa.Table:
+    """One chunk of GA4 events as Arrow, from the numbers :func:`_block_events` drew for its block
+    (``ga4``: the per-session arrays of the whole table)."""
+    ev_sess, ev_name, ev_page, v, b, t, c0 = (ev[k] for k in ("sess", "name", "page", "variant", "browser", "time",
+                                                              "contact"))
+    tagged, cpc, su_at, identified = ev["tagged"], ev["cpc"], ev["signed_up"], ev["identified"]
+    browser, form, number = ga4["browser"], ga4["form"], ga4["number"]
+    session_id = ga4["start"][ev_sess] // US_PER_SEC
     n = len(ev_sess)
     vs = VARIANTS
     src, med, cmp_ = pick([x[0] for x in vs], v), pick([x[1] for x in vs], v), pick([x[2] for x in vs], v)
@@ -462,19 +468,19 @@ def _events_chunk(w: World, s: Sessions, shape: Shape, names: list[str], ev_sess
     every = np.ones(n, dtype=bool)
     param(every, "page_location", 0, sv=location)
     param(ev_name == 2, "page_title", 1, sv=pick([title for _, title in PAGES], ev_page))
-    param(every, "ga_session_id", 2, iv=session_id[ev_sess])
+    param(every, "ga_session_id", 2, iv=session_id)
     param(every, "ga_session_number", 3, iv=number[ev_sess])
-    param(ev_name == 4, "engagement_time_msec", 4, iv=engagement)
+    param(ev_name == 4, "engagement_time_msec", 4, iv=ev["engagement"])
     param(ev_name == 3, "percent_scrolled", 5, iv=np.full(n, 90))
-    param(referrer, "page_referrer", 6, sv=pick([x[5] or "" for x in vs], v))
-    param(sourced, "source", 7, sv=src)
-    param(sourced, "medium", 8, sv=med)
-    param(sourced, "campaign", 9, sv=cmp_)
-    param(sourced & cpc, "term", 10, sv=pick(TERMS, term))
+    param(ev["referrer"], "page_referrer", 6, sv=pick([x[5] or "" for x in vs], v))
+    param(ev["sourced"], "source", 7, sv=src)
+    param(ev["sourced"], "medium", 8, sv=med)
+    param(ev["sourced"], "campaign", 9, sv=cmp_)
+    param(ev["sourced"] & cpc, "term", 10, sv=pick(TERMS, ev["term"]))
     f_idx = np.maximum(form[ev_sess], 0)
     param(ev_name == 5, "form_id", 11, sv=concat("hsForm_", pick([f[2] for f in FORMS], f_idx)))
     param(ev_name == 5, "form_name", 12, sv=pick([f[0] for f in FORMS], f_idx))
-    param(ev_name == 7, "method", 13, sv=pick(["email", "google"], method))
+    param(ev_name == 7, "method", 13, sv=pick(["email", "google"], ev["method"]))
     # the lead's value, as K CRM configured generate_lead (GA4's recommended value + currency)
     param(ev_name == 6, "value", 14, dv=np.where(form[ev_sess] == 0, 250.0, 150.0))
     param(ev_name == 6, "currency", 15, sv=pick(["USD"], np.zeros(n, dtype=np.int64)))
@@ -513,31 +519,31 @@ def _events_chunk(w: World, s: Sessions, shape: Shape, names: list[str], ev_sess
     take = pa.array(b)
     collected = pa.StructArray.from_arrays(
         [concat("cmp", num_str(v.astype(np.int64) + 100)), cmp_, src, med,
-         pc.if_else(pa.array(cpc), pick(TERMS, manual_term), pa.nulls(n, pa.string())),
-         pick(["ad_a", "ad_b", "hero_link"], manual_content),
+         pc.if_else(pa.array(cpc), pick(TERMS, ev["manual_term"]), pa.nulls(n, pa.string())),
+         pick(["ad_a", "ad_b", "hero_link"], ev["manual_content"]),
          pc.if_else(pa.array(cpc), concat("Cj0KCQ", gclid), pa.nulls(n, pa.string()))],
         names=["manual_campaign_id", "manual_campaign_name", "manual_source", "manual_medium", "manual_term",
-               "manual_content", "gclid"], mask=pa.array(~collected_on))
-    days, day_idx = np.unique(day, return_inverse=True)
+               "manual_content", "gclid"], mask=pa.array(~ev["collected_on"]))
+    days, day_idx = np.unique(ev["day"], return_inverse=True)
     event_date = pick(pc.replace_substring(pa.array(np.datetime_as_string(days.astype("datetime64[D]"))), "-", ""),
                       day_idx)
     return shape({
         "event_date": event_date,
         "event_timestamp": ints(t),
-        "event_name": pick(names, ev_name),
+        "event_name": pick(NAMES, ev_name),
         "event_params": event_params,
-        "event_bundle_sequence_id": ints(bundle),
+        "event_bundle_sequence_id": ints(ev["bundle"]),
         "user_id": user_id,
         "user_pseudo_id": s.b_pseudo.take(take),
-        "user_first_touch_timestamp": ints(first_touch[b]),
+        "user_first_touch_timestamp": ints(browsers.first_touch[b]),
         "user_properties": user_properties,
-        "device": b_device.take(take),
-        "geo": b_geo.take(take),
-        "traffic_source": b_traffic.take(take),
+        "device": browsers.device.take(take),
+        "geo": browsers.geo.take(take),
+        "traffic_source": browsers.traffic.take(take),
         "collected_traffic_source": collected,
         "stream_id": pick([STREAM_WWW], np.zeros(n, dtype=np.int64)),
         "platform": pick(["WEB"], np.zeros(n, dtype=np.int64)),
-        "_loaded_at": ts(loaded),
+        "_loaded_at": ts(ev["loaded"]),
     })
 
 

@@ -21,6 +21,7 @@ mode, no re-synced copies):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -43,7 +44,9 @@ from .common import (
     num_str,
     pick,
     scaled,
+    sync_delays,
     synced_after,
+    synced_at,
     table_rng,
     ts,
     unique_ids,
@@ -435,15 +438,18 @@ def ticket_tags(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
     })
 
 
-def ticket_field_history(w: World, rng: np.random.Generator, shape: Shape) -> pa.Table:
+def ticket_field_history(w: World, rng: np.random.Generator, shape: Shape) -> Iterator[pa.Table]:
     """Fivetran ``ticket_field_history``: every change of status, group, priority and assignee.
 
     The status walks new -> open -> (pending) -> solved -> closed, or stops at open, pending or
     hold, or ends deleted; each change lies between ``created_at`` and ``updated_at`` and the last
     one is the ticket's status. Group and priority are set on creation, the assignee when the
     ticket is opened.
+
+    Rows are sorted by ticket, so the table comes in chunks of ``HISTORY_TICKETS`` tickets: the
+    random numbers are drawn for all tickets first (per ticket, then one sync delay per row, as
+    when the table was built whole) and only the rows (most of the bytes) are built chunk by chunk.
     """
-    z = _world_ids(w)
     tk = _tickets(w)
     d = _ticket_detail(w)
     n = len(tk["req"])
@@ -458,40 +464,74 @@ def ticket_field_history(w: World, rng: np.random.Generator, shape: Shape) -> pa
     t_wait = np.where((st == 2) | (st == 3), end,
                       c + ((before - c) * rng.uniform(0.35, 0.6, n)).astype(np.int64))
     waited = (st == 2) | (st == 3) | (solved_path & (rng.random(n) < 0.4))
+    tickets = {"status": st, "created": c, "end": end, "t_solved": t_solved, "t_open": t_open, "t_wait": t_wait,
+               "waited": waited}
+    rows_per_ticket = sum(m.astype(np.int64) for m in _history_masks(tickets, tk, d))
+    first_row = np.concatenate([[0], np.cumsum(rows_per_ticket)])
+    delay = sync_delays(rng, int(first_row[-1]), 0.05, 2)
+    for lo in range(0, n, HISTORY_TICKETS):
+        hi = min(n, lo + HISTORY_TICKETS)
+        yield _history_chunk(w, shape, slice(lo, hi), tickets, tk, d, delay[first_row[lo]:first_row[hi]])
+
+
+HISTORY_TICKETS = 100_000
+"""Tickets whose field history is built into Arrow at a time (scale 1 has 20,000: one chunk)."""
+
+
+def _history_masks(tickets: dict[str, np.ndarray], tk: dict[str, Any], d: dict[str, Any]) -> list[np.ndarray]:
+    """Which tickets have each of the history's row kinds (the parts of :func:`_history_chunk`)."""
+    st = tickets["status"]
+    every = np.ones(len(st), dtype=bool)
+    return [every, every, d["priority"] >= 0, st >= 1, tk["assigned"], tickets["waited"], st >= 4, st == 5, st == 6]
+
+
+def _history_chunk(w: World, shape: Shape, part: slice, tickets: dict[str, np.ndarray], tk: dict[str, Any],
+                   d: dict[str, Any], delay: np.ndarray) -> pa.Table:
+    """The field-history rows of the tickets in ``part``, sorted by ticket, time and kind of change."""
+    z = _world_ids(w)
+    tickets = {k: v[part] for k, v in tickets.items()}
+    tk = {k: tk[k][part] for k in ("req", "assignee", "group", "assigned", "updated")}
+    d = {k: d[k][part] for k in ("channel", "priority")}
+    lo = part.start or 0
+    n = len(tk["req"])
+    st, c, end = tickets["status"], tickets["created"], tickets["end"]
+    t_open, t_wait, t_solved = tickets["t_open"], tickets["t_wait"], tickets["t_solved"]
     wait_status = np.where(st == 3, 3, 2)
     agent = z["agent_ids"][tk["assignee"]]
     requester = z["end_ids"][tk["req"]]
-    every = np.ones(n, dtype=bool)
-    # (ticket rows, field, value, time, user, channel); user -1 = none (an automation)
+    masks = _history_masks(tickets, tk, d)
+    # (field, value, time, user, channel) of each row kind; user -1 = none (an automation)
     parts = [
-        (every, "status", pick(STATUSES, np.zeros(n, dtype=np.int64)), c, requester, d["channel"]),
-        (every, "group_id", pc.cast(ints(GROUPS[tk["group"]]), pa.string()), c, requester, d["channel"]),
-        (d["priority"] >= 0, "priority", pick(PRIORITIES, np.maximum(d["priority"], 0)), c, requester, d["channel"]),
-        (st >= 1, "status", pick(STATUSES, np.ones(n, dtype=np.int64)), t_open, agent, np.full(n, 1)),
-        (tk["assigned"], "assignee_id", pc.cast(ints(agent), pa.string()), t_open, agent, np.full(n, 1)),
-        (waited, "status", pick(STATUSES, wait_status), t_wait, agent, np.full(n, 1)),
-        (solved_path, "status", pick(STATUSES, np.full(n, 4)), t_solved, agent, np.full(n, 1)),
-        (st == 5, "status", pick(STATUSES, np.full(n, 5)), end, np.full(n, -1), np.full(n, -1)),
-        (st == 6, "status", pick(STATUSES, np.full(n, 6)), end, agent, np.full(n, 1)),
+        ("status", pick(STATUSES, np.zeros(n, dtype=np.int64)), c, requester, d["channel"]),
+        ("group_id", pc.cast(ints(GROUPS[tk["group"]]), pa.string()), c, requester, d["channel"]),
+        ("priority", pick(PRIORITIES, np.maximum(d["priority"], 0)), c, requester, d["channel"]),
+        ("status", pick(STATUSES, np.ones(n, dtype=np.int64)), t_open, agent, np.full(n, 1)),
+        ("assignee_id", pc.cast(ints(agent), pa.string()), t_open, agent, np.full(n, 1)),
+        ("status", pick(STATUSES, wait_status), t_wait, agent, np.full(n, 1)),
+        ("status", pick(STATUSES, np.full(n, 4)), t_solved, agent, np.full(n, 1)),
+        ("status", pick(STATUSES, np.full(n, 5)), end, np.full(n, -1), np.full(n, -1)),
+        ("status", pick(STATUSES, np.full(n, 6)), end, agent, np.full(n, 1)),
     ]
-    ticket = np.concatenate([np.flatnonzero(m) for m, *_ in parts])
-    field = pa.concat_arrays([pick([f], np.zeros(int(m.sum()), dtype=np.int64)) for m, f, *_ in parts])
-    value = pa.concat_arrays([v.filter(pa.array(m)) for m, _, v, *_ in parts])
-    when = np.concatenate([t[m] for m, _, _, t, *_ in parts])
-    user = np.concatenate([u[m] for m, _, _, _, u, _ in parts])
-    channel = np.concatenate([ch[m] for m, *_, ch in parts])
-    order = np.lexsort((np.concatenate([np.full(int(m.sum()), i) for i, (m, *_) in enumerate(parts)]), when, ticket))
+    rows = list(zip(masks, parts, strict=True))
+    ticket = np.concatenate([np.flatnonzero(m) for m in masks])
+    field = pa.concat_arrays([pick([f], np.zeros(int(m.sum()), dtype=np.int64)) for m, (f, *_) in rows])
+    value = pa.concat_arrays([v.filter(pa.array(m)) for m, (_, v, *_) in rows])
+    when = np.concatenate([t[m] for m, (_, _, t, *_) in rows])
+    user = np.concatenate([u[m] for m, (_, _, _, u, _) in rows])
+    channel = np.concatenate([ch[m] for m, (*_, ch) in rows])
+    kind = np.concatenate([np.full(int(m.sum()), i) for i, m in enumerate(masks)])
+    order = np.lexsort((kind, when, ticket))
     ticket, when, user, channel = ticket[order], when[order], user[order], channel[order]
     take = pa.array(order)
     k = len(ticket)
     return shape({
         "updated": ts(when),
         "field_name": field.take(take),
-        "ticket_id": ints(1_001 + ticket),
+        "ticket_id": ints(1_001 + lo + ticket),
         "user_id": ints(np.maximum(user, 0), mask=user < 0),
         "value": value.take(take),
         "via_channel": pc.if_else(pa.array(channel < 0), "rule", pick(CHANNELS, np.maximum(channel, 0))),
-        "_fivetran_synced": ts(synced_after(rng, np.maximum(tk["updated"][ticket], when), 0.05, 2)),
+        "_fivetran_synced": ts(synced_at(np.maximum(tk["updated"][ticket], when), delay)),
         "_fivetran_deleted": bools(np.zeros(k, dtype=bool)),
     })
 
