@@ -16,19 +16,23 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 GOALS = {1.0: 5.0, 10.0: 40.0}
 
 
-def run_one(scale: float) -> dict[str, float]:
+def run_one(scale: float) -> dict[str, Any]:
     from kcrm_gov.engines.duckdb import BUILD_THREADS, DuckDBEngine
     from kcrm_gov.project import Project
-    from kcrm_gov.seed import seed
+    from kcrm_gov.seed import SEED_MEMORY_LIMIT, seed
 
     project = Project.load(Path(__file__).resolve().parent.parent)
     with tempfile.TemporaryDirectory() as tmp:
-        # opened as `kcrm-gov seed` opens it (open_engine(..., building=True)): one DuckDB thread per statement
-        engine = DuckDBEngine(project, replace(project.config.target(), path=Path(tmp) / "warehouse.duckdb"),
+        # opened as `kcrm-gov seed` opens it (open_engine(..., building=True, memory_limit=SEED_MEMORY_LIMIT)):
+        # one DuckDB thread per statement, the seed's memory limit
+        target = project.config.target()
+        engine = DuckDBEngine(project, replace(target, path=Path(tmp) / "warehouse.duckdb",
+                                               memory_limit=target.memory_limit or SEED_MEMORY_LIMIT),
                               statement_threads=BUILD_THREADS)
         started = time.perf_counter()
         results = seed(project, engine, scale=scale, seed=42)
