@@ -226,7 +226,9 @@ def seed(ctx: click.Context, scale: float, seed_value: int, target: str | None, 
     through HubSpot, GA4, Mixpanel, QuickBooks, Zendesk and the CS tool, with cause and
     effect (fit, risk, trials, expansions: see kcrm_gov.seed.truth) and the mess a real
     loader lands (soft deletes, duplicate companies, rebrands, voided invoices, messy emails,
-    local times, late GA4 shards, test accounts). Each table is recreated from its contract.
+    local times, late GA4 shards, test accounts). Each table is recreated from its contract
+    and replaced all or nothing. Big tables stream in bounded chunks, so memory stays within a
+    few GiB at any scale (DuckDB's memory_limit is 1GB while seeding unless the target sets one).
     With --out, writes one file per table instead, as a source export would arrive.
     """
     from rich.console import Console
