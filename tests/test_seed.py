@@ -165,6 +165,7 @@ def test_streamed_seed_equals_in_memory_generation(project: Project, tmp_path: P
     whole = list(generate(contract, build_world(42, 0.1)))
     assert len(whole) == 1
     monkeypatch.setattr(importlib.import_module(f"kcrm_gov.seed.{module}"), knob, size)
+    monkeypatch.setattr("kcrm_gov.engines.duckdb.SEED_COMMIT_BYTES", 1)  # and one commit per chunk
     streamed = list(generate(contract, build_world(42, 0.1)))
     assert len(streamed) > 10
     assert pa.concat_tables(streamed).equals(whole[0])
@@ -178,21 +179,27 @@ def test_streamed_seed_equals_in_memory_generation(project: Project, tmp_path: P
     assert got.cast(whole[0].schema).equals(whole[0])
 
 
+@pytest.mark.parametrize("commit_bytes", [None, 1], ids=["one transaction", "committed chunk by chunk"])
 def test_a_generator_failing_mid_table_leaves_the_previous_table(project: Project, tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 commit_bytes: int | None) -> None:
     """The error of the generator thread is raised in the writer, the half-written table is dropped (the
-    live one is untouched) and the generator thread is gone."""
+    live one is untouched), whether its chunks were committed to the staging table or not, and the
+    generator thread is gone."""
     import threading
 
     from kcrm_gov.seed import hubspot
 
+    if commit_bytes:
+        monkeypatch.setattr("kcrm_gov.engines.duckdb.SEED_COMMIT_BYTES", commit_bytes)
     engine = DuckDBEngine(project, replace(project.config.target(), path=tmp_path / "warehouse.duckdb"))
     try:
         seed(project, engine, scale=0.1, seed=42, tables=["hubspot__owners"])
         real = hubspot.TABLES["hubspot__owners"]
 
-        def broken(w, rng, shape):  # one good chunk, then the generator fails
+        def broken(w, rng, shape):  # two good chunks, then the generator fails
             yield real(w, rng, shape).slice(0, 10)
+            yield real(w, rng, shape).slice(10, 10)
             raise SeedError("generator broke mid-table")
 
         monkeypatch.setitem(hubspot.TABLES, "hubspot__owners", broken)

@@ -50,6 +50,10 @@ about half the time and half the CPU: the models already keep the cores busy, an
 per statement mostly waits for them (or, writing Arrow, for the first thread)."""
 
 
+SEED_COMMIT_BYTES = 192 * 2**20
+"""Arrow bytes :meth:`DuckDBEngine.replace_with_chunks` writes per transaction (a scale-1 table is one)."""
+
+
 class DuckDBEngine(Engine):
     kind = "duckdb"
 
@@ -215,57 +219,63 @@ class DuckDBEngine(Engine):
         if mode not in ("replace", "append"):
             raise ValueError(f"mode must be 'replace' or 'append', not {mode!r}")
         columns = ", ".join(ddl.quote(c.name) for c in contract.columns)
-        view = f"_kcrm_arrow_{uuid.uuid4().hex[:12]}"
-        self.con.register(view, data)
-        try:
-            with self.transaction():
-                if mode == "replace" or not self.table_exists(contract.layer, contract.table):
-                    self.create_table(contract, replace=True)
-                self.execute(f"INSERT INTO {self.relation(contract.layer, contract.table)} ({columns}) "
-                             f"SELECT {columns} FROM {view}")
-        finally:
-            self.con.unregister(view)
-        return data.num_rows
+        with self.transaction():
+            if mode == "replace" or not self.table_exists(contract.layer, contract.table):
+                self.create_table(contract, replace=True)
+            return self._insert_arrow(self.relation(contract.layer, contract.table), columns, data)
 
     def replace_with_chunks(self, contract: Contract, chunks: Iterable[pa.Table]) -> int:
-        """Write the chunks into a staging table, one transaction each, then swap it in for the live
-        table in one last transaction; on any failure drop the staging table.
+        """Write the chunks into a staging table, committing every ``SEED_COMMIT_BYTES`` of Arrow data,
+        and swap it in for the live table in the last transaction; on any failure drop the staging table.
 
-        All or nothing, as in one transaction, but with memory bounded by a chunk: DuckDB keeps a
-        transaction's appended rows in memory until it commits (beyond ``memory_limit``: 6.4 GB for
-        9 M Mixpanel rows at scale 30 in one transaction, 2.0 GB committed chunk by chunk), and the
-        total time is the same since each commit writes what the one commit would have.
+        All or nothing, as in one transaction, but with memory bounded by a batch of chunks: DuckDB
+        keeps a transaction's appended rows in memory until it commits, beyond ``memory_limit`` (6.4 GB
+        for 9 M Mixpanel rows at scale 30 in one transaction, 2.0 GB committed chunk by chunk). A table
+        smaller than one batch (every table at scale 1) is one transaction, as cheap as before: each
+        commit writes a partial row group, which costs time and file size on small tables.
         """
         import duckdb
 
+        if getattr(self._local, "in_transaction", False):  # inside a caller's transaction: one transaction
+            return super().replace_with_chunks(contract, chunks)
         schema = self.schema(contract.layer)
-        staging = f"__kcrm_seed__{contract.table}"
+        name = f"__kcrm_seed__{contract.table}"
+        staging = ddl.relation(schema, name)
         columns = ", ".join(ddl.quote(c.name) for c in contract.columns)
         self.ensure_schema(contract.layer)
-        rows = 0
+        remaining, rows, created = iter(chunks), 0, False
         try:
-            with self.transaction():
-                for statement in ddl.create_table(contract, schema, staging, replace=True):
-                    self.execute(statement)
-            for chunk in chunks:
-                view = f"_kcrm_arrow_{uuid.uuid4().hex[:12]}"
-                self.con.register(view, chunk)
-                try:
-                    with self.transaction():
-                        self.execute(f"INSERT INTO {ddl.relation(schema, staging)} ({columns}) "
-                                     f"SELECT {columns} FROM {view}")
-                finally:
-                    self.con.unregister(view)
-                rows += chunk.num_rows
-                del chunk  # let the chunk go before the next one is taken
-            with self.transaction():
-                self.execute(f"DROP TABLE IF EXISTS {self.relation(contract.layer, contract.table)}")
-                self.execute(f"ALTER TABLE {ddl.relation(schema, staging)} RENAME TO {ddl.quote(contract.table)}")
+            while True:
+                with self.transaction():
+                    if not created:
+                        for statement in ddl.create_table(contract, schema, name, replace=True):
+                            self.execute(statement)
+                        created = True
+                    batch = 0
+                    for chunk in remaining:
+                        rows += self._insert_arrow(staging, columns, chunk)
+                        batch += chunk.nbytes
+                        del chunk  # let the chunk go before the next one is taken
+                        if batch >= SEED_COMMIT_BYTES:
+                            break  # commit this batch, go on in a new transaction
+                    else:  # every chunk is in: swap the staging table in, in this last transaction
+                        self.execute(f"DROP TABLE IF EXISTS {self.relation(contract.layer, contract.table)}")
+                        self.execute(f"ALTER TABLE {staging} RENAME TO {ddl.quote(contract.table)}")
+                        return rows
         except BaseException:
-            with contextlib.suppress(duckdb.Error):  # the original error is the one to report
-                self.con.execute(f"DROP TABLE IF EXISTS {ddl.relation(schema, staging)}")
+            if created:
+                with contextlib.suppress(duckdb.Error):  # the original error is the one to report
+                    self.con.execute(f"DROP TABLE IF EXISTS {staging}")
             raise
-        return rows
+
+    def _insert_arrow(self, relation: str, columns: str, data: pa.Table) -> int:
+        view = f"_kcrm_arrow_{uuid.uuid4().hex[:12]}"
+        self.con.register(view, data)
+        try:
+            self.execute(f"INSERT INTO {relation} ({columns}) SELECT {columns} FROM {view}")
+        finally:
+            self.con.unregister(view)
+        return data.num_rows
 
     def table_exists(self, layer: str, table: str) -> bool:
         # literals, not parameters: DuckDB imports pandas (a third of a second) to inspect parameters
