@@ -109,10 +109,11 @@ class Engine(ABC):
 
     def replace_with_chunks(self, contract: Contract, chunks: Iterable[pa.Table]) -> int:
         """Replace the contract's table with the rows of ``chunks`` (Arrow tables, columns in contract
-        order), all or nothing: if a chunk fails to come or to be written, the table is as it was.
+        order); return the rows written.
 
-        Return the rows written. This default writes every chunk in one transaction; an engine whose
-        transactions hold their rows in memory writes them otherwise (see ``DuckDBEngine``).
+        This default writes every chunk inside :meth:`transaction`: all or nothing where the engine
+        has transactions (on BigQuery, a no-op scope, each chunk is its own load job). DuckDB, whose
+        transactions hold their appended rows in memory, writes through a staging table instead.
         """
         rows = 0
         with self.transaction():

@@ -123,7 +123,7 @@ def seed(project: Project, engine: Engine, scale: float = 1.0, seed: int = 42, p
 SEED_MEMORY_LIMIT = "1GB"
 """DuckDB's memory limit while ``kcrm-gov seed`` writes, unless the target sets its own. The seed only
 appends, so a bigger buffer pool would only keep written blocks cached: with 1GB the whole process
-peaks at 3.1 GiB at scale 100 (4.1 GiB with 2GB; ``benchmarks/scale.py``), at the same speed."""
+peaks at 3.2 GiB at scale 100 (4.1 GiB with 2GB; ``benchmarks/scale.py``), at about the same speed."""
 
 _AHEAD = 2
 """Chunks the generator thread may have ready before the writer takes them (bounds memory)."""
