@@ -218,7 +218,7 @@ class DuckDBEngine(Engine):
     def write_arrow(self, contract: Contract, data: pa.Table, *, mode: str = "replace") -> int:
         if mode not in ("replace", "append"):
             raise ValueError(f"mode must be 'replace' or 'append', not {mode!r}")
-        columns = ", ".join(ddl.quote(c.name) for c in contract.columns)
+        columns = _column_list(contract)
         with self.transaction():
             if mode == "replace" or not self.table_exists(contract.layer, contract.table):
                 self.create_table(contract, replace=True)
@@ -241,7 +241,7 @@ class DuckDBEngine(Engine):
         schema = self.schema(contract.layer)
         name = f"__kcrm_seed__{contract.table}"
         staging = ddl.relation(schema, name)
-        columns = ", ".join(ddl.quote(c.name) for c in contract.columns)
+        columns = _column_list(contract)
         self.ensure_schema(contract.layer)
         remaining, rows, created = iter(chunks), 0, False
         try:
@@ -259,14 +259,20 @@ class DuckDBEngine(Engine):
                         if batch >= SEED_COMMIT_BYTES:
                             break  # commit this batch, go on in a new transaction
                     else:  # every chunk is in: swap the staging table in, in this last transaction
-                        self.execute(f"DROP TABLE IF EXISTS {self.relation(contract.layer, contract.table)}")
-                        self.execute(f"ALTER TABLE {staging} RENAME TO {ddl.quote(contract.table)}")
+                        self._swap_in(contract, name)
                         return rows
         except BaseException:
             if created:
                 with contextlib.suppress(duckdb.Error):  # the original error is the one to report
                     self.con.execute(f"DROP TABLE IF EXISTS {staging}")
             raise
+
+    def _swap_in(self, contract: Contract, staging: str) -> None:
+        """Replace the contract's live table with the staging table ``staging`` of its schema (inside
+        the caller's transaction, so the swap is atomic)."""
+        self.execute(f"DROP TABLE IF EXISTS {self.relation(contract.layer, contract.table)}")
+        self.execute(f"ALTER TABLE {ddl.relation(self.schema(contract.layer), staging)} "
+                     f"RENAME TO {ddl.quote(contract.table)}")
 
     def _insert_arrow(self, relation: str, columns: str, data: pa.Table) -> int:
         view = f"_kcrm_arrow_{uuid.uuid4().hex[:12]}"
@@ -319,14 +325,13 @@ class DuckDBEngine(Engine):
         and PRIMARY KEY), then swap it in, all in one transaction."""
         schema = self.schema(contract.layer)
         temp = f"__kcrm_build__{contract.table}"
-        columns = ", ".join(ddl.quote(c.name) for c in contract.columns)
+        columns = _column_list(contract)
         self.ensure_schema(contract.layer)
         with self.transaction():
             for statement in ddl.create_table(contract, schema, temp, replace=True):
                 self.execute(statement)
             row = self._insert(contract, f"INSERT INTO {ddl.relation(schema, temp)} ({columns}) ", sql)
-            self.execute(f"DROP TABLE IF EXISTS {self.relation(contract.layer, contract.table)}")
-            self.execute(f"ALTER TABLE {ddl.relation(schema, temp)} RENAME TO {ddl.quote(contract.table)}")
+            self._swap_in(contract, temp)
         return BuildStats(rows_written=int(row[0]) if row else None)
 
     STATE_SCHEMA, STATE_TABLE = "_kcrm", "incremental_state"
@@ -368,7 +373,7 @@ class DuckDBEngine(Engine):
         schema = self.schema(contract.layer)
         temp = ddl.relation(schema, f"__kcrm_build__{contract.table}")
         live = self.relation(contract.layer, contract.table)
-        columns = ", ".join(ddl.quote(c.name) for c in contract.columns)
+        columns = _column_list(contract)
         kind = "DATE" if isinstance(cutoff, date) and not isinstance(cutoff, datetime) else "TIMESTAMPTZ"
         since = f"CAST({ddl.sql_string(cutoff.isoformat())} AS {kind})"
 
@@ -470,6 +475,11 @@ class DuckDBEngine(Engine):
             with contextlib.suppress(Exception):  # already closed by its user
                 cursor.close()
         self._root.close()
+
+
+def _column_list(contract: Contract) -> str:
+    """The contract's columns, quoted, in its order: the column list of every INSERT."""
+    return ", ".join(ddl.quote(c.name) for c in contract.columns)
 
 
 def _rows(count: int | None, noun: str = "row") -> str:
