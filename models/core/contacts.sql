@@ -79,10 +79,10 @@ LEFT JOIN company_accounts AS ca
   ON ca.company_id = ct.company_id
 -- Fallback when the associated company is missing (none, or deleted since): the email's company
 -- domain, unless it is a personal mailbox.
+-- One equality (the key is NULL when there is no fallback), so it is a hash join: written as an AND
+-- of conditions on both sides, DuckDB compared every contact with every account (185 s at scale 100).
 LEFT JOIN core.accounts AS ea
-  ON ca.account_key IS NULL
-  AND NOT ct.is_personal_mailbox
-  AND ea.domain = ct.email_domain
+  ON ea.domain = IF(ca.account_key IS NULL AND NOT ct.is_personal_mailbox, ct.email_domain, NULL)
 LEFT JOIN core.accounts AS acc
   ON acc.account_key = COALESCE(ca.account_key, ea.account_key)
 LEFT JOIN zendesk_end_users AS zu

@@ -26,9 +26,10 @@ leads AS (
   FROM stg.hubspot__leads AS l
   LEFT JOIN core.contacts AS live
     ON live.contact_id = l.contact_id
+  -- only for a lead whose contact is not live; one equality (the key is NULL otherwise), so it is a
+  -- hash join: an AND of conditions on both sides made DuckDB compare every lead with every merged id
   LEFT JOIN merged_ids AS merged
-    ON live.contact_id IS NULL
-    AND merged.merged_contact_id = l.contact_id
+    ON merged.merged_contact_id = IF(live.contact_id IS NULL, l.contact_id, NULL)
 )
 
 SELECT
