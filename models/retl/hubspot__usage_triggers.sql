@@ -13,7 +13,19 @@ WITH params AS (
     (SELECT MAX(window_days) FROM enr.usage_trigger_rules WHERE trigger_type = 'no_login_14d') AS login_days,
     (SELECT MAX(window_days) FROM enr.usage_trigger_rules WHERE trigger_type = 'seat_limit_reached') AS user_days,
     (SELECT MAX(threshold) FROM enr.usage_trigger_rules WHERE trigger_type = 'seat_limit_reached') AS seat_share,
-    (SELECT MAX(match_value) FROM enr.usage_trigger_rules WHERE trigger_type = 'churn_risk_high') AS churn_band
+    (SELECT MAX(match_value) FROM enr.usage_trigger_rules WHERE trigger_type = 'churn_risk_high') AS churn_band,
+    (SELECT MAX(lookback_days) FROM enr.usage_trigger_rules) AS lookback_days
+),
+
+bounds AS (
+  -- The grid's first day. Only onsets in the look-back are kept, and an onset is a condition day whose
+  -- day before is not one, so conditions are needed from the day before the look-back on; each of
+  -- those reads windows reaching at most the longest window (two usage windows) further back. A grid
+  -- of every day since the account's first activity gave the same rows and took 507 s and 16 GB at
+  -- scale 100 (two years of days for 200,000 accounts).
+  SELECT DATE_SUB(x.as_of_date, INTERVAL x.lookback_days + GREATEST(
+    2 * COALESCE(x.usage_days, 0), COALESCE(x.login_days, 0), COALESCE(x.user_days, 0)) DAY) AS grid_start
+  FROM params AS x
 ),
 
 accounts AS (
@@ -30,8 +42,9 @@ activity AS (
 ),
 
 grid AS (
-  -- Every day from the account's first product activity to the as-of date, active or not: the
-  -- rolling windows below count rows, so a day without activity must be a row with zeros.
+  -- Every day from the account's first product activity (or the grid's first day, if later) to the
+  -- as-of date, active or not: the rolling windows below count rows, so a day without activity must be
+  -- a row with zeros.
   SELECT
     s.account_key,
     day
@@ -41,17 +54,22 @@ grid AS (
     GROUP BY account_key
   ) AS s
   CROSS JOIN params AS x
-  CROSS JOIN UNNEST(GENERATE_DATE_ARRAY(s.first_day, x.as_of_date, INTERVAL 1 DAY)) AS day
+  CROSS JOIN bounds AS b
+  CROSS JOIN UNNEST(GENERATE_DATE_ARRAY(GREATEST(s.first_day, b.grid_start), x.as_of_date, INTERVAL 1 DAY)) AS day
 ),
 
 user_days AS (
-  -- One row per active user of an account and day, with the user's next active day there.
+  -- One row per active user of an account and day, with the user's next active day there. A user's
+  -- day more than the window before the grid's first day adds and removes them before it (net 0).
   SELECT
     d.account_key,
     d.activity_date,
     LEAD(d.activity_date) OVER (PARTITION BY d.account_key, user_id ORDER BY d.activity_date) AS next_active_date
   FROM activity AS d
+  CROSS JOIN params AS x
+  CROSS JOIN bounds AS b
   CROSS JOIN UNNEST(d.active_user_ids) AS user_id
+  WHERE d.activity_date >= DATE_SUB(b.grid_start, INTERVAL x.user_days DAY)
 ),
 
 user_changes AS (
@@ -73,6 +91,27 @@ user_changes AS (
     CROSS JOIN params AS x
   ) AS c
   GROUP BY account_key, day
+),
+
+before_grid AS (
+  -- What happened before the grid's first day and still counts on it: the sign-ins (no_login_14d
+  -- needs the account's first sign-in) and the active-user changes (users still in the window).
+  SELECT
+    account_key,
+    SUM(logins) AS logins,
+    SUM(user_change) AS user_change
+  FROM (
+    SELECT d.account_key, d.logins, 0 AS user_change
+    FROM activity AS d
+    CROSS JOIN bounds AS b
+    WHERE d.activity_date < b.grid_start
+    UNION ALL
+    SELECT c.account_key, 0 AS logins, c.change AS user_change
+    FROM user_changes AS c
+    CROSS JOIN bounds AS b
+    WHERE c.day < b.grid_start
+  ) AS e
+  GROUP BY account_key
 ),
 
 seats AS (
@@ -112,17 +151,23 @@ daily AS (
 ),
 
 cumulative AS (
-  -- Running totals from the account's first day; the grid has every day, so a window of N days ending
-  -- on a day is its total minus the total N days earlier (none earlier: 0). Window lengths are data,
-  -- and a ROWS frame takes only a literal.
+  -- Running totals from the account's first grid day; the grid has every day, so a window of N days
+  -- ending on a day is its total minus the total N days earlier (none earlier: 0). Window lengths are
+  -- data, and a ROWS frame takes only a literal. Sign-ins and active users also count what came
+  -- before the grid.
   SELECT
-    account_key,
-    day,
-    paid_seats,
-    SUM(usage) OVER (PARTITION BY account_key ORDER BY day ROWS UNBOUNDED PRECEDING) AS usage_to_date,
-    SUM(logins) OVER (PARTITION BY account_key ORDER BY day ROWS UNBOUNDED PRECEDING) AS logins_to_date,
-    SUM(user_change) OVER (PARTITION BY account_key ORDER BY day ROWS UNBOUNDED PRECEDING) AS active_users_window
-  FROM daily
+    d.account_key,
+    d.day,
+    d.paid_seats,
+    SUM(d.usage) OVER (PARTITION BY d.account_key ORDER BY d.day ROWS UNBOUNDED PRECEDING) AS usage_to_date,
+    COALESCE(b.logins, 0)
+      + SUM(d.logins) OVER (PARTITION BY d.account_key ORDER BY d.day ROWS UNBOUNDED PRECEDING) AS logins_to_date,
+    COALESCE(b.user_change, 0)
+      + SUM(d.user_change) OVER (PARTITION BY d.account_key ORDER BY d.day ROWS UNBOUNDED PRECEDING)
+      AS active_users_window
+  FROM daily AS d
+  LEFT JOIN before_grid AS b
+    ON b.account_key = d.account_key
 ),
 
 rolling AS (
