@@ -11,8 +11,9 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +24,7 @@ from sqlglot import exp
 from . import __version__
 from .dag import Dag
 from .enforce import ContractViolation, Mismatch, compare_schema
-from .engines.base import Engine
+from .engines.base import Engine, OutOfMemory
 from .errors import KcrmGovError, Location
 from .incremental import fingerprint
 from .project import Project
@@ -43,6 +44,8 @@ class ModelResult:
     bytes_processed: int | None = None
     error: str | None = None
     mismatches: list[Mismatch] = field(default_factory=list)
+    out_of_memory: bool = False  # the engine's memory limit was hit (see OutOfMemory)
+    retried_alone: bool = False  # it ran out of memory beside other models and was run again alone
 
 
 @dataclass
@@ -238,6 +241,7 @@ def run_model(project: Project, engine: Engine, table: str, *, full_refresh: boo
     except KcrmGovError as exc:
         where = exc.location or Location(model.path)
         result.status, result.error = ERROR, f"{where}: {exc.message}"
+        result.out_of_memory = isinstance(exc, OutOfMemory)
     result.seconds = round(time.perf_counter() - start, 3)
     return result
 
@@ -247,7 +251,10 @@ def build(project: Project, engine: Engine, dag: Dag, tables: list[str], *, fail
           after_build: AfterBuild | None = None, full_refresh: bool = False) -> RunResult:
     """Build ``tables`` (models only; raw tables are skipped silently) in DAG order.
 
-    Independent models run concurrently on ``threads`` workers when the engine allows it.
+    Independent models run concurrently on ``threads`` workers when the engine allows it. A model
+    that runs out of the engine's memory while other models run is run once more, alone: nothing
+    else starts until it is done (each of the largest models fits a memory limit that four at once
+    do not).
     ``after_build`` may fail a model that was built (see :data:`AfterBuild`). ``full_refresh``
     rebuilds incremental models in full.
     """
@@ -269,13 +276,33 @@ def build(project: Project, engine: Engine, dag: Dag, tables: list[str], *, fail
                 return f"skipped: upstream {parent} {'failed' if status == ERROR else 'was skipped'}"
         return "skipped: the build stopped at the first failure (--fail-fast)" if stop.is_set() else None
 
-    def work(table: str) -> ModelResult:
-        if listener:
+    shared: set[str] = set()  # models that had another model's build or checks beside them while built
+    executing: set[tuple[str, str]] = set()  # (table, phase) the workers run now, not queued ones
+    lock = threading.Lock()
+
+    @contextmanager
+    def executes(table: str, phase: str) -> Iterator[None]:
+        with lock:
+            if executing:
+                shared.update(t for t, p in executing if p == "build")
+                if phase == "build":
+                    shared.add(table)
+            executing.add((table, phase))
+        try:
+            yield
+        finally:
+            with lock:
+                executing.discard((table, phase))
+
+    def work(table: str, *, retry: bool = False) -> ModelResult:
+        if listener and not retry:  # a retry continues the model's run: it has started already
             listener(table, None)
-        return run_model(project, engine, table, full_refresh=full_refresh)
+        with executes(table, "build"):
+            return run_model(project, engine, table, full_refresh=full_refresh)
 
     def test(table: str, result: ModelResult) -> ModelResult:
-        problem = after_build(table) if after_build is not None else None
+        with executes(table, "test"):
+            problem = after_build(table) if after_build is not None else None
         if problem:
             result.status, result.error = ERROR, problem
         return result
@@ -286,6 +313,8 @@ def build(project: Project, engine: Engine, dag: Dag, tables: list[str], *, fail
     pending = list(todo)
     built: dict[str, ModelResult] = {}  # built, checks still to run
     running: dict[Future[ModelResult], tuple[str, str]] = {}  # future -> (table, "build" | "test")
+    alone: list[str] = []  # out of memory beside other models: to run again once the pool is empty
+    solo: str | None = None  # the model running alone now; nothing else starts meanwhile
 
     def finish(table: str, result: ModelResult) -> None:
         results[table] = result  # only this scheduling thread touches results
@@ -295,8 +324,15 @@ def build(project: Project, engine: Engine, dag: Dag, tables: list[str], *, fail
             listener(table, result)
 
     with ThreadPoolExecutor(max_workers=max(1, threads) if engine.concurrent else 1) as pool:
-        while pending or running or built:
-            for table in list(pending):
+        while pending or running or built or alone:
+            if alone or solo:
+                if not running:
+                    solo = alone.pop(0)
+                    running[pool.submit(work, solo, retry=True)] = (solo, "build")
+                pending_now: list[str] = []  # nothing else starts while a model waits to run alone
+            else:
+                pending_now = list(pending)
+            for table in pending_now:
                 if any(u not in results for u in upstream_of(table)):
                     continue  # an upstream model is still to run
                 pending.remove(table)
@@ -305,7 +341,7 @@ def build(project: Project, engine: Engine, dag: Dag, tables: list[str], *, fail
                     finish(table, ModelResult(table=table, status=SKIPPED, error=reason))
                     continue
                 running[pool.submit(work, table)] = (table, "build")
-            for table in list(built):
+            for table in list(built) if not (alone or solo) else []:
                 if all(t in built or t in results for t in dag.check_waits(table, chosen)):
                     running[pool.submit(test, table, built.pop(table))] = (table, "test")
             if not running:
@@ -317,6 +353,21 @@ def build(project: Project, engine: Engine, dag: Dag, tables: list[str], *, fail
             for future in done:
                 table, phase = running.pop(future)
                 result = future.result()
+                with lock:
+                    again = phase == "build" and result.out_of_memory and table in shared and table != solo
+                    shared.discard(table)
+                if again:
+                    alone.append(table)
+                    continue
+                if table == solo:
+                    solo = None
+                    result.retried_alone = True
+                    if result.out_of_memory:
+                        result.error = (f"{result.error} (it ran out of memory beside other models, and again "
+                                        "when it ran alone: raise the target's memory_limit)")
+                    elif result.status == SUCCESS:
+                        run.notes.append(f"{table} ran out of memory beside other models; it was built again "
+                                         "alone")
                 if phase == "build" and after_build is not None and result.status == SUCCESS:
                     built[table] = result
                 else:

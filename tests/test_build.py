@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -255,3 +256,48 @@ def test_a_warehouse_file_named_like_a_layer_is_refused(mini: Path) -> None:
     code, out = run(mini, "build", "--no-seed")
     assert code == 1
     assert "is named like the schema 'raw'" in out and "rename the file" in out
+
+
+def add_model_too_big_for_64mb(mini: Path) -> None:
+    """3,000 items, a 64MB memory limit, and core.item_names: every item with the list of all 3,000 names
+    (9 M names in lists: DuckDB holds a list aggregate in memory whole, it cannot spill it)."""
+    miniproject.load_raw(mini, [(i, f"name {i}", i, "2023-01-01T00:00:00") for i in range(1, 3001)])
+    (mini / "kcrm_gov.yml").write_text((mini / "kcrm_gov.yml").read_text() + "    memory_limit: 64MB\n")
+    miniproject.write(mini, "contracts/core/item_names.odcs.yaml", miniproject.contract_yaml(
+        "core", "item_names", [("item_id", "INT64", True), ("names", "INT64", True)], ["item_id"], source=None))
+    write_model(mini, "models/core/item_names.sql", """\
+        SELECT a.item_id, ARRAY_LENGTH(ARRAY_AGG(b.item_name ORDER BY b.item_name)) AS names
+        FROM stg.src__items AS a CROSS JOIN stg.src__items AS b
+        GROUP BY a.item_id
+        """)
+
+
+def test_a_model_out_of_memory_beside_others_runs_again_alone(mini: Path) -> None:
+    """core.item_names runs out of memory beside core.items, so the build runs it once more with nothing
+    else running; it fails again, and the error says both and what to do. The rest of the build stands."""
+    add_model_too_big_for_64mb(mini)
+    code, out = run(mini, "build", "--threads", "2", "--json")
+    assert code == 1
+    models = {m["table"]: m for m in json.loads(out)["models"]}
+    heavy = models["core.item_names"]
+    assert heavy["status"] == "error" and heavy["out_of_memory"] and heavy["retried_alone"]
+    assert "models/core/item_names.sql" in heavy["error"] and "Out of Memory" in heavy["error"]
+    assert "again when it ran alone: raise the target's memory_limit" in heavy["error"]
+    assert models["core.items"]["status"] == "success" and not models["core.items"]["retried_alone"]
+
+    def ended(m: dict) -> float:
+        return datetime.fromisoformat(m["started_at"]).timestamp() + m["seconds"]
+    # the retry (its own started_at) began after every other model had ended
+    assert datetime.fromisoformat(heavy["started_at"]).timestamp() >= max(
+        ended(m) for t, m in models.items() if t != "core.item_names") - 0.001
+    assert query(mini, "SELECT COUNT(*) FROM core.items") == [(3000,)]
+    assert query(mini, "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'item_names'") == [(0,)]
+
+
+def test_out_of_memory_with_one_thread_is_not_retried(mini: Path) -> None:
+    """Alone from the start, a second try could not have more memory: the failure is reported at once."""
+    add_model_too_big_for_64mb(mini)
+    code, out = run(mini, "build", "--threads", "1", "--json")
+    heavy = {m["table"]: m for m in json.loads(out)["models"]}["core.item_names"]
+    assert code == 1 and heavy["out_of_memory"] and not heavy["retried_alone"]
+    assert "Out of Memory" in heavy["error"] and "again when it ran alone" not in heavy["error"]

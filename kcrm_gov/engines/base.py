@@ -32,6 +32,11 @@ class WarehouseBusy(EngineError):
     exit_code = 2
 
 
+class OutOfMemory(EngineError):
+    """The statement ran out of the engine's memory limit. Beside other models it may fit alone:
+    a build retries such a model once, with nothing else running (see :func:`kcrm_gov.build.build`)."""
+
+
 class WarehouseUnavailable(EngineError):
     """The command cannot run at all: the warehouse does not exist, cannot be opened or reached,
     or there are no credentials for it. Exit code 2, as for any unusable input, so a scheduler

@@ -27,7 +27,7 @@ from sqlglot import exp
 
 from .. import LAYERS, typemap
 from ..ddl import duckdb as ddl
-from .base import ActualColumn, BuildStats, Engine, EngineError, WarehouseBusy, WarehouseUnavailable
+from .base import ActualColumn, BuildStats, Engine, EngineError, OutOfMemory, WarehouseBusy, WarehouseUnavailable
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -163,7 +163,10 @@ class DuckDBEngine(Engine):
     def error(self, exc: BaseException, sql: str | None = None, prefix: str = "") -> EngineError:
         """``exc`` as an :class:`EngineError` whose message holds no data value: only the SQL's own
         words and the project's table and column names survive (:func:`kcrm_gov.redact.scrub`)."""
-        return EngineError(prefix + self.scrubbed(str(exc), sql))
+        import duckdb
+
+        kind = OutOfMemory if isinstance(exc, duckdb.OutOfMemoryException) else EngineError
+        return kind(prefix + self.scrubbed(str(exc), sql))
 
     def execute(self, sql: str, params: list[Any] | None = None) -> None:
         import duckdb
