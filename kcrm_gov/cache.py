@@ -18,6 +18,7 @@ import hashlib
 import os
 import pickle
 import tempfile
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -63,9 +64,13 @@ def cache_key(parts: Iterable[str]) -> str:
     return digest.hexdigest()[:32]
 
 
-MEMORY_ENTRIES = 32
-"""Entries a process keeps in memory (a few hundred kilobytes each)."""
+MEMORY_BYTES = 64 * 2**20
+"""What a process keeps in memory, newest first. Entries are small (a model's read list or compiled
+SQL: a few kilobytes; every contract's checks: about a megabyte), and a build touches one of each
+kind per model: a count of entries would drop the checks of a project as soon as it was built."""
 _memory: dict[tuple[str, str], bytes] = {}
+_memory_bytes = 0
+_memory_lock = threading.Lock()
 
 
 def load(state_dir: Path, kind: str, key: str, valid: Callable[[Any], bool] | None = None) -> Any | None:
@@ -83,7 +88,7 @@ def load(state_dir: Path, kind: str, key: str, valid: Callable[[Any], bool] | No
     except Exception:  # truncated, written by other code, or a shape the check chokes on: as if missing
         ok = False
     if not ok:
-        _memory.pop((kind, key), None)
+        _forget(kind, key)
         return None
     _remember(kind, key, data)
     return value
@@ -97,11 +102,29 @@ def store(state_dir: Path, kind: str, key: str, value: object, keep: int = KEEP)
     _store(state_dir / CACHE_DIR / kind, f"{key}.pickle", data, keep)
 
 
+def _forget(kind: str, key: str) -> None:
+    global _memory_bytes
+    with _memory_lock:
+        old = _memory.pop((kind, key), None)
+        _memory_bytes -= len(old) if old is not None else 0
+
+
 def _remember(kind: str, key: str, data: bytes) -> None:
-    _memory.pop((kind, key), None)
-    _memory[(kind, key)] = data
-    while len(_memory) > MEMORY_ENTRIES:  # a long-lived process (tests, a scheduler) keeps the newest
-        del _memory[next(iter(_memory))]
+    global _memory_bytes
+    with _memory_lock:  # build workers compile models on threads
+        old = _memory.pop((kind, key), None)
+        _memory[(kind, key)] = data
+        _memory_bytes += len(data) - (len(old) if old is not None else 0)
+        while _memory_bytes > MEMORY_BYTES and len(_memory) > 1:  # a long-lived process keeps the newest
+            _memory_bytes -= len(_memory.pop(next(iter(_memory))))
+
+
+def forget_in_memory() -> None:
+    """Drop what this process keeps in memory: the next lookups read ``.kcrm/cache``, as a new process would."""
+    global _memory_bytes
+    with _memory_lock:
+        _memory.clear()
+        _memory_bytes = 0
 
 
 def cached(state_dir: Path, kind: str, key: str, build: Callable[[], T],
@@ -112,6 +135,19 @@ def cached(state_dir: Path, kind: str, key: str, build: Callable[[], T],
     if value is None:
         value = build()
         store(state_dir, kind, key, value, keep)
+    return value
+
+
+def in_memory(kind: str, key: str, build: Callable[[], T]) -> T:
+    """The output ``build()`` makes for ``key``, kept in this process only (a fresh copy each call):
+    for what is cheaper to build than to read from disk, but is built again and again in a
+    long-lived process (tests, a scheduler)."""
+    data = _memory.get((kind, key))
+    if data is not None:
+        value: T = pickle.loads(data)  # our own bytes, made below
+        return value
+    value = build()
+    _remember(kind, key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
     return value
 
 
@@ -132,4 +168,4 @@ def _store(folder: Path, name: str, data: bytes, keep: int = KEEP) -> None:
         return  # a read-only checkout still works, just without the saving
 
 
-__all__ = ["cache_key", "cached", "code_fingerprint", "load", "store"]
+__all__ = ["cache_key", "cached", "code_fingerprint", "forget_in_memory", "in_memory", "load", "store"]

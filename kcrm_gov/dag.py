@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from typing import TYPE_CHECKING
@@ -11,6 +11,7 @@ from . import LAYERS
 from .errors import KcrmGovError, Location
 
 if TYPE_CHECKING:
+    from .contracts import Contract
     from .models import Model
     from .project import Project
 
@@ -124,7 +125,7 @@ def compute_dag(project: Project) -> Dag:
     for name, contract in project.contracts.items():
         dag.upstream.setdefault(name, [])
         dag.downstream.setdefault(name, [])
-        dag.checks_read[name] = [t for t in contract.checks_read if t in project.contracts]
+        dag.checks_read[name] = [t for t in cached_checks_read(project, contract) if t in project.contracts]
     for name, model in project.models.items():
         try:
             refs = cached_refs(project, model)
@@ -165,17 +166,32 @@ def cached_refs(project: Project, model: Model) -> list[str]:
     what it reads: more than a second of a fresh process. A read list depends on the text alone, so
     it is cached; the model is parsed only when it changed or something needs its AST. A model
     that cannot be read is never cached (``model.refs`` raises, and says where)."""
+    refs = _remembered(project, "refs", ["refs", model.layer, model.sql], lambda: list(model.refs))
+    model.__dict__["refs"] = refs  # the cached_property's own slot: later readers get the same list
+    return refs
+
+
+def cached_checks_read(project: Project, contract: Contract) -> list[str]:
+    """``contract.checks_read``, remembered in ``.kcrm/cache`` by the contract's text (its quality
+    rules' SQL is parsed to find them: most of the time the DAG took once the models' reads were cached)."""
+    if not contract.document.digest:  # not parsed from a file: nothing to key it on
+        return list(contract.checks_read)
+    found = _remembered(project, "checks-read", ["checks-read", contract.qualified_name, contract.document.digest],
+                        lambda: list(contract.checks_read))
+    contract.__dict__["checks_read"] = tuple(found)
+    return found
+
+
+def _remembered(project: Project, kind: str, parts: list[str], compute: Callable[[], list[str]]) -> list[str]:
     from .cache import cache_key, load, store
 
-    key = cache_key(["refs", model.layer, model.sql])
-    refs = load(project.state_dir, "refs", key,
-                valid=lambda value: isinstance(value, list) and all(isinstance(r, str) for r in value))
-    if refs is None:
-        refs = model.refs
-        store(project.state_dir, "refs", key, list(refs), keep=REFS_KEEP)
-    else:
-        model.__dict__["refs"] = refs  # the cached_property's own slot: later readers get the same list
-    return refs
+    key = cache_key(parts)
+    found = load(project.state_dir, kind, key,
+                 valid=lambda value: isinstance(value, list) and all(isinstance(r, str) for r in value))
+    if found is None:
+        found = compute()
+        store(project.state_dir, kind, key, found, keep=REFS_KEEP)
+    return found
 
 
 class DagProblem(KcrmGovError):

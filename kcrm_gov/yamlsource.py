@@ -128,6 +128,16 @@ def parse_yaml(text: str, source: Path) -> YamlDocument:
     Raises :class:`ContractError` naming the file, line and column for malformed YAML,
     duplicate keys, an empty document, or a document beyond the bounds of :func:`bounded_problem`.
     """
+    from .cache import in_memory
+
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    # a long-lived process (a scheduler, the tests) loads the same project again and again; only
+    # a text that parsed is remembered, so every problem is found afresh
+    data, positions = in_memory("yaml", digest, lambda: _parse(text, source))
+    return YamlDocument(source, data, positions, digest)
+
+
+def _parse(text: str, source: Path) -> tuple[Any, dict[PathKey, tuple[int, int]]]:
     problem = bounded_problem(text, source)
     if problem is not None:
         raise problem
@@ -148,7 +158,7 @@ def parse_yaml(text: str, source: Path) -> YamlDocument:
         loader.dispose()
     positions: dict[PathKey, tuple[int, int]] = {}
     _index(node, (), positions, source)
-    return YamlDocument(source, data, positions, hashlib.sha256(text.encode()).hexdigest())
+    return data, positions
 
 
 def read_yaml(path: Path, display: Path | None = None) -> YamlDocument:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -171,4 +172,9 @@ def copy_warehouse(src: Path, dest: Path) -> Path:
     target = Project.load(root).config.target().path
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(Project.load(src).config.target().path, target)
+    # its caches too, keyed by content (whatever the test changes misses them); another worker may be
+    # writing an entry meanwhile, and a cache entry missed only costs time
+    with contextlib.suppress(shutil.Error, OSError):
+        shutil.copytree(src / ".kcrm" / "cache", root / ".kcrm" / "cache", dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("*.tmp"))
     return root

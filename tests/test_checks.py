@@ -531,10 +531,10 @@ def test_a_warm_run_gives_the_results_of_a_cold_one(warehouse: Path) -> None:
     from kcrm_gov import cache
 
     shutil.rmtree(warehouse / ".kcrm" / "cache", ignore_errors=True)
-    cache._memory.clear()
+    cache.forget_in_memory()
     cold = _outcomes(warehouse)
     assert list((warehouse / ".kcrm" / "cache" / "sodacl").glob("*.pickle"))
-    cache._memory.clear()  # from disk, as the next process would
+    cache.forget_in_memory()  # from disk, as the next process would
     warm = _outcomes(warehouse)
     assert warm == cold
     # freshness is measured against the run's own clock, not the one the entry was parsed with

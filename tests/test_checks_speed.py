@@ -28,7 +28,7 @@ from kcrm_gov.project import Project
 @pytest.fixture(autouse=True)
 def _no_memory() -> None:
     """Each test starts as a new process would: nothing cached in memory."""
-    cache._memory.clear()
+    cache.forget_in_memory()
 
 
 def _plain(value: Any, depth: int = 0) -> Any:
@@ -118,12 +118,12 @@ def test_a_changed_contract_is_generated_again(tmp_path: Path) -> None:
 def test_a_damaged_or_unwritable_cache_only_costs_time(tmp_path: Path) -> None:
     root = copy_project(tmp_path)
     expected = {tc.qualified_name: tc.text for tc in generate_all(Project.load(root), "duckdb")}
-    cache._memory.clear()
+    cache.forget_in_memory()
     for entry in (root / ".kcrm" / "cache" / "checks").glob("*.pickle"):
         entry.write_bytes(b"not a pickle")
     assert {tc.qualified_name: tc.text for tc in generate_all(Project.load(root), "duckdb")} == expected
 
-    cache._memory.clear()
+    cache.forget_in_memory()
     shutil.rmtree(root / ".kcrm" / "cache")
     (root / ".kcrm" / "cache").write_text("a file where the folder should be")
     assert {tc.qualified_name: tc.text for tc in generate_all(Project.load(root), "duckdb")} == expected

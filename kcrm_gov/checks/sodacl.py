@@ -37,7 +37,7 @@ import yaml
 from sqlglot import exp
 
 from .. import LAYERS, typemap
-from ..cache import cache_key, cached
+from ..cache import cache_key, cached, load
 from ..config import Target
 from ..errors import ContractError, KcrmGovError, Location
 from ..escape import OWN_PLACEHOLDER, TemplateSyntaxRefused, soda_text, sql_literal, template_marker
@@ -911,19 +911,29 @@ def generate_all(project: Project, target_kind: str = "duckdb", *, target: Targe
     # Checks of one table read other contracts (references), so the key covers every contract.
     key = cache_key([target.type, *(f"{layer}={target.dataset(layer)}" for layer in LAYERS), str(target.project),
                      *(f"{c.qualified_name}:{c.document.digest}" for c in everything)])
-    # an entry of another shape is rebuilt: every contract's (list of CheckSpec, SodaCL text)
-    generated = cached(project.state_dir, "checks", key, lambda: _generate(project, target, everything),
-                       valid=lambda value: isinstance(value, dict) and all(
-                           isinstance(pair := value.get(c.qualified_name), tuple) and len(pair) == 2
-                           and isinstance(pair[0], list) and all(isinstance(spec, CheckSpec) for spec in pair[0])
-                           and isinstance(pair[1], str) for c in everything))
+    chosen = [c for c in everything if tables is None or c.qualified_name in tables]
+
+    def valid(value: Any, contracts: list[Contract]) -> bool:  # an entry of another shape is rebuilt
+        return isinstance(value, dict) and all(
+            isinstance(pair := value.get(c.qualified_name), tuple) and len(pair) == 2
+            and isinstance(pair[0], list) and all(isinstance(spec, CheckSpec) for spec in pair[0])
+            and isinstance(pair[1], str) for c in contracts)
+
+    # every contract's (list of CheckSpec, SodaCL text); a selection (`test --select`) reads them from
+    # the whole project's entry when there is one, else generates only its own tables
+    part = len(chosen) < len(everything)
+    generated = load(project.state_dir, "checks", key, lambda value: valid(value, everything)) if part else None
+    if generated is None:
+        if part:
+            key = cache_key([key, *(c.qualified_name for c in chosen)])
+        generated = cached(project.state_dir, "checks", key, lambda: _generate(project, target, chosen),
+                           valid=lambda value: valid(value, chosen))
     out = []
-    for contract in everything:
-        if tables is None or contract.qualified_name in tables:
-            specs, text = generated[contract.qualified_name]
-            tc = TableChecks(contract=contract, engine=target.type, specs=list(specs))
-            tc.__dict__["text"] = text  # the cached_property, already known
-            out.append(tc)
+    for contract in chosen:
+        specs, text = generated[contract.qualified_name]
+        tc = TableChecks(contract=contract, engine=target.type, specs=list(specs))
+        tc.__dict__["text"] = text  # the cached_property, already known
+        out.append(tc)
     return out
 
 
