@@ -34,11 +34,20 @@ accounts AS (
   WHERE NOT is_internal
 ),
 
-activity AS (
-  SELECT d.*
+history AS (
+  -- Per account: its first day of product activity, and its sign-ins before the grid's first day.
+  -- Each CTE below is read once or twice, and what it holds is narrow: DuckDB keeps a CTE read more
+  -- than once in memory for the whole query, and the day rows with their user lists, the running
+  -- totals read four times and the rolling windows read three times ran out of 16 GB at scale 100.
+  SELECT
+    d.account_key,
+    MIN(d.activity_date) AS first_day,
+    SUM(IF(d.activity_date < b.grid_start, d.logins, 0)) AS logins_before
   FROM enr.account_usage_daily AS d
   JOIN accounts AS a
     ON a.account_key = d.account_key
+  CROSS JOIN bounds AS b
+  GROUP BY d.account_key
 ),
 
 grid AS (
@@ -48,11 +57,7 @@ grid AS (
   SELECT
     s.account_key,
     day
-  FROM (
-    SELECT account_key, MIN(activity_date) AS first_day
-    FROM activity
-    GROUP BY account_key
-  ) AS s
+  FROM history AS s
   CROSS JOIN params AS x
   CROSS JOIN bounds AS b
   CROSS JOIN UNNEST(GENERATE_DATE_ARRAY(GREATEST(s.first_day, b.grid_start), x.as_of_date, INTERVAL 1 DAY)) AS day
@@ -65,7 +70,9 @@ user_days AS (
     d.account_key,
     d.activity_date,
     LEAD(d.activity_date) OVER (PARTITION BY d.account_key, user_id ORDER BY d.activity_date) AS next_active_date
-  FROM activity AS d
+  FROM enr.account_usage_daily AS d
+  JOIN accounts AS a
+    ON a.account_key = d.account_key
   CROSS JOIN params AS x
   CROSS JOIN bounds AS b
   CROSS JOIN UNNEST(d.active_user_ids) AS user_id
@@ -79,16 +86,15 @@ user_changes AS (
   -- each user in the window once.
   SELECT account_key, day, SUM(change) AS change
   FROM (
-    SELECT account_key, activity_date AS day, 1 AS change
-    FROM user_days
-    UNION ALL
     SELECT
       u.account_key,
-      LEAST(COALESCE(u.next_active_date, DATE_ADD(u.activity_date, INTERVAL x.user_days DAY)),
-            DATE_ADD(u.activity_date, INTERVAL x.user_days DAY)) AS day,
-      -1 AS change
+      IF(s.change = 1, u.activity_date,
+         LEAST(COALESCE(u.next_active_date, DATE_ADD(u.activity_date, INTERVAL x.user_days DAY)),
+               DATE_ADD(u.activity_date, INTERVAL x.user_days DAY))) AS day,
+      s.change
     FROM user_days AS u
     CROSS JOIN params AS x
+    CROSS JOIN (SELECT 1 AS change UNION ALL SELECT -1 AS change) AS s
   ) AS c
   GROUP BY account_key, day
 ),
@@ -101,10 +107,8 @@ before_grid AS (
     SUM(logins) AS logins,
     SUM(user_change) AS user_change
   FROM (
-    SELECT d.account_key, d.logins, 0 AS user_change
-    FROM activity AS d
-    CROSS JOIN bounds AS b
-    WHERE d.activity_date < b.grid_start
+    SELECT h.account_key, h.logins_before AS logins, 0 AS user_change
+    FROM history AS h
     UNION ALL
     SELECT c.account_key, 0 AS logins, c.change AS user_change
     FROM user_changes AS c
@@ -139,7 +143,7 @@ daily AS (
     COALESCE(c.change, 0) AS user_change,
     s.paid_seats
   FROM grid AS g
-  LEFT JOIN activity AS d
+  LEFT JOIN enr.account_usage_daily AS d  -- the grid holds only the accounts above
     ON d.account_key = g.account_key
     AND d.activity_date = g.day
   LEFT JOIN user_changes AS c
@@ -170,50 +174,67 @@ cumulative AS (
     ON b.account_key = d.account_key
 ),
 
+offsets AS (
+  -- The look-backs of the windows: the usage window, twice it, and the sign-in window.
+  SELECT 'usage' AS kind, usage_days AS days FROM params
+  UNION ALL
+  SELECT 'usage_prior' AS kind, 2 * usage_days AS days FROM params
+  UNION ALL
+  SELECT 'logins' AS kind, login_days AS days FROM params
+),
+
 rolling AS (
+  -- One join of each day and look-back with the running totals, then back to one row per day.
   SELECT
     c.account_key,
     c.day,
     c.paid_seats,
     c.logins_to_date,
     c.active_users_window,
-    c.usage_to_date - COALESCE(u1.usage_to_date, 0) AS usage_window,
-    COALESCE(u1.usage_to_date, 0) - COALESCE(u2.usage_to_date, 0) AS usage_prior_window,
-    c.logins_to_date - COALESCE(l1.logins_to_date, 0) AS logins_window
+    c.usage_to_date - COALESCE(MAX(IF(o.kind = 'usage', p.usage_to_date, NULL)), 0) AS usage_window,
+    COALESCE(MAX(IF(o.kind = 'usage', p.usage_to_date, NULL)), 0)
+      - COALESCE(MAX(IF(o.kind = 'usage_prior', p.usage_to_date, NULL)), 0) AS usage_prior_window,
+    c.logins_to_date - COALESCE(MAX(IF(o.kind = 'logins', p.logins_to_date, NULL)), 0) AS logins_window
   FROM cumulative AS c
-  CROSS JOIN params AS x
-  LEFT JOIN cumulative AS u1
-    ON u1.account_key = c.account_key
-    AND u1.day = DATE_SUB(c.day, INTERVAL x.usage_days DAY)
-  LEFT JOIN cumulative AS u2
-    ON u2.account_key = c.account_key
-    AND u2.day = DATE_SUB(c.day, INTERVAL 2 * x.usage_days DAY)
-  LEFT JOIN cumulative AS l1
-    ON l1.account_key = c.account_key
-    AND l1.day = DATE_SUB(c.day, INTERVAL x.login_days DAY)
+  CROSS JOIN offsets AS o
+  LEFT JOIN cumulative AS p
+    ON p.account_key = c.account_key
+    AND p.day = DATE_SUB(c.day, INTERVAL o.days DAY)
+  GROUP BY c.account_key, c.day, c.paid_seats, c.logins_to_date, c.active_users_window, c.usage_to_date
 ),
 
 condition_days AS (
-  -- (account, trigger, day, value) for every day a daily condition holds.
-  SELECT r.account_key, 'usage_drop' AS trigger_type, r.day,
-    CAST(r.usage_window / r.usage_prior_window AS FLOAT64) AS metric_value
-  FROM rolling AS r
-  CROSS JOIN params AS x
-  WHERE r.usage_prior_window > 0
-    AND r.usage_window < x.usage_drop_ratio * r.usage_prior_window
-  UNION ALL
-  SELECT r.account_key, 'no_login_14d' AS trigger_type, r.day, CAST(x.login_days AS FLOAT64) AS metric_value
-  FROM rolling AS r
-  CROSS JOIN params AS x
-  WHERE r.logins_to_date > 0  -- an account that never signed in has no login to miss
-    AND r.logins_window = 0
-  UNION ALL
-  SELECT r.account_key, 'seat_limit_reached' AS trigger_type, r.day,
-    CAST(r.active_users_window / r.paid_seats AS FLOAT64) AS metric_value
-  FROM rolling AS r
-  CROSS JOIN params AS x
-  WHERE r.paid_seats > 0
-    AND r.active_users_window >= x.seat_share * r.paid_seats
+  -- (account, trigger, day, value) for every day a daily condition holds: one pass over the days.
+  SELECT account_key, trigger_type, day, metric_value
+  FROM (
+    SELECT
+      r.account_key,
+      t.trigger_type,
+      r.day,
+      CASE t.trigger_type
+        WHEN 'usage_drop' THEN r.usage_prior_window > 0
+          AND r.usage_window < x.usage_drop_ratio * r.usage_prior_window
+        -- an account that never signed in has no login to miss
+        WHEN 'no_login_14d' THEN r.logins_to_date > 0 AND r.logins_window = 0
+        ELSE r.paid_seats > 0 AND r.active_users_window >= x.seat_share * r.paid_seats
+      END AS holds,
+      CASE t.trigger_type
+        WHEN 'usage_drop' THEN IF(r.usage_prior_window > 0,
+                                  CAST(r.usage_window / r.usage_prior_window AS FLOAT64), NULL)
+        WHEN 'no_login_14d' THEN CAST(x.login_days AS FLOAT64)
+        ELSE IF(r.paid_seats > 0, CAST(r.active_users_window / r.paid_seats AS FLOAT64), NULL)
+      END AS metric_value
+    FROM rolling AS r
+    CROSS JOIN params AS x
+    CROSS JOIN (
+      SELECT 'usage_drop' AS trigger_type
+      UNION ALL
+      SELECT 'no_login_14d' AS trigger_type
+      UNION ALL
+      SELECT 'seat_limit_reached' AS trigger_type
+    ) AS t
+  ) AS c
+  WHERE holds
 ),
 
 runs AS (
