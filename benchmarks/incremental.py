@@ -87,7 +87,7 @@ def run(tmp: Path, scale: float, seed_value: int) -> None:
     project = Project.load(root)
     dag = build_dag(project)
     upstream = [t for t in select(project, dag, [f"+{t}" for t in EVENT_MODELS]) if t in project.models]
-    base = tmp / "incremental.duckdb"
+    base = tmp / "base.duckdb"
     with DuckDBEngine(project, Target(name="bench", type="duckdb", path=base)) as engine:
         t0 = time.perf_counter()
         seed(project, engine, scale=scale, seed=seed_value)
