@@ -325,14 +325,11 @@ def build(project: Project, engine: Engine, dag: Dag, tables: list[str], *, fail
 
     with ThreadPoolExecutor(max_workers=max(1, threads) if engine.concurrent else 1) as pool:
         while pending or running or built or alone:
-            if alone or solo:
-                if not running:
-                    solo = alone.pop(0)
-                    running[pool.submit(work, solo, retry=True)] = (solo, "build")
-                pending_now: list[str] = []  # nothing else starts while a model waits to run alone
-            else:
-                pending_now = list(pending)
-            for table in pending_now:
+            holding = bool(alone) or solo is not None  # nothing else starts while a model waits to run alone
+            if holding and not running:
+                solo = alone.pop(0)
+                running[pool.submit(work, solo, retry=True)] = (solo, "build")
+            for table in [] if holding else list(pending):
                 if any(u not in results for u in upstream_of(table)):
                     continue  # an upstream model is still to run
                 pending.remove(table)
@@ -341,7 +338,7 @@ def build(project: Project, engine: Engine, dag: Dag, tables: list[str], *, fail
                     finish(table, ModelResult(table=table, status=SKIPPED, error=reason))
                     continue
                 running[pool.submit(work, table)] = (table, "build")
-            for table in list(built) if not (alone or solo) else []:
+            for table in [] if holding else list(built):
                 if all(t in built or t in results for t in dag.check_waits(table, chosen)):
                     running[pool.submit(test, table, built.pop(table))] = (table, "test")
             if not running:

@@ -144,6 +144,7 @@ def in_memory(kind: str, key: str, build: Callable[[], T]) -> T:
     long-lived process (tests, a scheduler)."""
     data = _memory.get((kind, key))
     if data is not None:
+        _remember(kind, key, data)  # the newest again, as load() does: what is used often stays
         value: T = pickle.loads(data)  # our own bytes, made below
         return value
     value = build()
