@@ -16,6 +16,7 @@ connection holds what it needs. Raw loading reads its files on a connection of i
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
@@ -49,6 +50,11 @@ of one per core used a quarter less CPU for the same models in about the same ti
 about half the time and half the CPU: the models already keep the cores busy, and a second thread
 per statement mostly waits for them (or, writing Arrow, for the first thread)."""
 
+
+_SIZE = r"\d+(?:\.\d+)? [KMGTP]?i?B"
+_OOM_SIZES = re.compile(rf"of size ({_SIZE}) \(({_SIZE})/({_SIZE}) used\)")
+"""DuckDB's out-of-memory message: the block it asked for, what it held and its limit (sizes, not data)."""
+_OOM_REDACTED = re.compile(r"of size \S+ [KMGTP]?i?B \(\S+ [KMGTP]?i?B/\S+ [KMGTP]?i?B used\)")
 
 SEED_COMMIT_BYTES = 192 * 2**20
 """Arrow bytes :meth:`DuckDBEngine.replace_with_chunks` writes per transaction (a scale-1 table is one)."""
@@ -165,8 +171,33 @@ class DuckDBEngine(Engine):
         words and the project's table and column names survive (:func:`kcrm_gov.redact.scrub`)."""
         import duckdb
 
-        kind = OutOfMemory if isinstance(exc, duckdb.OutOfMemoryException) else EngineError
-        return kind(prefix + self.scrubbed(str(exc), sql))
+        if isinstance(exc, duckdb.OutOfMemoryException):
+            return OutOfMemory(prefix + self._out_of_memory(str(exc), sql))
+        return EngineError(prefix + self.scrubbed(str(exc), sql))
+
+    def _out_of_memory(self, message: str, sql: str | None) -> str:
+        """DuckDB's out-of-memory message with its own sizes (which the scrubber, seeing numbers, would
+        redact) and the memory DuckDB still holds after the failure, by use (``duckdb_memory()``): sizes
+        and DuckDB's fixed tag names, never a data value."""
+        import duckdb
+
+        text = self.scrubbed(message, sql)
+        sizes = _OOM_SIZES.search(message)
+        if sizes:
+            text = _OOM_REDACTED.sub(f"of size {sizes[1]} ({sizes[2]}/{sizes[3]} used)", text, count=1)
+        try:
+            cursor = self._root.cursor()  # the failed statement's transaction is aborted
+            try:
+                rows = cursor.execute("SELECT tag, memory_usage_bytes, temporary_storage_bytes FROM duckdb_memory() "
+                                      "WHERE memory_usage_bytes + temporary_storage_bytes >= 1048576 "
+                                      "ORDER BY memory_usage_bytes DESC").fetchall()
+            finally:
+                cursor.close()
+        except duckdb.Error:
+            rows = []
+        uses = [f"{str(tag).lower()} {_mib(memory)}" + (f" (+{_mib(spilled)} on disk)" if spilled else "")
+                for tag, memory, spilled in rows if re.fullmatch(r"[A-Z_]+", str(tag))]
+        return text + (f" (held after the failure: {', '.join(uses)})" if uses else "")
 
     def execute(self, sql: str, params: list[Any] | None = None) -> None:
         import duckdb
@@ -478,6 +509,10 @@ class DuckDBEngine(Engine):
             with contextlib.suppress(Exception):  # already closed by its user
                 cursor.close()
         self._root.close()
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**30:.1f} GiB" if size >= 2**30 else f"{size / 2**20:.0f} MiB"
 
 
 def _column_list(contract: Contract) -> str:
