@@ -27,63 +27,118 @@ live AS (
   ) = 1
 ),
 
-typed AS (
+people AS (
+  -- One row per distinct_id as Mixpanel sent it: lower-cased, the email it is (if it is one), that
+  -- email's domain, and whether that domain is internal. Derived once per person and joined to the
+  -- events, not per event: the internal-domain EXISTS, correlated with the events, made DuckDB keep
+  -- every event with every column in memory for the whole query (28 GB at scale 100, mostly spilled).
   SELECT
-    _fivetran_id AS event_id,
-    NULLIF(TRIM(insert_id), '') AS insert_id,
-    TRIM(name) AS event_name,
-    -- the project's local wall-clock time (America/New_York) to UTC
-    TIMESTAMP(DATETIME(time), 'America/New_York') AS event_at,
-    LOWER(TRIM(distinct_id)) AS distinct_id,
-    NULLIF(TRIM(device_id), '') AS device_id,
-    NULLIF(TRIM(JSON_VALUE(properties, '$.account_id')), '') AS account_id,
-    NULLIF(LOWER(TRIM(JSON_VALUE(properties, '$.account_domain'))), '') AS account_domain,
-    NULLIF(LOWER(TRIM(JSON_VALUE(properties, '$.plan'))), '') AS plan,
-    NULLIF(LOWER(TRIM(JSON_VALUE(properties, '$.feature'))), '') AS feature_name,
-    NULLIF(LOWER(TRIM(JSON_VALUE(properties, '$.report_type'))), '') AS report_type,
-    SAFE_CAST(JSON_VALUE(properties, '$.seats') AS INT64) AS seats,
-    browser,
-    os,
-    city,
-    UPPER(TRIM(mp_country_code)) AS country_code,
-    current_url,
-    LOWER(TRIM(mp_lib)) AS sdk_library,
-    CAST(TIMESTAMP_MILLIS(mp_processing_time_ms) AS TIMESTAMP) AS processed_at,
-    _fivetran_synced AS synced_at
-  FROM live
-),
-
-resolved AS (
-  SELECT
-    t.*,
-    CASE
-      WHEN REGEXP_CONTAINS(t.distinct_id, r'^[^@\s]+@[^@\s]+\.[^@\s]+$') THEN t.distinct_id
-    END AS user_email,
-    -- the account_domain property normalised like every stg `domain` column (lower case, no
-    -- protocol, path, port, www. or trailing dot)
-    NULLIF(RTRIM(REGEXP_REPLACE(REGEXP_REPLACE(REGEXP_REPLACE(
-      t.account_domain,
-      r'^[a-z][a-z0-9+.-]*://', ''),
-      r'[/?#:].*$', ''),
-      r'^www[0-9]*\.', ''), '.'), '') AS property_domain
-  FROM typed AS t
-),
-
-with_email_domain AS (
-  SELECT
-    r.*,
-    REGEXP_EXTRACT(r.user_email, r'@([^@]+)$') AS user_email_domain,
+    sent_id,
+    distinct_id,
+    user_email,
+    user_email_domain,
     -- a personal mailbox says nothing about the company
     IF(
-      REGEXP_EXTRACT(r.user_email, r'@([^@]+)$') IN (
+      user_email_domain IN (
         'gmail.com', 'googlemail.com', 'outlook.com', 'hotmail.com', 'live.com', 'msn.com',
         'yahoo.com', 'icloud.com', 'me.com', 'aol.com', 'proton.me', 'protonmail.com', 'gmx.com',
         'gmx.de', 'web.de'
       ),
       NULL,
-      REGEXP_EXTRACT(r.user_email, r'@([^@]+)$')
-    ) AS email_domain
-  FROM resolved AS r
+      user_email_domain
+    ) AS email_domain,
+    EXISTS (  -- the one internal-domain list, subdomains included where it says so
+      SELECT 1
+      FROM stg.reference__internal_domains AS internal
+      WHERE e.user_email_domain = internal.domain
+        OR (internal.includes_subdomains AND ENDS_WITH(e.user_email_domain, CONCAT('.', internal.domain)))
+    ) AS is_internal
+  FROM (
+    SELECT
+      sent_id,
+      distinct_id,
+      user_email,
+      REGEXP_EXTRACT(user_email, r'@([^@]+)$') AS user_email_domain
+    FROM (
+      SELECT
+        sent_id,
+        distinct_id,
+        CASE WHEN REGEXP_CONTAINS(distinct_id, r'^[^@\s]+@[^@\s]+\.[^@\s]+$') THEN distinct_id END AS user_email
+      FROM (
+        SELECT DISTINCT distinct_id AS sent_id, LOWER(TRIM(distinct_id)) AS distinct_id
+        FROM raw.mixpanel__events
+      ) AS s
+    ) AS m
+  ) AS e
+),
+
+account_domains AS (
+  -- One row per account_domain property as sent: lower-cased, normalised like every stg `domain`
+  -- column (lower case, no protocol, path, port, www. or trailing dot), and whether it is internal
+  -- (once per value, as for people).
+  SELECT
+    sent_domain,
+    account_domain,
+    property_domain,
+    EXISTS (  -- the one internal-domain list, subdomains included where it says so
+      SELECT 1
+      FROM stg.reference__internal_domains AS internal
+      WHERE n.property_domain = internal.domain
+        OR (internal.includes_subdomains AND ENDS_WITH(n.property_domain, CONCAT('.', internal.domain)))
+    ) AS is_internal
+  FROM (
+    SELECT
+      sent_domain,
+      account_domain,
+      NULLIF(RTRIM(REGEXP_REPLACE(REGEXP_REPLACE(REGEXP_REPLACE(
+        account_domain,
+        r'^[a-z][a-z0-9+.-]*://', ''),
+        r'[/?#:].*$', ''),
+        r'^www[0-9]*\.', ''), '.'), '') AS property_domain
+    FROM (
+      SELECT DISTINCT
+        JSON_VALUE(properties, '$.account_domain') AS sent_domain,
+        NULLIF(LOWER(TRIM(JSON_VALUE(properties, '$.account_domain'))), '') AS account_domain
+      FROM raw.mixpanel__events
+    ) AS s
+  ) AS n
+),
+
+typed AS (
+  SELECT
+    l._fivetran_id AS event_id,
+    NULLIF(TRIM(l.insert_id), '') AS insert_id,
+    TRIM(l.name) AS event_name,
+    -- the project's local wall-clock time (America/New_York) to UTC
+    TIMESTAMP(DATETIME(time), 'America/New_York') AS event_at,
+    p.distinct_id,
+    p.user_email,
+    NULLIF(TRIM(l.device_id), '') AS device_id,
+    NULLIF(TRIM(JSON_VALUE(l.properties, '$.account_id')), '') AS account_id,
+    a.account_domain,
+    a.property_domain,
+    p.email_domain,
+    -- K CRM staff and test accounts: the user's email domain or the event's account domain is a
+    -- domain of stg.reference__internal_domains (kcrm.io, kcrm.com and their subdomains), the list
+    -- every stg model uses.
+    COALESCE(p.is_internal, FALSE) OR COALESCE(a.is_internal, FALSE) AS is_internal,
+    NULLIF(LOWER(TRIM(JSON_VALUE(l.properties, '$.plan'))), '') AS plan,
+    NULLIF(LOWER(TRIM(JSON_VALUE(l.properties, '$.feature'))), '') AS feature_name,
+    NULLIF(LOWER(TRIM(JSON_VALUE(l.properties, '$.report_type'))), '') AS report_type,
+    SAFE_CAST(JSON_VALUE(l.properties, '$.seats') AS INT64) AS seats,
+    l.browser,
+    l.os,
+    l.city,
+    UPPER(TRIM(l.mp_country_code)) AS country_code,
+    l.current_url,
+    LOWER(TRIM(l.mp_lib)) AS sdk_library,
+    CAST(TIMESTAMP_MILLIS(l.mp_processing_time_ms) AS TIMESTAMP) AS processed_at,
+    l._fivetran_synced AS synced_at
+  FROM live AS l
+  LEFT JOIN people AS p
+    ON p.sent_id = l.distinct_id
+  LEFT JOIN account_domains AS a
+    ON a.sent_domain = JSON_VALUE(l.properties, '$.account_domain')
 )
 
 SELECT
@@ -119,24 +174,7 @@ SELECT
   country_code,
   current_url,
   sdk_library,
-  -- K CRM staff and test accounts: the user's email domain or the event's account domain is a
-  -- domain of stg.reference__internal_domains (kcrm.io, kcrm.com and their subdomains), the list
-  -- every stg model uses.
-  COALESCE(
-    EXISTS (  -- the one internal-domain list, subdomains included where it says so
-      SELECT 1
-      FROM stg.reference__internal_domains AS internal
-      WHERE with_email_domain.user_email_domain = internal.domain  -- qualified: the list has a domain column too
-        OR (internal.includes_subdomains AND ENDS_WITH(with_email_domain.user_email_domain, CONCAT('.', internal.domain)))
-    )
-    OR EXISTS (  -- the one internal-domain list, subdomains included where it says so
-      SELECT 1
-      FROM stg.reference__internal_domains AS internal
-      WHERE with_email_domain.property_domain = internal.domain  -- qualified: the list has a domain column too
-        OR (internal.includes_subdomains AND ENDS_WITH(with_email_domain.property_domain, CONCAT('.', internal.domain)))
-    ),
-    FALSE
-  ) AS is_internal,
+  is_internal,
   processed_at,
   synced_at
-FROM with_email_domain
+FROM typed
