@@ -315,6 +315,7 @@ def build(project: Project, engine: Engine, dag: Dag, tables: list[str], *, fail
     running: dict[Future[ModelResult], tuple[str, str]] = {}  # future -> (table, "build" | "test")
     alone: list[str] = []  # out of memory beside other models: to run again once the pool is empty
     solo: str | None = None  # the model running alone now; nothing else starts meanwhile
+    checkpoint_due = False  # a table was built since the engine last checkpointed
 
     def finish(table: str, result: ModelResult) -> None:
         results[table] = result  # only this scheduling thread touches results
@@ -325,6 +326,11 @@ def build(project: Project, engine: Engine, dag: Dag, tables: list[str], *, fail
 
     with ThreadPoolExecutor(max_workers=max(1, threads) if engine.concurrent else 1) as pool:
         while pending or running or built or alone:
+            if checkpoint_due and not running:
+                # Nothing runs: the engine can free what it holds for the tables built so far (DuckDB's
+                # primary-key indexes stay in memory until a checkpoint, which an open write prevents).
+                engine.checkpoint()
+                checkpoint_due = False
             holding = bool(alone) or solo is not None  # nothing else starts while a model waits to run alone
             if holding and not running:
                 solo = alone.pop(0)
@@ -350,6 +356,7 @@ def build(project: Project, engine: Engine, dag: Dag, tables: list[str], *, fail
             for future in done:
                 table, phase = running.pop(future)
                 result = future.result()
+                checkpoint_due = checkpoint_due or (phase == "build" and result.status == SUCCESS)
                 with lock:
                     again = phase == "build" and result.out_of_memory and table in shared and table != solo
                     shared.discard(table)

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -273,9 +274,15 @@ def add_model_too_big_for_64mb(mini: Path) -> None:
         """)
 
 
-def test_a_model_out_of_memory_beside_others_runs_again_alone(mini: Path) -> None:
+def test_a_model_out_of_memory_beside_others_runs_again_alone(mini: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """core.item_names runs out of memory beside core.items, so the build runs it once more with nothing
-    else running; it fails again, and the error says both and what to do. The rest of the build stands."""
+    else running, after a checkpoint; it fails again, and the error says both and what to do. The rest
+    of the build stands."""
+    from kcrm_gov.engines.duckdb import DuckDBEngine
+
+    checkpoints: list[float] = []
+    checkpoint = DuckDBEngine.checkpoint
+    monkeypatch.setattr(DuckDBEngine, "checkpoint", lambda self: (checkpoints.append(time.time()), checkpoint(self)))
     add_model_too_big_for_64mb(mini)
     code, out = run(mini, "build", "--threads", "2", "--json")
     assert code == 1
@@ -292,8 +299,11 @@ def test_a_model_out_of_memory_beside_others_runs_again_alone(mini: Path) -> Non
     def ended(m: dict) -> float:
         return datetime.fromisoformat(m["started_at"]).timestamp() + m["seconds"]
     # the retry (its own started_at) began after every other model had ended
-    assert datetime.fromisoformat(heavy["started_at"]).timestamp() >= max(
-        ended(m) for t, m in models.items() if t != "core.item_names") - 0.001
+    others_ended = max(ended(m) for t, m in models.items() if t != "core.item_names")
+    retried = datetime.fromisoformat(heavy["started_at"]).timestamp()
+    assert retried >= others_ended - 0.001
+    # and the engine checkpointed in between (freeing what it held for the tables built so far)
+    assert any(others_ended - 0.001 <= at <= retried + 0.001 for at in checkpoints), (checkpoints, others_ended, retried)
     assert query(mini, "SELECT COUNT(*) FROM core.items") == [(3000,)]
     assert query(mini, "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'item_names'") == [(0,)]
 
@@ -305,3 +315,29 @@ def test_out_of_memory_with_one_thread_is_not_retried(mini: Path) -> None:
     heavy = {m["table"]: m for m in json.loads(out)["models"]}["core.item_names"]
     assert code == 1 and heavy["out_of_memory"] and not heavy["retried_alone"]
     assert "Out of Memory" in heavy["error"] and "again when it ran alone" not in heavy["error"]
+
+
+def test_a_checkpoint_frees_the_primary_key_indexes_an_open_write_kept_in_memory(mini: Path) -> None:
+    """DuckDB keeps a built table's primary-key index in memory, where it cannot be evicted, until a
+    checkpoint, and no automatic checkpoint runs while another write is open (the other models of a
+    build). The build checkpoints when nothing runs, before a model runs alone: this is what it frees."""
+    from kcrm_gov.engines import open_engine
+
+    project = Project.load(mini)
+    with open_engine(project, building=True) as engine:
+        def index_mib() -> float:
+            rows = engine.cursor().execute(
+                "SELECT memory_usage_bytes / 2**20 FROM duckdb_memory() WHERE tag = 'ART_INDEX'").fetchall()
+            return float(rows[0][0]) if rows else 0.0
+
+        other = engine.cursor()
+        other.execute("BEGIN TRANSACTION")
+        other.execute("CREATE TABLE core.other_model (x INTEGER)")  # another model's write, still open
+        engine.execute("CREATE TABLE core.big (key VARCHAR PRIMARY KEY)")
+        engine.execute("INSERT INTO core.big SELECT 'key ' || i FROM range(1000000) AS r(i)")
+        assert index_mib() > 10  # held although committed
+        engine.checkpoint()  # refused quietly while the other write is open: nothing changes
+        assert index_mib() > 10
+        other.execute("COMMIT")
+        engine.checkpoint()
+        assert index_mib() < 1

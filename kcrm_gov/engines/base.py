@@ -217,6 +217,10 @@ class Engine(ABC):
         return int(self.query_arrow(f"SELECT COUNT(*) AS n FROM {self.relation(contract.layer, contract.table)}")
                    .column(0)[0].as_py())
 
+    def checkpoint(self) -> None:  # noqa: B027 - optional: a service keeps its own memory
+        """Write out what the warehouse keeps in this process's memory for committed changes, so it can
+        be freed. Call it when no other statement runs (DuckDB cannot while another write is open)."""
+
     def close(self) -> None:  # noqa: B027 - optional for engines that hold nothing
         """Release the connection."""
 
