@@ -303,7 +303,7 @@ def test_a_model_out_of_memory_beside_others_runs_again_alone(mini: Path, monkey
     retried = datetime.fromisoformat(heavy["started_at"]).timestamp()
     assert retried >= others_ended - 0.001
     # and the engine checkpointed in between (freeing what it held for the tables built so far)
-    assert any(others_ended - 0.001 <= at <= retried + 0.001 for at in checkpoints), (checkpoints, others_ended, retried)
+    assert any(others_ended - 0.001 <= at <= retried + 0.001 for at in checkpoints), checkpoints
     assert query(mini, "SELECT COUNT(*) FROM core.items") == [(3000,)]
     assert query(mini, "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'item_names'") == [(0,)]
 
