@@ -479,8 +479,8 @@ class DuckDBEngine(Engine):
     def checkpoint(self) -> None:
         """``CHECKPOINT``: DuckDB keeps a table's primary-key index in memory, where it cannot be evicted,
         until a checkpoint writes it to the file; a checkpoint cannot run while another write is open,
-        so in a build with several models at once the indexes of every table built pile up (8 GiB
-        after the two event tables at scale 100). Nothing to do when it cannot run."""
+        so in a build with several models at once the indexes of the tables built pile up (8.4 GiB
+        once the event tables were built at scale 100). Nothing to do when it cannot run."""
         import duckdb
 
         with contextlib.suppress(duckdb.Error):
