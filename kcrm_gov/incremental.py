@@ -24,7 +24,8 @@ rewritten on its syntax tree. It then, in one transaction (DuckDB) or one ``MERG
 removes from the table every row that the window recomputes -- its ``timeColumn`` is at or after the
 cutoff, its key is among the window's output, or (with ``key``) among the keys of the source rows in
 the window (a row changed, soft-deleted or re-categorised upstream) -- and inserts the window's output.
-The contract's DDL (NOT NULL, primary key) holds for the merged table as for a full build.
+The contract's NOT NULLs and primary key hold for the merged table as for a full build
+(on DuckDB the key is checked by a query: the window's keys against the rows kept).
 
 **What is guaranteed.** The result equals a full build when every change to the sources carries a
 ``timeColumn`` at or after ``cutoff``. With a *load-time* column (``_fivetran_synced``,

@@ -226,6 +226,25 @@ def test_a_crash_mid_merge_leaves_the_previous_table(project: Path) -> None:
     assert 91 in {r[0] for r in snapshot(project, "stg.src__events")}
 
 
+def test_a_merge_that_would_repeat_a_key_is_refused(project: Path) -> None:
+    """A unique key that is not the primary key, and no source key: a row re-synced long after its first
+    sync comes back in the window while its old version is kept. DuckDB's key index used to refuse the
+    merged table; the build's key check must, and leave the table as it was."""
+    path = project / "contracts/stg/src__events.odcs.yaml"
+    loose = STG_INCREMENTAL.replace("      sources:", "      uniqueKey: [event_id, synced_at]\n      sources:")
+    path.write_text(path.read_text().replace(STG_INCREMENTAL, loose.replace(", key: [id]", "")))
+    run_cli(project, "build", "--full-refresh", "--select", "stg.src__events", now=NOW)
+    before = checksum(project, "stg.src__events")
+    load(project, [(11, "renamed", "2023-01-01T11:00:00", False, "2023-01-09T12:00:00")])
+    result = CliRunner().invoke(cli, ["--project-dir", str(project), "build", "--select", "stg.src__events"],
+                                env={"KCRM_GOV_NOW": NOW})
+    assert result.exit_code == 1, result.output
+    assert ("primary key (event_id) of the contract is not unique in the merged table (rows kept from the "
+            "previous build have the same key): 1 key value repeated") in result.output
+    assert "renamed" not in result.output
+    assert checksum(project, "stg.src__events") == before
+
+
 APPENDED = [
     (91, "new", "2023-01-09T10:00:00", False, "2023-01-09T11:00:00"),
     (92, "late", "2023-01-02T10:00:00", False, "2023-01-09T12:00:00"),

@@ -1,4 +1,12 @@
-"""DuckDB DDL from a contract: types, NOT NULL, PRIMARY KEY and COMMENT ON descriptions."""
+"""DuckDB DDL from a contract: types, NOT NULL and COMMENT ON descriptions.
+
+No ``PRIMARY KEY`` clause: DuckDB backs one with an index that it keeps in memory, where it cannot
+be evicted, until a checkpoint writes it out, and no checkpoint runs while another write is open (a
+build runs several models at once). At scale 100 the event tables' indexes held 8.4 GiB of a 16GB
+limit, and most of an incremental merge's time went to updating them. The build checks the key with
+a query instead (:class:`kcrm_gov.engines.duckdb.DuckDBEngine`), as BigQuery, which enforces no key,
+leaves it to the generated duplicate check.
+"""
 
 from __future__ import annotations
 
@@ -15,20 +23,15 @@ def create_table(contract: Contract, schema: str, table: str | None = None, *, r
                  constraints: bool = True) -> list[str]:
     """The statements that create ``contract``'s table as ``schema.table`` in DuckDB.
 
-    ``constraints`` adds NOT NULL and PRIMARY KEY (DuckDB enforces both). The statements are
-    returned as a list: the CREATE, then one COMMENT ON per described table and column.
+    ``constraints`` adds NOT NULL to required and primary-key columns (DuckDB enforces it). The
+    statements are returned as a list: the CREATE, then one COMMENT ON per described table and column.
     """
     name = relation(schema, table or contract.table)
-    # Raw tables get no PRIMARY KEY index: they hold what loaders land (one row per sync), the
-    # loader (`kcrm-gov load`) checks key uniqueness itself and the generated Soda duplicate check
-    # verifies it, while DuckDB's index would cost two thirds of the load time at 3M rows.
-    with_key = constraints and contract.layer != "raw"
+    key = set(contract.primary_key)
     lines = []
     for column in contract.columns:
-        not_null = " NOT NULL" if constraints and column.required else ""
+        not_null = " NOT NULL" if constraints and (column.required or column.name in key) else ""
         lines.append(f"  {quote(column.name)} {column.duckdb_type}{not_null}")
-    if with_key and contract.primary_key:
-        lines.append(f"  PRIMARY KEY ({', '.join(quote(c) for c in contract.primary_key)})")
     verb = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE"
     statements = [f"{verb} {name} (\n" + ",\n".join(lines) + "\n)"]
     if contract.description:

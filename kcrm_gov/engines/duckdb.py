@@ -355,8 +355,8 @@ class DuckDBEngine(Engine):
         return typemap.to_duckdb(data_type)
 
     def replace_table(self, contract: Contract, sql: str) -> BuildStats:
-        """Insert into a temporary table made from the contract's DDL (DuckDB enforces its NOT NULL
-        and PRIMARY KEY), then swap it in, all in one transaction."""
+        """Insert into a temporary table made from the contract's DDL (DuckDB enforces its NOT NULLs),
+        check its primary key, then swap it in, all in one transaction."""
         schema = self.schema(contract.layer)
         temp = f"__kcrm_build__{contract.table}"
         columns = _column_list(contract)
@@ -365,6 +365,7 @@ class DuckDBEngine(Engine):
             for statement in ddl.create_table(contract, schema, temp, replace=True):
                 self.execute(statement)
             row = self._insert(contract, f"INSERT INTO {ddl.relation(schema, temp)} ({columns}) ", sql)
+            self._require_unique_key(contract, ddl.relation(schema, temp))
             self._swap_in(contract, temp)
         return BuildStats(rows_written=int(row[0]) if row else None)
 
@@ -431,7 +432,10 @@ class DuckDBEngine(Engine):
             for statement in ddl.create_table(contract, schema, f"__kcrm_build__{contract.table}", replace=True):
                 self.execute(statement)
             inserted = self._insert(contract, f"INSERT INTO {temp} ({columns}) ", sql)
+            self._require_unique_key(contract, temp)
             self.execute(f"DELETE FROM {live} WHERE {recomputed}")
+            # the rows kept must not share a key with the window's: the merged table's key is unique
+            self._require_unique_key(contract, temp, kept=live)
             self._insert(contract, f"INSERT INTO {live} ({columns}) ", f"SELECT {columns} FROM {temp}")
             self.execute(f"DROP TABLE {temp}")
             self.record_fingerprint(contract, fingerprint)
@@ -452,15 +456,31 @@ class DuckDBEngine(Engine):
                 rows = self._count(f"SELECT COUNT(*) FROM ({select}) AS m WHERE {ddl.quote(column)} IS NULL")
                 raise EngineError(f"column '{column}' is required by the contract, but the model produced NULL "
                                   f"in {_rows(rows)}") from None
-            if "PRIMARY KEY or UNIQUE constraint" in text or "Duplicate key" in text:
-                key = ", ".join(ddl.quote(c) for c in contract.primary_key)
-                rows = self._count(f"SELECT COUNT(*) FROM (SELECT {key} FROM ({select}) AS m GROUP BY {key} "
-                                   "HAVING COUNT(*) > 1) AS d") if key else None
-                raise EngineError(f"primary key ({', '.join(contract.primary_key)}) of the contract is not unique "
-                                  f"in the model's output: {_rows(rows, 'key value')} repeated") from None
             raise self.error(exc, sql) from None
         except duckdb.Error as exc:
             raise self.error(exc, sql, prefix="the model failed at run time: ") from None
+
+    def _require_unique_key(self, contract: Contract, relation: str, *, kept: str | None = None) -> None:
+        """Raise when the contract's primary key repeats in ``relation`` (a build's new rows), or, with
+        ``kept``, when a key of ``relation`` is also in the table ``kept``: the check DuckDB's key index
+        made, by a query (see :mod:`kcrm_gov.ddl.duckdb` for why there is no index). Reports how many
+        key values, never which."""
+        names = contract.primary_key
+        if not names:
+            return
+        key = ", ".join(ddl.quote(c) for c in names)
+        if kept is None:
+            sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM {relation} GROUP BY {key} HAVING COUNT(*) > 1) AS d"
+            where = "in the model's output"
+        else:
+            tuple_ = f"({key})" if len(names) > 1 else key
+            sql = f"SELECT COUNT(*) FROM {relation} WHERE {tuple_} IN (SELECT {tuple_} FROM {kept})"
+            where = "in the merged table (rows kept from the previous build have the same key)"
+        row = self.con.execute(sql).fetchone()
+        repeated = int(row[0]) if row else 0
+        if repeated:
+            raise EngineError(f"primary key ({', '.join(names)}) of the contract is not unique {where}: "
+                              f"{_rows(repeated, 'key value')} repeated")
 
     def _count(self, sql: str) -> int | None:
         """A diagnostic count after a failure (None when even that fails)."""
@@ -479,8 +499,9 @@ class DuckDBEngine(Engine):
     def checkpoint(self) -> None:
         """``CHECKPOINT``: DuckDB keeps a table's primary-key index in memory, where it cannot be evicted,
         until a checkpoint writes it to the file; a checkpoint cannot run while another write is open,
-        so in a build with several models at once the indexes of the tables built pile up (8.4 GiB
-        once the event tables were built at scale 100). Nothing to do when it cannot run."""
+        so in a build with several models at once such memory piles up (8.4 GiB of key indexes once
+        the event tables were built at scale 100, before the build's tables lost their index). Nothing
+        to do when it cannot run."""
         import duckdb
 
         with contextlib.suppress(duckdb.Error):
