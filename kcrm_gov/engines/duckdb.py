@@ -139,6 +139,18 @@ class DuckDBEngine(Engine):
             self._cursors.append(cursor)
         return cursor
 
+    def _aside(self, *statements: str) -> list[tuple[Any, ...]]:
+        """Run ``statements`` on a cursor of their own, outside this thread's transaction (which a
+        failed statement has aborted, or which a schema must not join), and return the last one's rows."""
+        cursor = self._root.cursor()
+        try:
+            rows: list[tuple[Any, ...]] = []
+            for statement in statements:
+                rows = cursor.execute(statement).fetchall()
+            return rows
+        finally:
+            cursor.close()
+
     def project_words(self) -> set[str]:
         # the warehouse's own files are named in I/O errors (a full disk): paths, not data
         return super().project_words() | ({str(self.path), f"{self.path}.wal"} if self.path else set())
@@ -158,11 +170,7 @@ class DuckDBEngine(Engine):
         name = self.schema(layer)
         with self._schema_lock:  # concurrent CREATE SCHEMA on one catalog is a write-write conflict
             if name not in self._schemas:
-                cursor = self._root.cursor()
-                try:
-                    cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {ddl.quote(name)}")
-                finally:
-                    cursor.close()
+                self._aside(f"CREATE SCHEMA IF NOT EXISTS {ddl.quote(name)}")
                 self._schemas.add(name)
 
     # --- statements ----------------------------------------------------------------------------
@@ -185,14 +193,10 @@ class DuckDBEngine(Engine):
         sizes = _OOM_SIZES.search(message)
         if sizes:
             text = _OOM_REDACTED.sub(f"of size {sizes[1]} ({sizes[2]}/{sizes[3]} used)", text, count=1)
-        try:
-            cursor = self._root.cursor()  # the failed statement's transaction is aborted
-            try:
-                rows = cursor.execute("SELECT tag, memory_usage_bytes, temporary_storage_bytes FROM duckdb_memory() "
-                                      "WHERE memory_usage_bytes + temporary_storage_bytes >= 1048576 "
-                                      "ORDER BY memory_usage_bytes DESC").fetchall()
-            finally:
-                cursor.close()
+        try:  # aside: the failed statement's transaction is aborted
+            rows = self._aside("SELECT tag, memory_usage_bytes, temporary_storage_bytes FROM duckdb_memory() "
+                               "WHERE memory_usage_bytes + temporary_storage_bytes >= 1048576 "
+                               "ORDER BY memory_usage_bytes DESC")
         except duckdb.Error:
             rows = []
         uses = [f"{str(tag).lower()} {_mib(memory)}" + (f" (+{_mib(spilled)} on disk)" if spilled else "")
@@ -377,13 +381,9 @@ class DuckDBEngine(Engine):
         relation = ddl.relation(self.STATE_SCHEMA, self.STATE_TABLE)
         with self._schema_lock:
             if relation not in self._schemas:
-                cursor = self._root.cursor()
-                try:
-                    cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {ddl.quote(self.STATE_SCHEMA)}")
-                    cursor.execute(f"CREATE TABLE IF NOT EXISTS {relation} (table_name VARCHAR NOT NULL, "
-                                   "fingerprint VARCHAR NOT NULL, built_at TIMESTAMPTZ NOT NULL)")
-                finally:
-                    cursor.close()
+                self._aside(f"CREATE SCHEMA IF NOT EXISTS {ddl.quote(self.STATE_SCHEMA)}",
+                            f"CREATE TABLE IF NOT EXISTS {relation} (table_name VARCHAR NOT NULL, "
+                            "fingerprint VARCHAR NOT NULL, built_at TIMESTAMPTZ NOT NULL)")
                 self._schemas.add(relation)
         return relation
 
@@ -474,7 +474,9 @@ class DuckDBEngine(Engine):
             where = "in the model's output"
         else:
             tuple_ = f"({key})" if len(names) > 1 else key
-            sql = f"SELECT COUNT(*) FROM {relation} WHERE {tuple_} IN (SELECT {tuple_} FROM {kept})"
+            # the live table probes the window's keys (hashed: the smaller side); both sides are unique
+            # (checked before), so the rows found are the key values repeated
+            sql = f"SELECT COUNT(*) FROM {kept} WHERE {tuple_} IN (SELECT {tuple_} FROM {relation})"
             where = "in the merged table (rows kept from the previous build have the same key)"
         row = self.con.execute(sql).fetchone()
         repeated = int(row[0]) if row else 0
@@ -487,14 +489,10 @@ class DuckDBEngine(Engine):
         import duckdb
 
         try:
-            cursor = self._root.cursor()  # outside the failed transaction
-            try:
-                row = cursor.execute(sql).fetchone()
-            finally:
-                cursor.close()
-            return int(row[0]) if row else None
+            rows = self._aside(sql)  # outside the failed transaction
         except duckdb.Error:
             return None
+        return int(rows[0][0]) if rows else None
 
     def checkpoint(self) -> None:
         """``CHECKPOINT``: DuckDB keeps a table's primary-key index in memory, where it cannot be evicted,
@@ -505,11 +503,7 @@ class DuckDBEngine(Engine):
         import duckdb
 
         with contextlib.suppress(duckdb.Error):
-            cursor = self._root.cursor()
-            try:
-                cursor.execute("CHECKPOINT")
-            finally:
-                cursor.close()
+            self._aside("CHECKPOINT")
 
     def columns(self, layer: str, table: str) -> list[tuple[str, str, bool]]:
         """``(name, DuckDB type, nullable)`` of an existing table or view, in order."""
