@@ -19,7 +19,7 @@ import contextlib
 import re
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -412,20 +412,16 @@ class DuckDBEngine(Engine):
         kind = "DATE" if isinstance(cutoff, date) and not isinstance(cutoff, datetime) else "TIMESTAMPTZ"
         since = f"CAST({ddl.sql_string(cutoff.isoformat())} AS {kind})"
 
-        def row(names: tuple[str, ...]) -> str:
-            quoted = ", ".join(ddl.quote(n) for n in names)
-            return f"({quoted})" if len(names) > 1 else quoted
-
         # the keys the window touches: its new rows', and those of source rows changed or deleted
         # upstream (their old version goes). One IN over a UNION ALL: a hash semi-join, about four
         # times faster on DuckDB than an OR of correlated EXISTS.
-        keys = [f"SELECT {row(spec.unique_key)} FROM {temp}"]
+        keys = [f"SELECT {_key_row(spec.unique_key)} FROM {temp}"]
         for source in spec.sources:
             if source.key:
                 layer, table = source.table.split(".", 1)
-                keys.append(f"SELECT {row(source.key)} FROM {self.relation(layer, table)} "
+                keys.append(f"SELECT {_key_row(source.key)} FROM {self.relation(layer, table)} "
                             f"WHERE {ddl.quote(source.time_column)} >= {since}")
-        recomputed = (f"{ddl.quote(spec.time_column)} >= {since} OR {row(spec.unique_key)} IN "
+        recomputed = (f"{ddl.quote(spec.time_column)} >= {since} OR {_key_row(spec.unique_key)} IN "
                       f"({' UNION ALL '.join(keys)})")
         self._state()
         with self.transaction():
@@ -468,15 +464,15 @@ class DuckDBEngine(Engine):
         names = contract.primary_key
         if not names:
             return
-        key = ", ".join(ddl.quote(c) for c in names)
         if kept is None:
-            sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM {relation} GROUP BY {key} HAVING COUNT(*) > 1) AS d"
+            columns = ", ".join(ddl.quote(c) for c in names)
+            sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM {relation} GROUP BY {columns} HAVING COUNT(*) > 1) AS d"
             where = "in the model's output"
         else:
-            tuple_ = f"({key})" if len(names) > 1 else key
             # the live table probes the window's keys (hashed: the smaller side); both sides are unique
             # (checked before), so the rows found are the key values repeated
-            sql = f"SELECT COUNT(*) FROM {kept} WHERE {tuple_} IN (SELECT {tuple_} FROM {relation})"
+            key = _key_row(names)
+            sql = f"SELECT COUNT(*) FROM {kept} WHERE {key} IN (SELECT {key} FROM {relation})"
             where = "in the merged table (rows kept from the previous build have the same key)"
         row = self.con.execute(sql).fetchone()
         repeated = int(row[0]) if row else 0
@@ -542,6 +538,12 @@ class DuckDBEngine(Engine):
 
 def _mib(size: int) -> str:
     return f"{size / 2**30:.1f} GiB" if size >= 2**30 else f"{size / 2**20:.0f} MiB"
+
+
+def _key_row(names: Sequence[str]) -> str:
+    """Key columns, quoted, as one value for ``IN``: ``"a"``, or the row ``("a", "b")``."""
+    quoted = ", ".join(ddl.quote(n) for n in names)
+    return f"({quoted})" if len(names) > 1 else quoted
 
 
 def _column_list(contract: Contract) -> str:
