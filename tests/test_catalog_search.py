@@ -124,6 +124,46 @@ def test_the_plugin_supplies_the_separator_when_mkdocs_yml_sets_none(tmp_path: P
         assert config.plugins["material/search"].config.separator == expected  # mkdocs.yml's own wins
 
 
+def test_code_blocks_are_indexed_as_mkdocs_material_indexes_them_and_keep_their_highlighting(
+        tmp_path: Path) -> None:
+    """The plugin hands the search parser each code block without Pygments' <span> tags (half the site's
+    build time was that parser walking them) and puts them back after: the index entries and the page
+    must be exactly what mkdocs-material's search alone makes of the highlighted page."""
+    from types import SimpleNamespace
+
+    import markdown
+    from mkdocs.config import load_config
+
+    from kcrm_gov.catalog.site import quiet_mkdocs_banner
+
+    quiet_mkdocs_banner()
+    config = load_config(str(copy_project(tmp_path / "project") / "mkdocs.yml"))
+    config = config.plugins.on_config(config)
+    text = ("# core.accounts\n\n## SQL {#sql}\n\n```sql\nSELECT account_key, 'a < b' AS x -- why\n"
+            "FROM core.accounts\n```\n\nBetween the blocks, `inline code`.\n\n"
+            "```yaml\nchecks for accounts:\n  - row_count > 0\n```\n")
+    html = markdown.markdown(text, extensions=config.markdown_extensions, extension_configs=config.mdx_configs)
+    assert html.count('<span class="') > 20  # highlighted by Pygments, token by token
+
+    def page() -> Any:
+        return SimpleNamespace(content=html, meta={}, toc=[], url="tables/core/accounts/", title="core.accounts",
+                               file=SimpleNamespace(src_uri="tables/core/accounts.md"))
+
+    search = config.plugins["material/search"]
+    alone, through_all = page(), page()
+    search.on_page_context({}, page=alone, config=config, nav=None)  # mkdocs-material on its own
+    expected = list(search.search_index.entries)
+    search.search_index.entries.clear()
+    seen: list[str] = []
+    original = search.search_index.add_entry_from_context
+    search.search_index.add_entry_from_context = lambda p: (seen.append(p.content), original(p))
+    config.plugins.on_page_context({}, page=through_all, config=config, nav=None)  # every plugin, in its order
+    assert seen and "<span" not in seen[0]  # the parser was handed the blocks without their tags
+    assert search.search_index.entries == expected
+    assert any("SELECT account_key" in e["text"] for e in expected)
+    assert through_all.content == alone.content  # highlighting and all
+
+
 # --- ranking, by mkdocs-material's own search code -------------------------------------------------
 @pytest.mark.skipif(NODE is None, reason="needs Node.js to run mkdocs-material's search worker")
 def test_search_lists_the_table_first_for_its_bare_and_full_name(site: dict[str, Any], tmp_path: Path) -> None:
