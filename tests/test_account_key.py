@@ -14,10 +14,9 @@ from pathlib import Path
 import duckdb
 import pytest
 from click.testing import CliRunner
-from conftest import copy_warehouse
+from conftest import copy_warehouse, warehouse_path
 
 from kcrm_gov.cli import cli
-from kcrm_gov.project import Project
 
 NOW = "2024-01-02T06:00:00Z"
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +33,7 @@ def invoke(root: Path, *args: str) -> str:
 def warehouse(tmp_path_factory: pytest.TempPathFactory, seeded_warehouse: Path) -> Path:
     """A copy of the seeded warehouse, one product event moved to a domain no account has, core rebuilt."""
     root = copy_warehouse(seeded_warehouse, tmp_path_factory.mktemp("account-key") / "project")
-    path = Project.load(root).config.target().path
+    path = warehouse_path(root)
     with duckdb.connect(str(path)) as con:
         [(insert_id, domain)] = con.execute("""
             SELECT insert_id, json_extract_string(properties, '$.account_domain') FROM raw.mixpanel__events
@@ -49,7 +48,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory, seeded_warehouse: Path) 
 
 
 def rows(root: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(Project.load(root).config.target().path), read_only=True) as con:
+    with duckdb.connect(str(warehouse_path(root)), read_only=True) as con:
         return con.execute(sql).fetchall()
 
 

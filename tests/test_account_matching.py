@@ -14,11 +14,10 @@ from pathlib import Path
 import duckdb
 import pytest
 from click.testing import CliRunner
-from conftest import copy_warehouse
+from conftest import copy_warehouse, warehouse_path
 from conftest import query_rows as rows
 
 from kcrm_gov.cli import cli
-from kcrm_gov.project import Project
 from kcrm_gov.seed import build_world
 from kcrm_gov.seed.hubspot import company_plan
 
@@ -183,7 +182,7 @@ def handmade(tmp_path_factory: pytest.TempPathFactory, seeded_warehouse: Path) -
     hand in raw, the models between them and core.accounts rebuilt."""
     root = copy_warehouse(seeded_warehouse, tmp_path_factory.mktemp("account-matching-hand") / "project")
     invoke = CliRunner().invoke
-    with duckdb.connect(str(Project.load(root).config.target().path)) as con:
+    with duckdb.connect(str(warehouse_path(root))) as con:
         for table, insert in (("hubspot__companies", HAND_COMPANIES), ("quickbooks__customers", HAND_CUSTOMERS),
                               ("quickbooks__invoices", HAND_INVOICES)):
             con.execute(f"DELETE FROM raw.{table}")

@@ -13,10 +13,9 @@ from pathlib import Path
 import duckdb
 import pytest
 from click.testing import CliRunner
-from conftest import copy_warehouse
+from conftest import copy_warehouse, warehouse_path
 
 from kcrm_gov.cli import cli
-from kcrm_gov.project import Project
 
 NOW = "2024-01-02T06:00:00Z"
 # the models downstream of the two raw tables changed by hand (the copied warehouse holds the rest, built
@@ -26,7 +25,7 @@ TABLES = ("stg.hubspot__deal_stages stg.hubspot__contact_property_history core.d
 
 
 def _db(root: Path) -> Path:
-    return Project.load(root).config.target().path
+    return warehouse_path(root)
 
 
 def _run(root: Path, *args: str) -> None:

@@ -20,7 +20,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 from click.testing import CliRunner
-from conftest import copy_project
+from conftest import copy_project, warehouse_path
 
 from kcrm_gov.cli import cli
 from kcrm_gov.engines import open_engine
@@ -38,7 +38,7 @@ def run(root: Path, *args: str) -> None:
 
 
 def rows(root: Path, sql: str) -> list[tuple]:
-    path = Project.load(root).config.target().path
+    path = warehouse_path(root)
     with duckdb.connect(str(path), read_only=True) as con:
         con.execute("SET TimeZone = 'UTC'")
         return con.execute(sql).fetchall()

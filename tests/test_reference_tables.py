@@ -16,6 +16,7 @@ import duckdb
 import miniproject
 import pytest
 from click.testing import CliRunner
+from conftest import warehouse_path
 
 from kcrm_gov.cli import cli
 from kcrm_gov.governance.diff import diff_projects
@@ -178,7 +179,7 @@ def test_the_shipped_internal_domain_list_builds(tmp_path: Path) -> None:
     # --no-seed: the table reads only its CSV; without it an empty raw layer is seeded in full first
     code, out = run(root, "build", "--no-seed", "--select", "stg.reference__internal_domains")
     assert code == 0, out
-    path = Project.load(root).config.target().path
+    path = warehouse_path(root)
     with duckdb.connect(str(path), read_only=True) as con:
         rows = con.execute("SELECT domain, includes_subdomains FROM stg.reference__internal_domains "
                            "ORDER BY domain").fetchall()

@@ -12,8 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import query_rows as rows
+from conftest import warehouse_path
 
-from kcrm_gov.project import Project
 from kcrm_gov.seed.truth import ICP_TIER_BOUNDS, ICP_TIERS, Truth, ground_truth, lookup
 from kcrm_gov.seed.world import COUNTRIES, ICP_COUNTRIES, ICP_INDUSTRIES, ICP_SIZE_BEST, ICP_SIZE_OK
 
@@ -41,7 +41,7 @@ def truth() -> list[Truth]:
 
 
 def one(root: Path, sql: str) -> tuple:
-    path = Project.load(root).config.target().path
+    path = warehouse_path(root)
     with duckdb.connect(str(path), read_only=True) as con:
         row = con.execute(sql).fetchone()
     assert row is not None
