@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, copy_project
+from conftest import REPO, copy_project, with_warm_state
 
 from kcrm_gov.build import RunResult, now_iso, run_model, write_run_results
 from kcrm_gov.catalog.pages import column_anchor, table_uri
@@ -113,14 +113,14 @@ def _seed_and_scan(project_dir: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def built(tmp_path_factory: pytest.TempPathFactory, warm_state: Path) -> dict[str, Any]:
     """The real project (copied, no git) after the small run, and its catalog built strictly by
     ``kcrm-gov catalog build`` (one mkdocs build for every test of the site: each costs ~20 s)."""
     from click.testing import CliRunner
 
     from kcrm_gov.cli import cli
 
-    project_dir = copy_project(tmp_path_factory.mktemp("catalog") / "project")
+    project_dir = with_warm_state(copy_project(tmp_path_factory.mktemp("catalog") / "project"), warm_state)
     run = _seed_and_scan(project_dir)
     site = project_dir / "site-out"
     result = CliRunner().invoke(cli, ["--project-dir", str(project_dir), "catalog", "build", "-q",
@@ -147,8 +147,8 @@ def test_cli_build_is_strict_and_reports(built: dict[str, Any]) -> None:
     assert _page_path(built["site"], STG).is_file()
 
 
-def test_strict_build_fails_on_a_broken_link(built: dict[str, Any], tmp_path: Path) -> None:
-    project_dir = copy_project(tmp_path / "project")
+def test_strict_build_fails_on_a_broken_link(tmp_path: Path, warm_state: Path) -> None:
+    project_dir = with_warm_state(copy_project(tmp_path / "project"), warm_state)
     (project_dir / "docs" / "broken.md").write_text("# Broken\n\n[nowhere](missing-page.md)\n")
     from kcrm_gov.catalog.site import CatalogError
 
@@ -302,8 +302,9 @@ def test_site_works_offline(built: dict[str, Any]) -> None:
 
 # --- git history -------------------------------------------------------------------------------
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
-def test_version_history_from_git(tmp_path: Path) -> None:
-    project_dir = copy_project(tmp_path / "project")
+def test_version_history_from_git(tmp_path: Path, warm_state: Path) -> None:
+    project_dir = with_warm_state(copy_project(tmp_path / "project"), warm_state)
+    shutil.copy2(REPO / ".gitignore", project_dir / ".gitignore")  # the caches stay out of git, as in a clone
     contract = project_dir / "contracts" / "stg" / "hubspot__owners.odcs.yaml"
     env = {**os.environ, "GIT_AUTHOR_NAME": "Maria Chen", "GIT_AUTHOR_EMAIL": "maria.chen@kcrm.io",
            "GIT_COMMITTER_NAME": "Maria Chen", "GIT_COMMITTER_EMAIL": "maria.chen@kcrm.io"}

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import copy_project, copy_warehouse, query_rows
+from conftest import copy_project, copy_warehouse, query_rows, with_warm_state
 from test_catalog import CHROMEDRIVER, CHROMIUM, _free_port, _WebDriver
 
 from kcrm_gov.catalog.charts import CHART_DIR, CHARTS, NO_BUILD, _refused_columns, draw_charts
@@ -35,8 +35,8 @@ SVG_NS = "http://www.w3.org/2000/svg"
 ALLOWED_URLS = {SVG_NS, "http://www.w3.org/1999/xlink"}  # the SVG's own namespaces, not requests
 
 @pytest.fixture(scope="module")
-def site(seeded_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    root = copy_warehouse(seeded_warehouse, tmp_path_factory.mktemp("charts") / "p")
+def site(seeded_warehouse: Path, tmp_path_factory: pytest.TempPathFactory, warm_state: Path) -> dict[str, Any]:
+    root = with_warm_state(copy_warehouse(seeded_warehouse, tmp_path_factory.mktemp("charts") / "p"), warm_state)
     start = time.perf_counter()
     result = build_site(root, site_dir=root / "site-out", strict=True)  # raises on any mkdocs warning
     return {"root": root, "site": result.site_dir, "seconds": time.perf_counter() - start}

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import copy_project
+from conftest import copy_project, with_warm_state
 
 from kcrm_gov.catalog.pages import table_uri
 from kcrm_gov.catalog.site import build_site
@@ -58,8 +58,8 @@ const index = JSON.parse(fs.readFileSync(path.join(site, "search/search_index.js
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    project_dir = copy_project(tmp_path_factory.mktemp("search") / "project")
+def site(tmp_path_factory: pytest.TempPathFactory, warm_state: Path) -> dict[str, Any]:
+    project_dir = with_warm_state(copy_project(tmp_path_factory.mktemp("search") / "project"), warm_state)
     out = project_dir / "site-out"
     build_site(project_dir, site_dir=out, strict=True)
     index = json.loads((out / "search" / "search_index.json").read_text())
