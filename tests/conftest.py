@@ -86,8 +86,16 @@ def with_warm_state(root: Path, state: Path) -> Path:
     rebuilds an entry never writes into the shared one, and one that damages an entry in place would
     only cost a later test a rebuild, which is what the cache does with a damaged entry."""
     shutil.copytree(state, root / ".kcrm", dirs_exist_ok=True, ignore=shutil.ignore_patterns("cache"))
-    shutil.copytree(state / "cache", root / ".kcrm" / "cache", dirs_exist_ok=True, copy_function=os.link)
+    shutil.copytree(state / "cache", root / ".kcrm" / "cache", dirs_exist_ok=True, copy_function=link_or_copy)
     return root
+
+
+def link_or_copy(src: str, dst: str) -> None:
+    """A hard link to ``src`` at ``dst``, or a copy where the file system has no hard links."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 @pytest.fixture
@@ -197,7 +205,7 @@ def copy_warehouse(src: Path, dest: Path) -> Path:
     # costs time
     with contextlib.suppress(shutil.Error, OSError):
         shutil.copytree(src / ".kcrm" / "cache", root / ".kcrm" / "cache", dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("*.tmp"), copy_function=os.link)
+                        ignore=shutil.ignore_patterns("*.tmp"), copy_function=link_or_copy)
     return root
 
 
