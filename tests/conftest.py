@@ -86,16 +86,22 @@ def with_warm_state(root: Path, state: Path) -> Path:
     rebuilds an entry never writes into the shared one, and one that damages an entry in place would
     only cost a later test a rebuild, which is what the cache does with a damaged entry."""
     shutil.copytree(state, root / ".kcrm", dirs_exist_ok=True, ignore=shutil.ignore_patterns("cache"))
-    shutil.copytree(state / "cache", root / ".kcrm" / "cache", dirs_exist_ok=True, copy_function=link_or_copy)
+    link_cache(state / "cache", root / ".kcrm" / "cache")
     return root
 
 
-def link_or_copy(src: str, dst: str) -> None:
-    """A hard link to ``src`` at ``dst``, or a copy where the file system has no hard links."""
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
+def link_cache(src: Path, dest: Path) -> None:
+    """Hard-link the cache entries of ``src`` into ``dest`` (copies where the file system has no hard
+    links). An entry ``dest`` already holds is kept: an entry's name is the key of its content."""
+    def link(entry: str, to: str) -> None:
+        if os.path.exists(to):
+            return
+        try:
+            os.link(entry, to)
+        except OSError:
+            shutil.copy2(entry, to)
+
+    shutil.copytree(src, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.tmp"), copy_function=link)
 
 
 @pytest.fixture
@@ -204,8 +210,5 @@ def copy_warehouse(src: Path, dest: Path) -> Path:
     # with_warm_state; another worker may be writing an entry meanwhile, and a cache entry missed only
     # costs time
     with contextlib.suppress(shutil.Error, OSError):
-        shutil.copytree(src / ".kcrm" / "cache", root / ".kcrm" / "cache", dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("*.tmp"), copy_function=link_or_copy)
+        link_cache(src / ".kcrm" / "cache", root / ".kcrm" / "cache")
     return root
-
-

@@ -162,17 +162,19 @@ class CatalogPlugin(BasePlugin[CatalogConfig]):
     # them (the same index, parsed three times faster) and the page gets its highlighting back after.
     @event_priority(100)  # before the search plugin indexes the page
     def _code_as_text(self, context: Any, /, *, page: Page, config: MkDocsConfig, nav: Any) -> Any:
-        blocks = _CODE_BLOCK.findall(page.content or "")
+        content = page.content or ""
+        blocks = _CODE_BLOCK.findall(content)
         if blocks:
             self.highlighted[page.file.src_uri] = blocks
-            page.content = _CODE_BLOCK.sub(lambda m: _SPAN_TAG.sub("", m.group(0)), page.content or "")
+            page.content = _CODE_BLOCK.sub(lambda m: _SPAN_TAG.sub("", m.group(0)), content)
         return context
 
     @event_priority(-100)  # after it
     def _code_highlighted(self, context: Any, /, *, page: Page, config: MkDocsConfig, nav: Any) -> Any:
-        blocks = iter(self.highlighted.pop(page.file.src_uri, ()))
-        if page.content:
-            page.content = _CODE_BLOCK.sub(lambda m: next(blocks, m.group(0)), page.content)
+        blocks = self.highlighted.pop(page.file.src_uri, None)
+        if blocks and page.content:  # a page without code blocks was left as it was
+            originals = iter(blocks)
+            page.content = _CODE_BLOCK.sub(lambda m: next(originals, m.group(0)), page.content)
         return context
 
     on_page_context = CombinedEvent(_code_as_text, _code_highlighted)
