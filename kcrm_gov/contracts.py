@@ -367,17 +367,17 @@ def _tables_read(query: str, own: str) -> list[str]:
     """The ``layer.table`` names a quality rule's SQL reads (``${table}`` is ``own``); [] when the
     query does not parse (the check generator reports that, at its line)."""
     import sqlglot
-    from sqlglot.errors import SqlglotError
 
     from .errors import KcrmGovError
     from .escape import OWN_PLACEHOLDER
     from .models import read_tables
+    from .sql import SQL_ERRORS
 
     text = OWN_PLACEHOLDER.sub(lambda m: own if m.group(1) in ("table", "model") else "x", query)
     try:
         tree = sqlglot.parse_one(text, read="bigquery")
         return read_tables(tree, lambda line, col: Location("<query>", line, col))
-    except (SqlglotError, KcrmGovError):
+    except (*SQL_ERRORS, KcrmGovError):
         return []
 
 

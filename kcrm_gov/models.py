@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import OptimizeError, ParseError, SqlglotError
+from sqlglot.errors import OptimizeError, ParseError
 
 from . import LAYERS
 from .errors import KcrmGovError, Location
+from .sql import SQL_ERRORS
 
 if TYPE_CHECKING:
     from .contracts import Contract
@@ -61,6 +62,8 @@ class Model:
             err = exc.errors[0] if exc.errors else {}
             raise ModelError(f"SQL syntax error: {err.get('description') or exc}",
                              self.location(err.get("line", 0), err.get("col", 0))) from None
+        except SQL_ERRORS as exc:  # a tokenizer error, or compiled sqlglot's TypeError: no position
+            raise ModelError(f"SQL syntax error: {exc}", self.location(1, 1)) from None
         if len(statements) != 1 or not isinstance(statements[0], exp.Query):
             raise ModelError("a model must be exactly one SELECT statement", self.location(1, 1))
         return statements[0]
@@ -116,7 +119,7 @@ class Model:
             line, col = _line_col(str(exc))
             message = str(exc).split(". Line:")[0]
             raise ModelError(f"{message}", self.location(line, col)) from None
-        except SqlglotError as exc:
+        except SQL_ERRORS as exc:
             raise ModelError(str(exc), self.location(1, 1)) from None
         return list(qualified.named_selects)
 

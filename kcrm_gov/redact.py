@@ -34,15 +34,16 @@ def sql_words(sql: str | None, dialect: str | None = None) -> set[str]:
     message may repeat without revealing any row."""
     if not sql:
         return set()
-    from sqlglot.errors import SqlglotError
     from sqlglot.tokens import Tokenizer
+
+    from .sql import SQL_ERRORS
 
     try:
         from sqlglot.dialects.dialect import Dialect
 
         tokenizer = Dialect.get_or_raise(dialect).tokenizer() if dialect else Tokenizer()
         return {token.text for token in tokenizer.tokenize(sql)}
-    except SqlglotError:
+    except SQL_ERRORS:
         return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", sql))
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 
 from sqlglot import exp
-from sqlglot.errors import ParseError
+
+from .sql import SQL_ERRORS
 
 # ODCS logicalType -> the BigQuery type used when a contract gives no physicalType.
 LOGICAL_DEFAULTS: dict[str, str] = {
@@ -70,7 +71,7 @@ def parse_bigquery_type(text: str) -> exp.DataType:
         return known.copy()  # callers own their tree; a copy costs a thirtieth of a parse
     try:
         dt = exp.DataType.build(text, dialect="bigquery", udt=False)
-    except (ParseError, ValueError) as exc:
+    except (*SQL_ERRORS, ValueError) as exc:
         raise TypeError_(f"'{text}' is not a BigQuery type") from exc
     if dt.this in (None, T.USERDEFINED) or _squash(dt.sql(dialect="bigquery")) != _squash(text):
         raise TypeError_(f"'{text}' is not a BigQuery type")

@@ -146,6 +146,18 @@ def test_syntax_error_names_file_line_and_column(mini: Path) -> None:
     assert "models/core/items.sql:3:4: SQL syntax error: Expecting )" in out
 
 
+@pytest.mark.parametrize("command", ["check", "build"])
+def test_unterminated_string_is_a_syntax_error_not_a_traceback(mini: Path, command: str) -> None:
+    """sqlglot's tokenizer fails with no position (its TokenError is no ParseError): the model's file
+    is still named, and nothing is built."""
+    assert run(mini, "build")[0] == 0
+    write_model(mini, "models/core/items.sql", "SELECT item_id, 'unknown AS item_name\nFROM stg.src__items\n")
+    code, out = run(mini, command)
+    assert "Traceback" not in out
+    assert "models/core/items.sql:1:1: SQL syntax error: Error tokenizing" in out
+    assert code == 1
+    assert query(mini, "SELECT COUNT(*) FROM core.items") == [(3,)]
+
 def test_unknown_column_names_line_in_check(mini: Path) -> None:
     write_model(mini, "models/core/items.sql",
                 "SELECT item_id,\n  item_name,\n  amount_eur AS amount_usd\nFROM stg.src__items\n")

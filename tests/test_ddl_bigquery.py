@@ -73,15 +73,16 @@ def column_defs(node: exp.Expression, prefix: str = "") -> dict[str, exp.ColumnD
 
 def description_of(d: exp.ColumnDef) -> str | None:
     for constraint in d.args.get("constraints") or []:
-        if isinstance(constraint.kind, exp.Properties):
-            for prop in constraint.kind.expressions:
+        kind = constraint.args.get("kind")  # not `.kind`: compiled sqlglot types it as a constraint kind
+        if isinstance(kind, exp.Properties):
+            for prop in kind.expressions:
                 if prop.name == "description":
                     return prop.args["value"].this
     return None
 
 
 def not_null(d: exp.ColumnDef) -> bool:
-    return any(isinstance(c.kind, exp.NotNullColumnConstraint) for c in d.args.get("constraints") or [])
+    return any(isinstance(c.args.get("kind"), exp.NotNullColumnConstraint) for c in d.args.get("constraints") or [])
 
 
 # --- every shipped contract -----------------------------------------------------------------------

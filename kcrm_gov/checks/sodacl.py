@@ -692,7 +692,8 @@ class _Builder:
 
     def _target_sql(self, bigquery_sql: str, where: Location) -> str:
         import sqlglot
-        from sqlglot.errors import SqlglotError
+
+        from ..sql import SQL_ERRORS
 
         if self.target.type == "duckdb":
             from ..sql.transpile import to_duckdb
@@ -703,7 +704,7 @@ class _Builder:
                 raise CheckGenerationError(f"the rule's query: {exc.message}", where) from None
         try:
             return sqlglot.parse_one(bigquery_sql, read="bigquery").sql(dialect="bigquery")
-        except SqlglotError as exc:
+        except SQL_ERRORS as exc:
             raise CheckGenerationError(f"the rule's query is not BigQuery SQL: {exc}", where) from None
 
 
@@ -718,9 +719,9 @@ def parse_rule_query(query: str, contract: Contract, project: Project | None, co
     template: the placeholders are replaced here, by kcrm-gov. Without ``placeholders`` (a query
     in a field other tools resolve ``${...}`` in) even those are refused."""
     import sqlglot
-    from sqlglot.errors import SqlglotError
 
     from ..models import ModelError, read_tables
+    from ..sql import SQL_ERRORS
 
     marker = template_marker(query, placeholders=placeholders)
     if marker is not None:
@@ -737,7 +738,7 @@ def parse_rule_query(query: str, contract: Contract, project: Project | None, co
     logical = OWN_PLACEHOLDER.sub(fill, query.strip().rstrip(";"))
     try:
         statements = [s for s in sqlglot.parse(logical, read="bigquery") if s is not None]
-    except SqlglotError as exc:
+    except SQL_ERRORS as exc:
         raise CheckGenerationError(f"{what} is not BigQuery SQL: {exc}", at) from None
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
         raise CheckGenerationError(f"{what} must be exactly one SELECT statement", at)
@@ -851,11 +852,12 @@ def _count_where(sql: str, dialect: str, relation: exp.Table) -> str | None:
     """The WHERE condition of ``SELECT COUNT(*) FROM <this table> WHERE <cond>`` (in ``dialect``),
     or None when the query has any other shape."""
     import sqlglot
-    from sqlglot.errors import SqlglotError
+
+    from ..sql import SQL_ERRORS
 
     try:
         tree = sqlglot.parse_one(sql, read=dialect)
-    except SqlglotError:
+    except SQL_ERRORS:
         return None
     if not isinstance(tree, exp.Select) or len(tree.expressions) != 1:
         return None

@@ -47,6 +47,7 @@ from sqlglot import exp
 from .. import typemap
 from ..ddl import bigquery as ddl
 from ..policy_tags import Taxonomy, column_policy_tags, load_taxonomy
+from ..sql import SQL_ERRORS
 from .base import ActualColumn, BuildStats, Engine, EngineError, WarehouseUnavailable
 
 if TYPE_CHECKING:
@@ -569,7 +570,7 @@ def qualify_tables(sql: str, project: str, dataset: str) -> str:
         return metadata.sub(lambda m: f"`{project}.{dataset}.INFORMATION_SCHEMA.{m.group(1)}`", sql)
     try:
         tree = sqlglot.parse_one(sql, read="bigquery")
-    except sqlglot.errors.ParseError:
+    except SQL_ERRORS:
         return sql
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     for table in tree.find_all(exp.Table):

@@ -24,6 +24,7 @@ from sqlglot.errors import ErrorLevel, ParseError, SqlglotError
 from sqlglot.optimizer.annotate_types import annotate_types
 
 from kcrm_gov.errors import KcrmGovError, Location
+from kcrm_gov.sql import SQL_ERRORS
 
 __all__ = ["REWRITES", "TranspileError", "to_duckdb"]
 
@@ -375,7 +376,7 @@ def to_duckdb(sql: str, *, source: str | None = None) -> str:
             col=first.get("col") or 0,
             source=source,
         ) from None
-    except SqlglotError as e:  # tokenizer errors (e.g. an unterminated string) carry no position
+    except SQL_ERRORS as e:  # tokenizer errors (e.g. an unterminated string) carry no position
         raise TranspileError(f"BigQuery SQL syntax error: {e}", source=source) from None
 
     # Types only sharpen the rewrites: unknown types get the run-time (TYPEOF) dispatch instead.
