@@ -371,7 +371,7 @@ def _tables_read(query: str, own: str) -> list[str]:
     from .errors import KcrmGovError
     from .escape import OWN_PLACEHOLDER
     from .models import read_tables
-    from .sql import SQL_ERRORS
+    from .sqlerrors import SQL_ERRORS
 
     text = OWN_PLACEHOLDER.sub(lambda m: own if m.group(1) in ("table", "model") else "x", query)
     try:

@@ -19,7 +19,7 @@ from sqlglot.errors import OptimizeError, ParseError
 
 from . import LAYERS
 from .errors import KcrmGovError, Location
-from .sql import SQL_ERRORS
+from .sqlerrors import SQL_ERRORS
 
 if TYPE_CHECKING:
     from .contracts import Contract

@@ -36,7 +36,7 @@ def sql_words(sql: str | None, dialect: str | None = None) -> set[str]:
         return set()
     from sqlglot.tokens import Tokenizer
 
-    from .sql import SQL_ERRORS
+    from .sqlerrors import SQL_ERRORS
 
     try:
         from sqlglot.dialects.dialect import Dialect

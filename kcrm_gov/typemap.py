@@ -13,7 +13,7 @@ import re
 
 from sqlglot import exp
 
-from .sql import SQL_ERRORS
+from .sqlerrors import SQL_ERRORS
 
 # ODCS logicalType -> the BigQuery type used when a contract gives no physicalType.
 LOGICAL_DEFAULTS: dict[str, str] = {

@@ -17,7 +17,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "kcrm_gov"
 
 # the layers, bottom up: a module may import its own layer and those below, never one above
 LAYERS: list[tuple[str, set[str]]] = [
-    ("foundation", {"errors", "yamlsource", "identifiers", "escape", "redact", "typemap", "cache", "__init__"}),
+    ("foundation", {"errors", "sqlerrors", "yamlsource", "identifiers", "escape", "redact", "typemap", "cache",
+                    "__init__"}),
     ("project", {"config", "contracts", "models", "reference", "project", "dag", "policy_tags", "propensity_spec",
                  "metrics", "retl", "incremental"}),
     ("library", {"bi", "ddl", "engines", "sql", "checks", "lint", "lineage", "catalog", "governance", "seed", "load",

@@ -693,7 +693,7 @@ class _Builder:
     def _target_sql(self, bigquery_sql: str, where: Location) -> str:
         import sqlglot
 
-        from ..sql import SQL_ERRORS
+        from ..sqlerrors import SQL_ERRORS
 
         if self.target.type == "duckdb":
             from ..sql.transpile import to_duckdb
@@ -721,7 +721,7 @@ def parse_rule_query(query: str, contract: Contract, project: Project | None, co
     import sqlglot
 
     from ..models import ModelError, read_tables
-    from ..sql import SQL_ERRORS
+    from ..sqlerrors import SQL_ERRORS
 
     marker = template_marker(query, placeholders=placeholders)
     if marker is not None:
@@ -853,7 +853,7 @@ def _count_where(sql: str, dialect: str, relation: exp.Table) -> str | None:
     or None when the query has any other shape."""
     import sqlglot
 
-    from ..sql import SQL_ERRORS
+    from ..sqlerrors import SQL_ERRORS
 
     try:
         tree = sqlglot.parse_one(sql, read=dialect)

@@ -47,7 +47,7 @@ from sqlglot import exp
 from .. import typemap
 from ..ddl import bigquery as ddl
 from ..policy_tags import Taxonomy, column_policy_tags, load_taxonomy
-from ..sql import SQL_ERRORS
+from ..sqlerrors import SQL_ERRORS
 from .base import ActualColumn, BuildStats, Engine, EngineError, WarehouseUnavailable
 
 if TYPE_CHECKING:

@@ -24,7 +24,7 @@ from sqlglot.errors import ErrorLevel, ParseError, SqlglotError
 from sqlglot.optimizer.annotate_types import annotate_types
 
 from kcrm_gov.errors import KcrmGovError, Location
-from kcrm_gov.sql import SQL_ERRORS
+from kcrm_gov.sqlerrors import SQL_ERRORS
 
 __all__ = ["REWRITES", "TranspileError", "to_duckdb"]
 
