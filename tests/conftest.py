@@ -6,7 +6,7 @@ import contextlib
 import fcntl
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,21 +61,63 @@ def copy_project(dest: Path) -> Path:
     return dest
 
 
-@pytest.fixture(scope="session")
-def warm_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The state dir a first ``kcrm-gov check`` of the project (README included) leaves: the models'
-    read lists, column lineage, generated checks and the README's rendered examples, all cached by
-    content. A ``project_dir`` starts from it, as a developer's checkout does, instead of parsing and
-    rendering everything again (seconds per test); whatever a test changes misses the cache."""
+def _shared_dir(factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """Where the run's workers share what they make once: the run's base folder above each
+    pytest-xdist worker's own (the worker's own folder without xdist)."""
+    base = factory.getbasetemp()
+    return base if worker_id == "master" else base.parent
+
+
+def _make_once(shared: Path, name: str, make: Callable[[Path], object],
+               meanwhile: Callable[[], object] | None = None) -> Path:
+    """``shared/name``, made by ``make`` once for the whole run: the first worker makes it under a file
+    lock, the others wait for it. A worker that finds it being made runs ``meanwhile`` first (making
+    the run's other shared folder) instead of waiting idle."""
+    root, done = shared / name, shared / f"{name}.done"
+    with open(shared / f"{name}.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if meanwhile is not None:
+                meanwhile()
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            if root.exists():
+                shutil.rmtree(root)  # made half by a worker that failed: again, here
+            make(root)
+            done.touch()
+    return root
+
+
+def _make_warm_state(root: Path) -> None:
     from click.testing import CliRunner
 
     from kcrm_gov.cli import cli
 
-    root = copy_project(tmp_path_factory.mktemp("session-warm-state") / "project")
-    shutil.copy2(REPO / "README.md", root / "README.md")
-    result = CliRunner().invoke(cli, ["--project-dir", str(root), "check"])
+    copy_project(root / "project")
+    shutil.copy2(REPO / "README.md", root / "project" / "README.md")
+    result = CliRunner().invoke(cli, ["--project-dir", str(root / "project"), "check"])
     assert result.exit_code == 0, result.output
-    return root / ".kcrm"
+
+
+def _warm_state(shared: Path, meanwhile: bool = True) -> Path:
+    seeded = (lambda: _seeded_warehouse(shared, meanwhile=False)) if meanwhile else None
+    return _make_once(shared, "session-warm-state", _make_warm_state, seeded) / "project" / ".kcrm"
+
+
+def _seeded_warehouse(shared: Path, meanwhile: bool = True) -> Path:
+    warm = (lambda: _warm_state(shared, meanwhile=False)) if meanwhile else None
+    return _make_once(shared, "seeded-warehouse", seeded_build, warm)
+
+
+@pytest.fixture(scope="session")
+def warm_state(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """The state dir a first ``kcrm-gov check`` of the project (README included) leaves: the models'
+    read lists, column lineage, generated checks and the README's rendered examples, all cached by
+    content. A ``project_dir`` starts from it, as a developer's checkout does, instead of parsing and
+    rendering everything again (seconds per test); whatever a test changes misses the cache. Made
+    once for the whole run and shared by the workers (read only: tests link or copy from it)."""
+    return _warm_state(_shared_dir(tmp_path_factory, worker_id))
 
 
 def with_warm_state(root: Path, state: Path) -> Path:
@@ -185,19 +227,10 @@ def failing_rules(root: Path, select: str, layer: str = "marts") -> set[str]:
 @pytest.fixture(scope="session")
 def seeded_warehouse(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """The shipped project seeded (scale 1, seed 42) and built in full, once for the whole run: the
-    pytest-xdist workers share it through a lock. Read it (``query_rows``, ``kcrm-gov test``, which
-    opens the warehouse read-only); to change data, work on ``copy_warehouse`` of it."""
-    base = tmp_path_factory.getbasetemp()
-    shared = base if worker_id == "master" else base.parent
-    root, done = shared / "seeded-warehouse", shared / "seeded-warehouse.done"
-    with open(shared / "seeded-warehouse.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # the first worker builds; the others wait, then read
-        if not done.exists():
-            if root.exists():
-                shutil.rmtree(root)  # a build that failed in another worker: try again here
-            seeded_build(root)
-            done.touch()
-    return root
+    pytest-xdist workers share it through a lock (a worker that would wait makes the shared warm state
+    meanwhile). Read it (``query_rows``, ``kcrm-gov test``, which opens the warehouse read-only); to
+    change data, work on ``copy_warehouse`` of it."""
+    return _seeded_warehouse(_shared_dir(tmp_path_factory, worker_id))
 
 
 def copy_warehouse(src: Path, dest: Path) -> Path:
