@@ -46,6 +46,7 @@ SENTINELS = ("zq.sentinel.owner@example.invalid", "Zqfirstsentinel", "Zqlastsent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 ARTIFACTS = REPO / "test-artifacts"
+ANCHOR_LINK = ("core.accounts", "account_key")  # a column a hand-written page of the built site links to
 
 
 def _page_path(site: Path, name: str) -> Path:
@@ -122,6 +123,11 @@ def built(tmp_path_factory: pytest.TempPathFactory, warm_state: Path) -> dict[st
 
     project_dir = with_warm_state(copy_project(tmp_path_factory.mktemp("catalog") / "project"), warm_state)
     run = _seed_and_scan(project_dir)
+    # a hand-written page links to a column of a generated page: the strict build validates anchors
+    # (mkdocs.yml), and that column's anchor exists only in the HTML of the page's schema table
+    governance = project_dir / "docs" / "governance" / "index.md"
+    governance.write_text(governance.read_text() + f"\n[{ANCHOR_LINK[1]}](../{table_uri(ANCHOR_LINK[0])}"
+                          f"#{column_anchor(ANCHOR_LINK[1])})\n")
     site = project_dir / "site-out"
     result = CliRunner().invoke(cli, ["--project-dir", str(project_dir), "catalog", "build", "-q",
                                       "--site-dir", str(site)], obj={})
@@ -291,6 +297,51 @@ def test_search_index_holds_every_table_and_column(built: dict[str, Any]) -> Non
         assert name in text
         for _, column in contract.all_columns():
             assert column.name in text, f"{name}.{column.name} not in the search index"
+
+
+def test_generated_html_is_whole_and_the_lineage_graph_is_not_searched(built: dict[str, Any]) -> None:
+    """The plugin keeps generated HTML blocks out of Markdown while mkdocs renders a page: every block is
+    back in its page (no placeholder or mark left), and the lineage graphs' SVG is not in the search
+    index (its labels ran together into one word soup), while the tables are."""
+    for file in built["site"].rglob("*.html"):
+        assert "<!--kg:" not in file.read_text() and "<!--/kg-->" not in file.read_text(), file
+    markup = _page_path(built["site"], ANCHOR_LINK[0]).read_text()
+    assert f'<tr id="{column_anchor(ANCHOR_LINK[1])}"' in markup  # the link's target (see the fixture)
+    assert re.search(r'<svg class="kg-graph".*?</svg></div>', _section(markup, "lineage"), re.S)
+    link = re.search(r'href="([^"]*#col-account_key)"', (built["site"] / "governance" / "index.html").read_text())
+    assert link and link.group(1) == "../tables/core/accounts/#col-account_key"
+    docs = json.loads((built["site"] / "search" / "search_index.json").read_text())["docs"]
+    lineage = {d["location"]: d["text"] for d in docs
+               if d["location"].startswith("tables/") and d["location"].endswith("/#lineage")}
+    assert len(lineage) == len(built["project"].contracts)
+    for location, text in lineage.items():
+        assert text.startswith("Upstream (2 hops)"), (location, text[:200])  # the graph's labels were first
+        assert not re.search(r"[a-z0-9_]\.[a-z0-9_]+(raw|stg|core|enr|retl|marts)\.", text), location
+
+
+def test_setting_generated_html_aside_changes_no_page(built: dict[str, Any]) -> None:
+    """What mkdocs makes of a page with its HTML blocks set aside and put back is what it makes of the
+    page as it is, for the largest generated pages (their tables, graphs, tabs and admonitions)."""
+    import markdown
+    from mkdocs.config import load_config
+
+    from kcrm_gov.catalog.pages import collect, render_site
+    from kcrm_gov.catalog.plugin import CatalogPlugin
+    from kcrm_gov.catalog.templates import Urls
+
+    config = load_config(str(built["dir"] / "mkdocs.yml"))
+    pages = render_site(collect(built["project"], git_history=False), Urls(True))
+    plugin = CatalogPlugin()
+    for uri in ("pii.md", table_uri("core.accounts"), table_uri("raw.ga4__events"), "layers/core/index.md"):
+        def convert(text: str) -> str:
+            return markdown.Markdown(extensions=config["markdown_extensions"],
+                                     extension_configs=config["mdx_configs"]).convert(text)
+
+        aside = plugin.set_aside(pages[uri], uri)
+        assert len(aside) < len(pages[uri]) / 2, uri  # most of a generated page is its HTML
+        html = plugin.put_back(plugin.put_back(convert(aside), uri, indexed=True), uri, indexed=False)
+        unmarked = re.sub(r"^<!--/?kg(:html|:graphic)?-->\n", "", pages[uri], flags=re.M)
+        assert html == convert(unmarked), uri
 
 
 def test_site_works_offline(built: dict[str, Any]) -> None:

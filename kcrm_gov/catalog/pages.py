@@ -47,6 +47,7 @@ from .templates import (
     code,
     esc,
     fence,
+    html_block,
     html_table,
     inline,
     outcome_badge,
@@ -574,9 +575,9 @@ def _lineage(data: CatalogData, contract: Contract, here: str) -> str:
     up, down = lineage.upstream(name), lineage.downstream(name)
     out = ["## Lineage {#lineage}\n"]
     if up or down:
-        out.append(lineage_svg(name, up + down,
-                               lambda t: data_urls(data).href(here, table_uri(t)) if t in data.project.contracts
-                               else None))
+        out.append(html_block(lineage_svg(name, up + down,
+                                          lambda t: data_urls(data).href(here, table_uri(t))
+                                          if t in data.project.contracts else None), indexed=False))
     ups = sorted({a for a, _ in up} - {name})
     downs = sorted({b for _, b in down} - {name})
     direct_up = set(lineage.dag.upstream.get(name, []))

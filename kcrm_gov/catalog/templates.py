@@ -129,6 +129,23 @@ class Urls:
         return f'<a href="{esc(self.href(from_uri, to_uri, anchor))}">{label}</a>'
 
 
+# Generated HTML blocks are marked so that the catalog plugin can keep them out of Markdown's way
+# (kcrm_gov.catalog.plugin): Markdown passes a raw-HTML block through untouched, but only after parsing
+# it tag by tag, twice (Python-Markdown's md_in_html and mkdocs' anchor collector), which was a third of
+# the catalog's build time. Contract text cannot forge a mark: esc() turns every "<" into "&lt;".
+HTML_MARK = "<!--kg:html-->"
+"""Opens a generated HTML block that the site's search indexes (tables)."""
+GRAPHIC_MARK = "<!--kg:graphic-->"
+"""Opens a generated HTML block kept out of the search index (the lineage graph's SVG: labels, not text)."""
+END_MARK = "<!--/kg-->"
+
+
+def html_block(html: str, *, indexed: bool = True) -> str:
+    """``html`` (one or more complete block-level elements) as a marked raw-HTML block: valid Markdown
+    on its own, and set aside by the catalog plugin while mkdocs renders the page."""
+    return f"{HTML_MARK if indexed else GRAPHIC_MARK}\n{html.rstrip()}\n{END_MARK}\n"
+
+
 def html_table(headers: list[str], rows: list[list[str]], css: str | None = None,
                row_classes: list[str | None] | None = None) -> str:
     """An HTML table (cells already rendered) as one raw-HTML block Markdown leaves untouched."""
@@ -142,7 +159,7 @@ def html_table(headers: list[str], rows: list[list[str]], css: str | None = None
         out.append((f'<tr class="{rc}">' if rc else "<tr>") + "".join(f"<td>{c}</td>" for c in row) + "</tr>")
     out.append("</tbody></table>")
     out.append("</div>")
-    return "\n".join(out) + "\n"
+    return html_block("\n".join(out))
 
 
 def fence(text: str, lang: str, indent: int = 0) -> str:
