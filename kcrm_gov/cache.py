@@ -13,6 +13,7 @@ one is not an error: the cache only ever saves time.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -162,11 +163,25 @@ def _store(folder: Path, name: str, data: bytes, keep: int = KEEP) -> None:
             os.replace(tmp, folder / name)  # readers see the old entry or the new one, never half
         finally:
             Path(tmp).unlink(missing_ok=True)
-        entries = sorted(folder.glob("*.pickle"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
-        for old in entries[keep:]:
-            old.unlink(missing_ok=True)
+        _evict(folder, keep)
     except OSError:
         return  # a read-only checkout still works, just without the saving
+
+
+def _evict(folder: Path, keep: int) -> None:
+    """Remove the oldest entries of ``folder`` once it holds more than ``keep``, down to nine tenths of
+    ``keep``: a store only lists the folder, and reads entries' times only when some must go (reading
+    them on every store made storing a kind's n-th entry cost n ``stat`` calls)."""
+    names = [name for name in os.listdir(folder) if name.endswith(".pickle")]
+    if len(names) <= keep:
+        return
+    times: list[tuple[int, str]] = []
+    for name in names:
+        with contextlib.suppress(OSError):  # removed meanwhile by another process
+            times.append((os.stat(folder / name).st_mtime_ns, name))
+    times.sort(reverse=True)
+    for _, name in times[max(1, keep * 9 // 10):]:
+        (folder / name).unlink(missing_ok=True)
 
 
 __all__ = ["cache_key", "cached", "code_fingerprint", "forget_in_memory", "in_memory", "load", "store"]

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -139,3 +140,17 @@ def test_a_library_upgrade_changes_every_key(monkeypatch: pytest.MonkeyPatch) ->
     assert cache.code_fingerprint.__wrapped__() != before
     monkeypatch.undo()
     assert cache.code_fingerprint.__wrapped__() == before
+
+
+def test_a_cache_kind_keeps_its_newest_entries(tmp_path: Path) -> None:
+    """Past ``keep`` entries a store removes the oldest (by time written), down to nine tenths of
+    ``keep``; below it nothing is removed; what stays is still read back."""
+    for i in range(10):
+        cache.store(tmp_path, "kind", f"k{i}", i, keep=10)
+        os.utime(tmp_path / "cache" / "kind" / f"k{i}.pickle", ns=(10**18 + i, 10**18 + i))
+    assert len(list((tmp_path / "cache" / "kind").glob("*.pickle"))) == 10
+    cache.store(tmp_path, "kind", "k10", 10, keep=10)  # the eleventh, written now: the newest
+    left = sorted(p.stem for p in (tmp_path / "cache" / "kind").glob("*.pickle"))
+    assert left == sorted(["k10", *(f"k{i}" for i in range(2, 10))]), left  # k0 and k1 went
+    cache.forget_in_memory()
+    assert cache.load(tmp_path, "kind", "k0") is None and cache.load(tmp_path, "kind", "k9") == 9
