@@ -17,7 +17,7 @@ from sqlglot import exp
 
 from . import typemap
 from .errors import ContractError, Location
-from .yamlsource import PathKey, YamlDocument, read_yaml
+from .yamlsource import PathKey, YamlDocument, parse_yaml, read_text
 
 if TYPE_CHECKING:
     from .incremental import Incremental
@@ -618,9 +618,33 @@ def table_of(path: Path) -> tuple[str, str]:
     return path.parent.name, path.name[: -len(CONTRACT_SUFFIX)]
 
 
-def load_contract(path: Path, display: Path | None = None) -> Contract:
-    """Read one contract file; ``display`` is the path messages show (relative to the project)."""
+CONTRACTS_KEEP = 2_000
+"""Parsed contracts kept in ``.kcrm/cache/contracts`` (one entry per contract text: a project's
+contracts, and the versions of them a branch or an edit made)."""
+
+
+def load_contract(path: Path, display: Path | None = None, *, state_dir: Path | None = None) -> Contract:
+    """Read one contract file; ``display`` is the path messages show (relative to the project).
+
+    With ``state_dir`` (the project's ``.kcrm``) a contract that parsed is kept there, keyed by its
+    text, path and the code (:mod:`kcrm_gov.cache`): every command of a run (build, test, freshness,
+    catalog) loads the whole project, and parsing the YAML with its positions and validating it
+    against ODCS cost four times reading it back. A contract that does not parse is never kept."""
     layer, table = table_of(path)
-    contract = parse_contract(read_yaml(path, display), layer, table)
+    shown = display or path
+    text = read_text(path, shown)
+
+    def parse() -> Contract:
+        return parse_contract(parse_yaml(text, shown), layer, table)
+
+    if state_dir is None:
+        contract = parse()
+    else:
+        from .cache import cache_key, cached
+
+        key = cache_key(["contract", str(shown), layer, table, text])
+        name = f"{layer}.{table}"
+        contract = cached(state_dir, "contracts", key, parse, keep=CONTRACTS_KEEP,
+                          valid=lambda value: isinstance(value, Contract) and value.qualified_name == name)
     contract.file = path
     return contract

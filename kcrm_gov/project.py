@@ -85,7 +85,8 @@ class Project:
             raise ProjectError(f"no {CONTRACTS_DIR}/ folder in {root}")
         for path in contract_files(contracts_dir):
             try:
-                contract = load_contract(path, path.relative_to(root) if path.is_relative_to(root) else path)
+                contract = load_contract(path, path.relative_to(root) if path.is_relative_to(root) else path,
+                                         state_dir=project.state_dir)
             except ContractError as exc:
                 if strict:
                     raise

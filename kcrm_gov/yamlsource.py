@@ -167,6 +167,13 @@ def read_yaml(path: Path, display: Path | None = None) -> YamlDocument:
     ``display`` is the path shown in messages (usually relative to the project root).
     """
     shown = display or path
+    return parse_yaml(read_text(path, shown), shown)
+
+
+def read_text(path: Path, display: Path | None = None) -> str:
+    """The text of a YAML file (at most :data:`MAX_BYTES`); unreadable files raise :class:`ContractError`
+    naming ``display`` (default: ``path``)."""
+    shown = display or path
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:  # refused before reading it into memory
@@ -177,4 +184,4 @@ def read_yaml(path: Path, display: Path | None = None) -> YamlDocument:
         raise ContractError("no such file", Location(shown)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ContractError(f"cannot read the file: {exc}", Location(shown)) from None
-    return parse_yaml(text, shown)
+    return text

@@ -23,6 +23,7 @@ from kcrm_gov.checks import generate_all
 from kcrm_gov.checks.scan import data_source_name, soda_offline
 from kcrm_gov.checks.soda_parser import add_sodacl, load_positioned
 from kcrm_gov.checks.sodacl import check_path
+from kcrm_gov.errors import ContractError
 from kcrm_gov.project import Project
 
 
@@ -154,3 +155,34 @@ def test_a_cache_kind_keeps_its_newest_entries(tmp_path: Path) -> None:
     assert left == sorted(["k10", *(f"k{i}" for i in range(2, 10))]), left  # k0 and k1 went
     cache.forget_in_memory()
     assert cache.load(tmp_path, "kind", "k0") is None and cache.load(tmp_path, "kind", "k9") == 9
+
+
+def test_parsed_contracts_are_kept_and_an_edited_or_broken_one_is_read_again(tmp_path: Path) -> None:
+    """Every command loads the project: a contract that parsed is kept in .kcrm/cache/contracts (keyed by
+    its text) and read back by the next process; an edited contract is parsed again, and one that does
+    not parse is never kept, so its error (file and line) comes back on every load."""
+    root = copy_project(tmp_path)
+    first = Project.load(root)
+    kept = root / ".kcrm" / "cache" / "contracts"
+    assert len(list(kept.glob("*.pickle"))) == len(first.contracts)
+    cache.forget_in_memory()  # as a new process
+    again = Project.load(root)
+    assert again.contracts["core.accounts"].model == first.contracts["core.accounts"].model
+    assert again.contracts["core.accounts"].file == root / "contracts" / "core" / "accounts.odcs.yaml"
+
+    path = root / "contracts" / "core" / "accounts.odcs.yaml"
+    text = path.read_text()
+    version = next(line for line in text.splitlines() if line.startswith("version: "))
+    path.write_text(text.replace(version, "version: 9.9.9", 1))
+    cache.forget_in_memory()
+    assert Project.load(root).contracts["core.accounts"].version == "9.9.9"
+
+    path.write_text(text.replace(version, "version: [9.9.9", 1))
+    for _ in range(2):
+        cache.forget_in_memory()
+        with pytest.raises(ContractError) as caught:
+            Project.load(root)
+        where = caught.value.location  # YAML finds the unclosed "[" where it expected its "]": the next line
+        assert where is not None and (str(where.path), where.line) == ("contracts/core/accounts.odcs.yaml",
+                                                                       text.splitlines().index(version) + 2)
+    assert len(list(kept.glob("*.pickle"))) == len(first.contracts) + 1  # the first text and the edit

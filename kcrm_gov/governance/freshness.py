@@ -181,6 +181,24 @@ def _as_datetime(value: Any) -> datetime | None:
     raise FreshnessError(f"the freshness element is a {type(value).__name__}, not a TIMESTAMP or DATE")
 
 
+_PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
+
+
+def _first(column: Any) -> Any:
+    """The first value of a result column (a pyarrow ChunkedArray). A timestamp is converted here, as
+    UTC: pyarrow's own conversion of one with a time zone imports pandas (a third of a second)."""
+    import pyarrow as pa
+
+    scalar = column[0]
+    if not pa.types.is_timestamp(scalar.type):
+        return scalar.as_py()
+    if not scalar.is_valid:
+        return None
+    per_second = _PER_SECOND[scalar.type.unit]
+    seconds, rest = divmod(scalar.value, per_second)  # since the epoch, in UTC (with a zone or without)
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds, microseconds=rest * 10**6 // per_second)
+
+
 def _last_build(project: Project, table: str) -> datetime | None:
     """When ``table`` was last built successfully, from ``.kcrm/build_results.json`` and ``.kcrm/runs/``."""
     files = [project.state_dir / "build_results.json"]
@@ -212,8 +230,7 @@ def _latest(project: Project, engine: Engine, contract: Contract,
         dialect = "bigquery" if engine.kind == "bigquery" else "duckdb"
         column = exp.column(sla.element, quoted=True).sql(dialect=dialect)
         data = engine.query_arrow(f"SELECT MAX({column}) AS latest, COUNT(*) AS n FROM {relation}")
-        row = data.to_pylist()[0]
-        return _as_datetime(row["latest"]), int(row["n"])
+        return _as_datetime(_first(data.column("latest"))), int(_first(data.column("n")))
     if engine.kind == "bigquery":
         client = engine.client  # type: ignore[attr-defined]  # the BigQuery engine's
         table = client.get_table(f"{engine.target.project}.{engine.schema(contract.layer)}.{contract.table}")

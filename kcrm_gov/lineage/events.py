@@ -33,6 +33,7 @@ The custom facet follows the OpenLineage rules for custom facets: a prefixed key
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import subprocess
 import threading
@@ -260,6 +261,17 @@ def git_info(root: Path) -> GitInfo | None:
 
 # --- building events ----------------------------------------------------------------------------------
 
+@functools.cache
+def _adapter_version() -> str | None:
+    """openlineage-python's version, looked up once: the package metadata search took ~4 ms an event."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("openlineage-python")
+    except PackageNotFoundError:  # pragma: no cover - the dependency is pinned
+        return None
+
+
 class EventFactory:
     """Datasets, jobs and facets for one project on one target (static facets built once per table)."""
 
@@ -362,14 +374,8 @@ class EventFactory:
 
     def run_facets(self, *, nominal_time: str | None = None, parent: tuple[str, str] | None = None,
                    error: str | None = None) -> dict[str, Any]:
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            adapter = version("openlineage-python")
-        except PackageNotFoundError:  # pragma: no cover - the dependency is pinned
-            adapter = None
         facets: dict[str, Any] = {"processing_engine": processing_engine_run.ProcessingEngineRunFacet(
-            version=__version__, name="kcrm-gov", openlineageAdapterVersion=adapter)}
+            version=__version__, name="kcrm-gov", openlineageAdapterVersion=_adapter_version())}
         if nominal_time:
             facets["nominalTime"] = nominal_time_run.NominalTimeRunFacet(nominalStartTime=nominal_time)
         if parent:
