@@ -319,6 +319,30 @@ def test_generated_html_is_whole_and_the_lineage_graph_is_not_searched(built: di
         assert not re.search(r"[a-z0-9_]\.[a-z0-9_]+(raw|stg|core|enr|retl|marts)\.", text), location
 
 
+def test_search_indexes_a_tables_text_as_it_would_index_the_table(built: dict[str, Any]) -> None:
+    """The search plugin is handed each generated table as its text and the tags it keeps
+    (``search_text``): for every table of the built site, in the contexts a page gives it, mkdocs-material's
+    own parser makes the same sections of the text as of the table."""
+    from material.plugins.search.plugin import Parser
+
+    from kcrm_gov.catalog.plugin import search_text
+
+    def indexed(markup: str) -> list[tuple[list[str], str]]:
+        parser = Parser()
+        parser.feed(markup)
+        parser.close()
+        return [(section.title, "".join(section.text)) for section in parser.data]
+
+    tables = [m.group(0) for file in built["site"].rglob("index.html")
+              for m in re.finditer(r'<div class="kg-table[^"]*">\n<table>.*?</table>\n</div>', file.read_text(), re.S)]
+    assert len(tables) > 500
+    for table in tables:
+        text = search_text(table)
+        assert len(text) < len(table)
+        for before, after in (("<h2 id=\"s\">S</h2><p>x</p>\n", "\n\n<p>after</p>"), ("", " tail <code>y</code>")):
+            assert indexed(before + table + after) == indexed(f"{before}<!--a-->{text}<!--b-->{after}"), table[:300]
+
+
 def test_setting_generated_html_aside_changes_no_page(built: dict[str, Any]) -> None:
     """What mkdocs makes of a page with its HTML blocks set aside and put back is what it makes of the
     page as it is, for the largest generated pages (their tables, graphs, tabs and admonitions)."""

@@ -64,6 +64,13 @@ _SPAN_TAG = re.compile(r"</?span\b[^>]*>")
 # A generated HTML block (kcrm_gov.catalog.templates.html_block), from its mark at the start of a line
 _HTML_BLOCK = re.compile(rf"^({re.escape(HTML_MARK)}|{re.escape(GRAPHIC_MARK)})\n(.*?)\n{re.escape(END_MARK)}\n",
                          re.S | re.M)
+# The tags mkdocs-material's search parser keeps in the index (its Parser.keep); it keeps only the text of
+# any other tag. A block holding none of the tags it treats specially (headings open sections, pre keeps
+# whitespace, some skip what they hold) is indexed the same without its other tags: see _code_as_text.
+_TAG = re.compile(r"(<[^>]*>)")
+_KEPT_TAG = re.compile(r"</?(?:p|code|pre|li|ol|ul|sub|sup)[\s>/]")
+_BOUNDARY = "<!---->"  # an empty comment: ends the parser's text chunk (it ignores comments)
+_SEARCH_SPECIAL = re.compile(r"<(?:h[1-6]|pre|script|style|object)\b|data-search-exclude|linenodiv")
 # the anchors a block holds, as mkdocs collects them from raw HTML (an id, or an <a name>)
 _ANCHOR = re.compile(r'<[a-zA-Z][^>]*?\sid="([^"]*)"|<a\s[^>]*?\bname="([^"]*)"')
 
@@ -79,6 +86,31 @@ def search_boost(table: str) -> float:
     """
     words = [w for w in _NAME_WORDS.split(table.split(".", 1)[-1]) if w]
     return round(1 + 0.25 / max(1, len(words)), 3)
+
+
+def search_text(html: str) -> str:
+    """``html`` (without the tags :data:`_SEARCH_SPECIAL` finds) as mkdocs-material's search parser
+    indexes it, with only the tags that parser keeps: what it makes of the result is what it makes of
+    ``html``. It keeps the text of every other tag, and appends each text chunk as one piece: a chunk with
+    text as it is (line breaks as spaces), a whitespace-only one as one space unless the piece before
+    is whitespace too. So text chunks only a dropped tag separated are joined, and a whitespace-only
+    chunk stays a chunk of its own (between empty comments), unless the parser would drop it anyway."""
+    out: list[str] = []
+    space_last: bool | None = None  # whether the parser's last piece is whitespace (None: not known here)
+    for part in _TAG.split(html):
+        if not part:
+            continue
+        if part.startswith("<"):
+            if _KEPT_TAG.match(part):
+                out.append(part)
+                space_last = None  # it appends the tag, or drops an empty element's pieces
+        elif not unescape(part).isspace():
+            out.append(part)
+            space_last = False
+        elif not space_last:
+            out.append(f"{_BOUNDARY}{part}{_BOUNDARY}")
+            space_last = True
+    return "".join(out)
 
 
 class CatalogConfig(Config):
@@ -212,13 +244,21 @@ class CatalogPlugin(BasePlugin[CatalogConfig]):
     # ~4,500 of them, and mkdocs-material's search parser walked them tag by tag for half the site's build
     # time. That parser keeps no <span>, only the text inside, so it is handed each code block without
     # them (the same index, parsed three times faster) and the page gets its highlighting back after.
+    # The generated tables likewise: the parser keeps none of their table, link or badge tags, so it is
+    # handed their text and kept tags only, between two placeholders, and the tables come back after.
     @event_priority(100)  # before the search plugin indexes the page
     def _code_as_text(self, context: Any, /, *, page: Page, config: MkDocsConfig, nav: Any) -> Any:
         content = page.content or ""
         blocks = _CODE_BLOCK.findall(content)
         if blocks:
             self.highlighted[page.file.src_uri] = blocks
-            page.content = _CODE_BLOCK.sub(lambda m: _SPAN_TAG.sub("", m.group(0)), content)
+            content = _CODE_BLOCK.sub(lambda m: _SPAN_TAG.sub("", m.group(0)), content)
+        for index, (indexed, html) in enumerate(self.aside.get(page.file.src_uri, [])):
+            at = content.find(html) if indexed and not _SEARCH_SPECIAL.search(html) else -1
+            if at >= 0:  # as put back (another plugin may have changed it: then it is indexed as it is)
+                mark = self._placeholder(index)
+                content = f"{content[:at]}{mark}{search_text(html)}{mark}{content[at + len(html):]}"
+        page.content = content
         return context
 
     @event_priority(-100)  # after it
@@ -227,7 +267,11 @@ class CatalogPlugin(BasePlugin[CatalogConfig]):
         if blocks and page.content:  # a page without code blocks was left as it was
             originals = iter(blocks)
             page.content = _CODE_BLOCK.sub(lambda m: next(originals, m.group(0)), page.content)
-        if page.content and self.aside.get(page.file.src_uri):
+        aside = self.aside.get(page.file.src_uri)
+        if page.content and aside:
+            nonce = re.escape(self.nonce)  # the text the search indexed, between its two placeholders
+            page.content = re.sub(rf"<!--kg:{nonce}:(\d+)-->.*?<!--kg:{nonce}:\1-->",
+                                  lambda m: aside[int(m.group(1))][1], page.content, flags=re.S)
             page.content = self.put_back(page.content, page.file.src_uri, indexed=False)
         self.aside.pop(page.file.src_uri, None)
         return context
