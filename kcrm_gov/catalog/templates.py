@@ -103,6 +103,7 @@ class Urls:
 
     def __init__(self, use_directory_urls: bool = True) -> None:
         self.directory_urls = use_directory_urls
+        self._paths: dict[tuple[str, str], str] = {}  # (from, to): the relative path (pages link a lot)
 
     def url(self, uri: str) -> str:
         """The published URL (relative to the site root) of the page at ``uri`` (a ``.md`` path)."""
@@ -116,13 +117,19 @@ class Urls:
 
     def href(self, from_uri: str, to_uri: str, anchor: str | None = None) -> str:
         """A relative href from the page ``from_uri`` to ``to_uri`` (and an optional anchor)."""
+        rel = self._paths.get((from_uri, to_uri))
+        if rel is None:
+            rel = self._paths[from_uri, to_uri] = self._relative(from_uri, to_uri)
+        return rel + (f"#{anchor}" if anchor else "")
+
+    def _relative(self, from_uri: str, to_uri: str) -> str:
         here = self.url(from_uri)
         here_dir = here if here.endswith("/") or not here else posixpath.dirname(here)
         target = self.url(to_uri)
         rel = posixpath.relpath(target or ".", here_dir.rstrip("/") or ".")
         if (target.endswith("/") or not target) and not rel.endswith("/"):
             rel += "/"
-        return rel + (f"#{anchor}" if anchor else "")
+        return rel
 
     def a(self, from_uri: str, to_uri: str, text: str, anchor: str | None = None, *, is_code: bool = False) -> str:
         label = code(text) if is_code else esc(text)
