@@ -333,8 +333,8 @@ def test_search_indexes_a_tables_text_as_it_would_index_the_table(built: dict[st
         parser.close()
         return [(section.title, "".join(section.text)) for section in parser.data]
 
-    tables = [m.group(0) for file in built["site"].rglob("index.html")
-              for m in re.finditer(r'<div class="kg-table[^"]*">\n<table>.*?</table>\n</div>', file.read_text(), re.S)]
+    tables = {m.group(0) for file in built["site"].rglob("index.html")
+              for m in re.finditer(r'<div class="kg-table[^"]*">\n<table>.*?</table>\n</div>', file.read_text(), re.S)}
     assert len(tables) > 500
     for table in tables:
         text = search_text(table)
