@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import os
 import shutil
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,18 @@ def pytest_configure(config: pytest.Config) -> None:
     from kcrm_gov.cli import tune_garbage_collector
 
     tune_garbage_collector()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The order pytest-xdist hands out test files in (``--dist loadfile``, ``--no-loadscope-reorder``):
+    files that declare ``RUNS_LONG = True`` first, then by number of tests, as xdist itself orders them.
+    By count alone the whole-DAG parity file (4 tests, about two minutes on the emulator) started among
+    the last, and one worker ran it while the other had nothing left to do."""
+    def file(item: pytest.Item) -> str:
+        return item.nodeid.split("::", 1)[0]
+
+    counts = Counter(file(item) for item in items)
+    items.sort(key=lambda item: (not getattr(getattr(item, "module", None), "RUNS_LONG", False), -counts[file(item)]))
 
 
 @pytest.fixture(autouse=True)

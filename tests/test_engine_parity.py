@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 
 pytestmark = pytest.mark.bigquery
+RUNS_LONG = True  # about two minutes on the emulator: handed out first (see conftest.pytest_collection_modifyitems)
 
 ENDPOINT = os.environ.get("KCRM_GOV_BQ_ENDPOINT")
 if not ENDPOINT:
