@@ -66,7 +66,7 @@ _HTML_BLOCK = re.compile(rf"^({re.escape(HTML_MARK)}|{re.escape(GRAPHIC_MARK)})\
                          re.S | re.M)
 # The tags mkdocs-material's search parser keeps in the index (its Parser.keep); it keeps only the text of
 # any other tag. A block holding none of the tags it treats specially (headings open sections, pre keeps
-# whitespace, some skip what they hold) is indexed the same without its other tags: see _code_as_text.
+# whitespace, some skip what they hold) is indexed the same without its other tags: see _text_for_search.
 _TAG = re.compile(r"(<[^>]*>)")
 _KEPT_TAG = re.compile(r"</?(?:p|code|pre|li|ol|ul|sub|sup)[\s>/]")
 _BOUNDARY = "<!---->"  # an empty comment: ends the parser's text chunk (it ignores comments)
@@ -131,6 +131,8 @@ class CatalogPlugin(BasePlugin[CatalogConfig]):
         self.highlighted: dict[str, list[str]] = {}  # src_uri of a page being indexed: its code blocks
         self.aside: dict[str, list[tuple[bool, str]]] = {}  # src_uri of a page: its HTML blocks (indexed?, html)
         self.nonce = secrets.token_hex(4)  # in the placeholders of the blocks set aside: nothing else has it
+        # a table as the search read it: its search text between two placeholders of the table's index
+        self._searched = re.compile(rf"<!--kg:{self.nonce}:(\d+)-->.*?<!--kg:{self.nonce}:\1-->", re.S)
 
     # --- configuration ------------------------------------------------------------------------
     @event_priority(50)  # before mkdocs-material's search plugin fills in its default separator
@@ -247,7 +249,7 @@ class CatalogPlugin(BasePlugin[CatalogConfig]):
     # The generated tables likewise: the parser keeps none of their table, link or badge tags, so it is
     # handed their text and kept tags only, between two placeholders, and the tables come back after.
     @event_priority(100)  # before the search plugin indexes the page
-    def _code_as_text(self, context: Any, /, *, page: Page, config: MkDocsConfig, nav: Any) -> Any:
+    def _text_for_search(self, context: Any, /, *, page: Page, config: MkDocsConfig, nav: Any) -> Any:
         content = page.content or ""
         blocks = _CODE_BLOCK.findall(content)
         if blocks:
@@ -262,21 +264,19 @@ class CatalogPlugin(BasePlugin[CatalogConfig]):
         return context
 
     @event_priority(-100)  # after it
-    def _code_highlighted(self, context: Any, /, *, page: Page, config: MkDocsConfig, nav: Any) -> Any:
+    def _markup_after_search(self, context: Any, /, *, page: Page, config: MkDocsConfig, nav: Any) -> Any:
         blocks = self.highlighted.pop(page.file.src_uri, None)
         if blocks and page.content:  # a page without code blocks was left as it was
             originals = iter(blocks)
             page.content = _CODE_BLOCK.sub(lambda m: next(originals, m.group(0)), page.content)
         aside = self.aside.get(page.file.src_uri)
         if page.content and aside:
-            nonce = re.escape(self.nonce)  # the text the search indexed, between its two placeholders
-            page.content = re.sub(rf"<!--kg:{nonce}:(\d+)-->.*?<!--kg:{nonce}:\1-->",
-                                  lambda m: aside[int(m.group(1))][1], page.content, flags=re.S)
+            page.content = self._searched.sub(lambda m: aside[int(m.group(1))][1], page.content)
             page.content = self.put_back(page.content, page.file.src_uri, indexed=False)
         self.aside.pop(page.file.src_uri, None)
         return context
 
-    on_page_context = CombinedEvent(_code_as_text, _code_highlighted)
+    on_page_context = CombinedEvent(_text_for_search, _markup_after_search)
 
     def on_serve(self, server: Any, /, *, config: MkDocsConfig, builder: Any) -> Any:
         root = self._project_root()
