@@ -17,6 +17,8 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("KCRM_GOV_SHARED", REPO.parent / "shared"))
 PROJECT_FILES = ("kcrm_gov.yml", "contracts", "catalog", "models", "checks", "lookml", "lineage", "docs", "mkdocs.yml",
                  ".github")
+MEMORY_TEMP = Path("/dev/shm")
+MEMORY_TEMP_FREE = 4 << 30  # the run's scratch peaks near 1 GB: a few ~300 MB warehouses at once
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -25,6 +27,27 @@ def pytest_configure(config: pytest.Config) -> None:
     from kcrm_gov.cli import tune_garbage_collector
 
     tune_garbage_collector()
+    _scratch_in_memory(config)
+
+
+def _scratch_in_memory(config: pytest.Config) -> None:
+    """Put the run's temporary folders (``tmp_path``) in memory, on ``/dev/shm``, where there is room.
+
+    The tests copy the project (~490 small files) and write DuckDB warehouses and caches hundreds of
+    times: on a virtual machine's ext4 disk creating a file costs ~0.8 ms (a project copy 0.39 s, on
+    tmpfs 0.01 s), and the suite spent 100 s of system time there (39 s on tmpfs; the whole run
+    341-379 s -> 313 s). pytest's own ``PYTEST_DEBUG_TEMPROOT`` moves the root and keeps its numbered,
+    per-user folders and retention. Left alone when ``--basetemp`` or ``PYTEST_DEBUG_TEMPROOT`` is
+    given (a pytest-xdist worker gets its controller's ``--basetemp``), and where ``/dev/shm`` is
+    missing, not writable or small (a container's default is 64 MB)."""
+    if config.option.basetemp or os.environ.get("PYTEST_DEBUG_TEMPROOT"):
+        return
+    try:
+        roomy = shutil.disk_usage(MEMORY_TEMP).free >= MEMORY_TEMP_FREE
+    except OSError:
+        return
+    if roomy and os.access(MEMORY_TEMP, os.W_OK | os.X_OK):
+        os.environ["PYTEST_DEBUG_TEMPROOT"] = str(MEMORY_TEMP)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
