@@ -14,6 +14,7 @@ one is not an error: the cache only ever saves time.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import hashlib
 import os
@@ -126,6 +127,7 @@ def forget_in_memory() -> None:
     with _memory_lock:
         _memory.clear()
         _memory_bytes = 0
+        _objects.clear()
 
 
 def cached(state_dir: Path, kind: str, key: str, build: Callable[[], T],
@@ -137,6 +139,33 @@ def cached(state_dir: Path, kind: str, key: str, build: Callable[[], T],
         value = build()
         store(state_dir, kind, key, value, keep)
     return value
+
+
+OBJECTS_KEPT = 1_000
+"""Objects :func:`shared` keeps in a process, newest first: a project's contracts several times over."""
+_objects: dict[tuple[str, str], Any] = {}
+
+
+def shared(state_dir: Path, kind: str, key: str, build: Callable[[], T],
+           valid: Callable[[Any], bool] | None = None, keep: int = KEEP) -> T:
+    """As :func:`cached`, but the process keeps the object itself and each call returns a shallow copy.
+
+    For values whose parts are never changed once built (a parsed contract: its YAML, ODCS model and
+    columns): unpickling is then paid once per process, not once per call. A test process loads the
+    shipped project hundreds of times (each command run in it loads all 152 contracts: 0.14-0.4 s,
+    most of it unpickling them). Each caller gets its own top-level object, so what it sets on it
+    (its file, a cached property) stays its own; the parts are shared and must not be changed."""
+    with _memory_lock:
+        kept = _objects.pop((kind, key), None)
+        if kept is not None:
+            _objects[(kind, key)] = kept  # the newest again
+    if kept is None:
+        kept = cached(state_dir, kind, key, build, valid, keep)
+        with _memory_lock:
+            _objects[(kind, key)] = kept
+            while len(_objects) > OBJECTS_KEPT:
+                _objects.pop(next(iter(_objects)))
+    return copy.copy(kept)
 
 
 def in_memory(kind: str, key: str, build: Callable[[], T]) -> T:
@@ -184,4 +213,4 @@ def _evict(folder: Path, keep: int) -> None:
         (folder / name).unlink(missing_ok=True)
 
 
-__all__ = ["cache_key", "cached", "code_fingerprint", "forget_in_memory", "in_memory", "load", "store"]
+__all__ = ["cache_key", "cached", "code_fingerprint", "forget_in_memory", "in_memory", "load", "shared", "store"]

@@ -640,11 +640,12 @@ def load_contract(path: Path, display: Path | None = None, *, state_dir: Path | 
     if state_dir is None:
         contract = parse()
     else:
-        from .cache import cache_key, cached
+        from .cache import cache_key, shared
 
         key = cache_key(["contract", str(shown), layer, table, text])
         name = f"{layer}.{table}"
-        contract = cached(state_dir, "contracts", key, parse, keep=CONTRACTS_KEEP,
+        # a contract's parts are read, never changed: a process parses or unpickles each version once
+        contract = shared(state_dir, "contracts", key, parse, keep=CONTRACTS_KEEP,
                           valid=lambda value: isinstance(value, Contract) and value.qualified_name == name)
     contract.file = path
     return contract

@@ -162,6 +162,7 @@ def test_parsed_contracts_are_kept_and_an_edited_or_broken_one_is_read_again(tmp
     its text) and read back by the next process; an edited contract is parsed again, and one that does
     not parse is never kept, so its error (file and line) comes back on every load."""
     root = copy_project(tmp_path)
+    cache.forget_in_memory()  # as a new process: nothing parsed yet
     first = Project.load(root)
     kept = root / ".kcrm" / "cache" / "contracts"
     assert len(list(kept.glob("*.pickle"))) == len(first.contracts)
@@ -186,3 +187,26 @@ def test_parsed_contracts_are_kept_and_an_edited_or_broken_one_is_read_again(tmp
         assert where is not None and (str(where.path), where.line) == ("contracts/core/accounts.odcs.yaml",
                                                                        text.splitlines().index(version) + 2)
     assert len(list(kept.glob("*.pickle"))) == len(first.contracts) + 1  # the first text and the edit
+
+
+def test_a_process_reads_a_contract_once_and_each_load_gets_its_own(tmp_path: Path) -> None:
+    """A process that loads projects again and again (tests, one command calling another) unpickles a
+    contract version once: later loads share its parsed parts (YAML, ODCS model, columns), each load
+    with its own Contract, whose file and cached facts are its own. An edited contract is a new
+    version, read afresh, in that project only."""
+    one, two = copy_project(tmp_path / "one"), copy_project(tmp_path / "two")
+    cache.forget_in_memory()
+    first = Project.load(one).contracts["core.accounts"]
+    shutil.rmtree(one / ".kcrm" / "cache" / "contracts")  # from here on, only the process has it
+    second = Project.load(two).contracts["core.accounts"]
+    assert second is not first and second.model is first.model and second.columns is first.columns
+    assert (first.file, second.file) == (one / "contracts" / "core" / "accounts.odcs.yaml",
+                                         two / "contracts" / "core" / "accounts.odcs.yaml")
+    first.__dict__["checks_read"] = ("raw.not_read",)  # what the DAG sets on the contract it holds
+    assert second.checks_read != ("raw.not_read",) and "checks_read" not in Project.load(one).contracts[
+        "core.accounts"].__dict__
+
+    path = two / "contracts" / "core" / "accounts.odcs.yaml"
+    path.write_text(path.read_text().replace(f"version: {first.version}", "version: 9.9.9", 1))
+    assert Project.load(two).contracts["core.accounts"].version == "9.9.9"
+    assert Project.load(one).contracts["core.accounts"].version == first.version != "9.9.9"
