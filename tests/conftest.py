@@ -54,7 +54,8 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """``-n auto``: a worker per core, and one more when the BigQuery emulator is configured. The worker
     that runs the whole-DAG parity file waits on the emulator for about two minutes (the emulator, a
     separate process, uses the core meanwhile, the worker hardly any): with one worker more the other
-    files keep both cores busy (on 2 cores, back to back: 280 s with two workers, 255 s with three)."""
+    files keep both cores busy (2 cores, alternated back to back: two workers 280 / 271 / 288 s, three
+    255 / 268 / 258 s)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return cores + 1 if os.environ.get("KCRM_GOV_BQ_ENDPOINT") else cores
 
