@@ -161,6 +161,7 @@ def shared(state_dir: Path, kind: str, key: str, build: Callable[[], T],
             _objects[(kind, key)] = kept  # the newest again
     if kept is None:
         kept = cached(state_dir, kind, key, build, valid, keep)
+        _forget(kind, key)  # the object is kept: its pickled bytes would be a second copy in memory
         with _memory_lock:
             _objects[(kind, key)] = kept
             while len(_objects) > OBJECTS_KEPT:

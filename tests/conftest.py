@@ -50,14 +50,18 @@ def _scratch_in_memory(config: pytest.Config) -> None:
         os.environ["PYTEST_DEBUG_TEMPROOT"] = str(MEMORY_TEMP)
 
 
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """``-n auto``: a worker per core, and one more when the BigQuery emulator is configured. The worker
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto``: xdist's own count (a worker per core, or ``PYTEST_XDIST_AUTO_NUM_WORKERS``), and one
+    more when the BigQuery emulator is configured and that variable is not set. The worker
     that runs the whole-DAG parity file waits on the emulator for about two minutes (the emulator, a
     separate process, uses the core meanwhile, the worker hardly any): with one worker more the other
     files keep both cores busy (2 cores, alternated back to back: two workers 280 / 271 / 288 s, three
     255 / 268 / 258 s)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return cores + 1 if os.environ.get("KCRM_GOV_BQ_ENDPOINT") else cores
+    if not os.environ.get("KCRM_GOV_BQ_ENDPOINT") or os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # xdist's own implementation decides
+    from xdist.plugin import pytest_xdist_auto_num_workers as per_core
+
+    return per_core(config) + 1
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
