@@ -324,12 +324,7 @@ def build(project: Project, engine: Engine, dag: Dag, tables: list[str], *, fail
         if listener:
             listener(table, result)
 
-    workers = max(1, threads) if engine.concurrent else 1
-    # Work goes to the pool only when a worker is free, the longest chain first (the pool's own
-    # queue would run it in the order it was queued).
-    longest = dag.critical_paths(chosen, estimated_costs(dag, chosen, engine.row_estimates()))
-    first = lambda t: -longest.get(t, 0.0)  # noqa: E731
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, threads) if engine.concurrent else 1) as pool:
         while pending or running or built or alone:
             if checkpoint_due and not running:
                 # Nothing runs: the engine can free what it holds for the tables built so far (DuckDB's
@@ -340,24 +335,17 @@ def build(project: Project, engine: Engine, dag: Dag, tables: list[str], *, fail
             if holding and not running:
                 solo = alone.pop(0)
                 running[pool.submit(work, solo, retry=True)] = (solo, "build")
-            ready: list[tuple[str, str]] = []  # (table, "build" | "test")
             for table in [] if holding else list(pending):
                 if any(u not in results for u in upstream_of(table)):
                     continue  # an upstream model is still to run
+                pending.remove(table)
                 reason = skip_reason(table)
                 if reason:
-                    pending.remove(table)
                     finish(table, ModelResult(table=table, status=SKIPPED, error=reason))
                     continue
-                ready.append((table, "build"))
+                running[pool.submit(work, table)] = (table, "build")
             for table in [] if holding else list(built):
                 if all(t in built or t in results for t in dag.check_waits(table, chosen)):
-                    ready.append((table, "test"))
-            for table, phase in sorted(ready, key=lambda r: first(r[0]))[:max(0, workers - len(running))]:
-                if phase == "build":
-                    pending.remove(table)
-                    running[pool.submit(work, table)] = (table, "build")
-                else:
                     running[pool.submit(test, table, built.pop(table))] = (table, "test")
             if not running:
                 if built:  # nothing left to build could unblock them: a cycle of checks; run them now
@@ -392,23 +380,6 @@ def build(project: Project, engine: Engine, dag: Dag, tables: list[str], *, fail
     run.finished_at = now_iso()
     run.seconds = round(time.perf_counter() - start, 3)
     return run
-
-
-OVERHEAD_ROWS = 10_000
-"""A model's fixed cost (compiling, the contract's checks, the swap: ~0.1 s on DuckDB) in rows read."""
-
-
-def estimated_costs(dag: Dag, tables: set[str], rows: dict[str, int]) -> dict[str, float]:
-    """What building each of ``tables`` costs, roughly: the rows it reads plus a fixed overhead.
-
-    ``rows`` are the warehouse's row estimates of the tables that exist; a table not built yet is
-    taken to hold as many rows as its largest input (an event model keeps its events' grain)."""
-    guessed: dict[str, int] = {}
-    for table in dag.order():
-        inputs = [rows.get(u, guessed.get(u, 0)) for u in dag.upstream.get(table, [])]
-        guessed[table] = rows.get(table, max(inputs, default=0))
-    return {t: OVERHEAD_ROWS + sum(rows.get(u, guessed.get(u, 0)) for u in dag.upstream.get(t, []))
-            for t in tables}
 
 
 def write_run_results(project: Project, run: RunResult) -> Path:

@@ -85,20 +85,6 @@ class Dag:
     def ancestors(self, table: str) -> set[str]:
         return _walk(table, self.upstream)
 
-    def critical_paths(self, tables: set[str], cost: dict[str, float]) -> dict[str, float]:
-        """For each of ``tables``, the cost of the costliest chain from it down to the end of the
-        DAG, itself included, counting only ``tables`` (a table's ``cost`` defaults to 1).
-
-        The build starts the ready model with the longest such chain first: the few large event
-        models and the chains below them set the build's length, and when they wait in a queue
-        behind small models the cores idle at the end."""
-        longest: dict[str, float] = {}
-        for table in reversed(self.order()):  # downstream first; a cycle's tables count once
-            if table in tables:
-                below = [longest.get(d, 0.0) for d in self.downstream.get(table, []) if d in tables]
-                longest[table] = cost.get(table, 1.0) + max(below, default=0.0)
-        return longest
-
     def descendants(self, table: str) -> set[str]:
         return _walk(table, self.downstream)
 

@@ -276,57 +276,6 @@ def test_concurrent_threads_build_the_same_result(mini: Path) -> None:
     assert query(mini, "SELECT COUNT(*) FROM core.items") == [(3,)]
 
 
-def test_the_longest_chain_starts_first(mini: Path) -> None:
-    """Two models are ready at once and one worker is free: stg.src__items goes first, though it sorts
-    second by name, because core.items waits for it (the build's length is its longest chain)."""
-    miniproject.write(mini, "contracts/stg/src__aardvarks.odcs.yaml", miniproject.contract_yaml(
-        "stg", "src__aardvarks", [("item_id", "INT64", True)], ["item_id"]))
-    write_model(mini, "models/stg/src__aardvarks.sql",
-                "SELECT DISTINCT CAST(id AS INT64) AS item_id FROM raw.src__items\n")
-    code, out = run(mini, "build", "--threads", "1", "--json")
-    assert code == 0, out
-    started = sorted(json.loads(out)["models"], key=lambda m: m["started_at"])
-    assert started[0]["table"] == "stg.src__items"
-    assert {m["table"] for m in started} == {"stg.src__items", "core.items", "stg.src__aardvarks"}
-    # what the next build weighs them by: DuckDB's row estimates of the tables that exist
-    from kcrm_gov.engines import open_engine
-
-    with open_engine(Project.load(mini)) as engine:
-        assert engine.row_estimates() == {"raw.src__items": 4, "stg.src__items": 3, "core.items": 3,
-                                          "stg.src__aardvarks": 3}
-
-
-def test_critical_paths_sum_the_costliest_chain_below_each_table() -> None:
-    """By hand: a -> b -> d, a -> c -> d, c -> e; costs a 1, b 5, c 2, d 3, e 10 (f: no cost given, 1).
-    d 3; e 10; b 5 + 3 = 8; c 2 + max(3, 10) = 12; a 1 + max(8, 12) = 13; f alone 1. Without e in the
-    tables counted, c is 2 + 3 = 5 and a is 1 + max(8, 5) = 9."""
-    from kcrm_gov.dag import Dag
-
-    edges = {"a": ["b", "c"], "b": ["d"], "c": ["d", "e"], "d": [], "e": [], "f": []}
-    upstream: dict[str, list[str]] = {t: [] for t in edges}
-    for up, downs in edges.items():
-        for down in downs:
-            upstream[down].append(up)
-    dag = Dag(upstream=upstream, downstream=edges)
-    cost = {"a": 1.0, "b": 5.0, "c": 2.0, "d": 3.0, "e": 10.0}
-    assert dag.critical_paths(set(edges), cost) == {"a": 13, "b": 8, "c": 12, "d": 3, "e": 10, "f": 1}
-    assert dag.critical_paths(set(edges) - {"e"}, cost) == {"a": 9, "b": 8, "c": 5, "d": 3, "f": 1}
-
-
-def test_estimated_costs_read_the_inputs_rows_and_guess_a_missing_table_from_its_largest_input() -> None:
-    """raw.big (1,000 rows) and raw.small (10) exist; stg.wide (reads both) does not, so it is taken to
-    hold 1,000 rows; core.x reads stg.wide and raw.small: 1,000 + 10 plus the fixed overhead."""
-    from kcrm_gov.build import OVERHEAD_ROWS, estimated_costs
-    from kcrm_gov.dag import Dag
-
-    upstream = {"raw.big": [], "raw.small": [], "stg.wide": ["raw.big", "raw.small"],
-                "core.x": ["stg.wide", "raw.small"]}
-    downstream = {"raw.big": ["stg.wide"], "raw.small": ["stg.wide", "core.x"], "stg.wide": ["core.x"], "core.x": []}
-    costs = estimated_costs(Dag(upstream=upstream, downstream=downstream), {"stg.wide", "core.x"},
-                            {"raw.big": 1000, "raw.small": 10})
-    assert costs == {"stg.wide": OVERHEAD_ROWS + 1010, "core.x": OVERHEAD_ROWS + 1010}
-
-
 def test_a_warehouse_file_named_like_a_layer_is_refused(mini: Path) -> None:
     (mini / "kcrm_gov.yml").write_text((mini / "kcrm_gov.yml").read_text().replace("warehouse.duckdb", "raw.duckdb"))
     code, out = run(mini, "build", "--no-seed")

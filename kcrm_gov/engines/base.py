@@ -210,12 +210,6 @@ class Engine(ABC):
         engine can tell (BigQuery); None otherwise or when the table does not exist."""
         return None
 
-    def row_estimates(self) -> dict[str, int]:
-        """Rows of each existing table (``layer.table``) as the warehouse's statistics have them,
-        from one cheap call; empty where the engine cannot tell so (the build then takes every
-        model as costing the same)."""
-        return {}
-
     def row_count(self, contract: Contract) -> int | None:
         """Rows in the contract's table, or None when it does not exist."""
         if not self.table_exists(contract.layer, contract.table):

@@ -329,11 +329,6 @@ class DuckDBEngine(Engine):
             f"AND table_name = '{name}'").fetchone()
         return bool(row and row[0])
 
-    def row_estimates(self) -> dict[str, int]:
-        layers = {self.schema(layer): layer for layer in LAYERS}
-        rows = self.con.execute("SELECT schema_name, table_name, estimated_size FROM duckdb_tables()").fetchall()
-        return {f"{layers[schema]}.{table}": int(size or 0) for schema, table, size in rows if schema in layers}
-
     def iter_tables(self, layer: str) -> Iterator[str]:
         # a literal, not a parameter: DuckDB imports pandas (a quarter second) to inspect parameters
         schema = self.schema(layer).replace("'", "''")
